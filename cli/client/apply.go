@@ -1,0 +1,157 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/services/query"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/uuid"
+)
+
+// Mode is what a write does when the object exists or not.
+type Mode int
+
+const (
+	ModeApply   Mode = iota // create or three-way merge
+	ModeCreate              // fail if it exists
+	ModeReplace             // fail if it does not exist; replace metadata and spec
+)
+
+// Result reports one document's outcome, as kubectl prints it.
+type Result struct {
+	Doc     *object.Document
+	Outcome string // created, configured, unchanged, replaced
+	Seq     uint64 // sequence of the appended event (0 when unchanged)
+}
+
+// String is kubectl's line: "deployment.apps/web created".
+func (r Result) String() string {
+	return r.Doc.Kind.Qualified(r.Doc.Object.GetName()) + " " + r.Outcome
+}
+
+// ErrAlreadyExists and ErrNamespace are wrapped by refusals callers may branch on.
+var (
+	ErrAlreadyExists = errors.New("already exists")
+	ErrNamespace     = errors.New("namespace unavailable")
+)
+
+// SetNamespace gives every namespaced document its namespace: the manifest's, or
+// ns (the -n flag, "default" when empty). A manifest naming another namespace than
+// an explicit -n is refused, as kubectl does.
+func SetNamespace(docs []object.Document, ns string, explicit bool) error {
+	if ns == "" {
+		ns = "default"
+	}
+	for i := range docs {
+		d := &docs[i]
+		if !d.Kind.Namespaced {
+			d.Object.SetNamespace("")
+			continue
+		}
+		switch own := d.Object.GetNamespace(); {
+		case own == "":
+			d.Object.SetNamespace(ns)
+		case explicit && own != ns:
+			return fmt.Errorf("%s: the namespace from the provided object %q does not match the namespace %q. You must pass '--namespace=%s' to perform this operation", d.Where(), own, ns, own)
+		}
+	}
+	return nil
+}
+
+// Write applies, creates or replaces one document, retrying on version conflicts
+// from the newest state. It appends nothing when the object is unchanged.
+func (c *Client) Write(ctx context.Context, doc *object.Document, mode Mode) (Result, error) {
+	k := doc.Kind
+	name, ns := doc.Object.GetName(), doc.Object.GetNamespace()
+	if name == "" {
+		return Result{}, fmt.Errorf("%s: metadata.name: Required value (generateName is only for `create`)", doc.Where())
+	}
+	if k.Namespaced {
+		if err := c.namespaceUsable(ctx, ns); err != nil {
+			return Result{}, fmt.Errorf("%s: %w", doc.Where(), err)
+		}
+	}
+	ref := events.Ref{Kind: k.Kind, Namespace: ns, Name: name}
+	for attempt := 0; attempt < c.MaxAttempts; attempt++ {
+		cur, err := c.Query.Get(ctx, k, ns, name)
+		var nf *query.NotFoundError
+		var version uint64
+		switch {
+		case errors.As(err, &nf):
+			version = nf.Version
+			cur = nil
+		case err != nil:
+			return Result{}, err
+		default:
+			version, _ = strconv.ParseUint(cur.Object.GetResourceVersion(), 10, 64)
+		}
+		outcome, change, err := decide(doc, cur, mode)
+		if err != nil {
+			return Result{}, err
+		}
+		if change == nil {
+			return Result{Doc: doc, Outcome: outcome}, nil
+		}
+		verb := object.Updated
+		if cur == nil {
+			verb = object.Created
+		}
+		ev, err := c.newEvent(object.EventType(k, verb), ref, change)
+		if err != nil {
+			return Result{}, err
+		}
+		seq, err := c.Log.Append(ctx, ev, version)
+		if errors.Is(err, events.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{Doc: doc, Outcome: outcome, Seq: seq}, nil
+	}
+	return Result{}, fmt.Errorf("%s: %s kept changing under %d attempts; try again", doc.Where(), k.Qualified(name), c.MaxAttempts)
+}
+
+func decide(doc *object.Document, cur *object.Stored, mode Mode) (string, *object.Change, error) {
+	k := doc.Kind
+	switch mode {
+	case ModeCreate:
+		if cur != nil {
+			return "", nil, fmt.Errorf("%w: %s: %s %q already exists", ErrAlreadyExists, doc.Where(), k.Resource, doc.Object.GetName())
+		}
+		outcome, ch, err := object.Apply(doc, nil, uuid.NewUUID())
+		if ch != nil {
+			ch.Applied = nil // create records no last-applied configuration, as kubectl
+		}
+		return outcome, ch, err
+	case ModeReplace:
+		if cur == nil {
+			return "", nil, fmt.Errorf("%w: %s: %s %q not found", query.ErrNotFound, doc.Where(), k.Resource, doc.Object.GetName())
+		}
+		ch, err := object.Replace(doc, cur)
+		return "replaced", ch, err
+	}
+	return object.Apply(doc, cur, uuid.NewUUID())
+}
+
+// namespaceUsable refuses writes into a namespace that does not exist or is being
+// deleted.
+func (c *Client) namespaceUsable(ctx context.Context, ns string) error {
+	k, _ := object.ByKind("Namespace")
+	st, err := c.Query.Get(ctx, k, "", ns)
+	if errors.Is(err, query.ErrNotFound) {
+		return fmt.Errorf("%w: namespaces %q not found (create it with `wake create namespace %s`)", ErrNamespace, ns, ns)
+	}
+	if err != nil {
+		return err
+	}
+	if st.Object.(*corev1.Namespace).Status.Phase == corev1.NamespaceTerminating {
+		return fmt.Errorf("%w: unable to create new content in namespace %s because it is being terminated", ErrNamespace, ns)
+	}
+	return nil
+}

@@ -1,0 +1,93 @@
+// Package client is what every wake command uses to talk to a cluster: it appends
+// desired-state events to the log with version guards and asks the query service.
+// It speaks only NATS.
+package client
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/user"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/services/query"
+)
+
+// DefaultServer is where clients look for a server when none is given.
+const DefaultServer = "nats://127.0.0.1:4222"
+
+// Client is a connection to a wake cluster.
+type Client struct {
+	NC    *nats.Conn
+	Log   *events.Log
+	Query *query.Client
+	// Actor is who this client appends as ("user:alice").
+	Actor string
+	// Reason is recorded on every event this client appends (the command line).
+	Reason string
+	// MaxAttempts bounds retries of an append on version conflicts (default 20).
+	MaxAttempts int
+}
+
+// Connect dials servers (comma-separated NATS URLs; empty means $WAKE_SERVER or
+// DefaultServer). An unreachable server fails within about two seconds with an
+// error naming the address.
+func Connect(servers string) (*Client, error) {
+	if servers == "" {
+		servers = os.Getenv("WAKE_SERVER")
+	}
+	if servers == "" {
+		servers = DefaultServer
+	}
+	for _, s := range strings.Split(servers, ",") {
+		if _, err := url.Parse(strings.TrimSpace(s)); err != nil {
+			return nil, fmt.Errorf("--server %q: %v", s, err)
+		}
+	}
+	nc, err := nats.Connect(servers, nats.Name("wake-cli"), nats.Timeout(2*time.Second), nats.MaxReconnects(3), nats.ReconnectWait(200*time.Millisecond))
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the wake server at %s: %v", servers, unwrapDial(err))
+	}
+	return New(nc)
+}
+
+func unwrapDial(err error) error {
+	if errors.Is(err, nats.ErrNoServers) {
+		return errors.New("no server answers (is `wake up` running? set --server or WAKE_SERVER)")
+	}
+	return err
+}
+
+// New wraps an existing connection.
+func New(nc *nats.Conn) (*Client, error) {
+	log, err := events.NewLog(nc, "")
+	if err != nil {
+		return nil, err
+	}
+	return &Client{NC: nc, Log: log, Query: query.NewClient(nc), Actor: DefaultActor(), MaxAttempts: 20}, nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() { c.NC.Close() }
+
+// DefaultActor names the person running this process: "user:<login>".
+func DefaultActor() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return "user:" + u.Username
+	}
+	return "user:unknown"
+}
+
+// newEvent builds an event of this client with its actor and reason.
+func (c *Client) newEvent(typ string, ref events.Ref, payload any) (*events.Event, error) {
+	ev, err := events.New(typ, ref, c.Actor, payload)
+	if err != nil {
+		return nil, err
+	}
+	ev.Reason = c.Reason
+	return ev, nil
+}

@@ -1,0 +1,91 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/events/object"
+	appsv1 "k8s.io/api/apps/v1"
+)
+
+// ErrForbidden is wrapped by refusals of operations that are never allowed.
+var ErrForbidden = errors.New("forbidden")
+
+// Delete deletes one object, guarded by the version it read. A namespace is marked
+// Terminating; the namespace controller then deletes its contents and finally the
+// namespace. It returns a *query.NotFoundError when the object does not exist.
+func (c *Client) Delete(ctx context.Context, k *object.Kind, ns, name string) error {
+	if !k.Namespaced {
+		ns = ""
+	}
+	if k.Kind == "Namespace" && name == "default" {
+		return fmt.Errorf("%w: namespaces \"default\" is forbidden: this namespace may not be deleted", ErrForbidden)
+	}
+	return c.guarded(ctx, k, ns, name, func(cur *object.Stored) (string, any, error) {
+		d := object.Deletion{UID: string(cur.Object.GetUID())}
+		if k.Kind == "Namespace" {
+			if cur.Object.GetDeletionTimestamp() != nil {
+				return "", nil, nil // already terminating
+			}
+			return object.Deleting, d, nil
+		}
+		return object.Deleted, d, nil
+	})
+}
+
+// Scale sets spec.replicas of a Deployment or ReplicaSet.
+func (c *Client) Scale(ctx context.Context, k *object.Kind, ns, name string, replicas int32) error {
+	if replicas < 0 {
+		return fmt.Errorf("--replicas=%d: must be 0 or more", replicas)
+	}
+	return c.guarded(ctx, k, ns, name, func(cur *object.Stored) (string, any, error) {
+		obj := cur.Object.DeepCopyObject().(object.Object)
+		switch o := obj.(type) {
+		case *appsv1.Deployment:
+			o.Spec.Replicas = &replicas
+			o.Status = appsv1.DeploymentStatus{}
+		case *appsv1.ReplicaSet:
+			o.Spec.Replicas = &replicas
+			o.Status = appsv1.ReplicaSetStatus{}
+		default:
+			return "", nil, fmt.Errorf("%s cannot be scaled: only deployments and replicasets have replicas", k.Resource)
+		}
+		raw, err := json.Marshal(obj)
+		if err != nil {
+			return "", nil, err
+		}
+		return object.Updated, &object.Change{Object: raw}, nil
+	})
+}
+
+// guarded reads the object, lets decide choose an event (verb and payload; empty
+// verb: nothing to do), and appends it guarded by the version read, retrying on
+// conflicts.
+func (c *Client) guarded(ctx context.Context, k *object.Kind, ns, name string, decide func(*object.Stored) (string, any, error)) error {
+	ref := events.Ref{Kind: k.Kind, Namespace: ns, Name: name}
+	for attempt := 0; attempt < c.MaxAttempts; attempt++ {
+		cur, err := c.Query.Get(ctx, k, ns, name)
+		if err != nil {
+			return err
+		}
+		verb, payload, err := decide(cur)
+		if err != nil || verb == "" {
+			return err
+		}
+		ev, err := c.newEvent(object.EventType(k, verb), ref, payload)
+		if err != nil {
+			return err
+		}
+		version, _ := strconv.ParseUint(cur.Object.GetResourceVersion(), 10, 64)
+		_, err = c.Log.Append(ctx, ev, version)
+		if errors.Is(err, events.ErrConflict) {
+			continue
+		}
+		return err
+	}
+	return fmt.Errorf("%s kept changing under %d attempts; try again", k.Qualified(name), c.MaxAttempts)
+}

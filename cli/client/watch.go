@@ -1,0 +1,86 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/events/object"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// Watch event types, as Kubernetes names them.
+const (
+	Added    = "ADDED"
+	Modified = "MODIFIED"
+	Deleted  = "DELETED"
+)
+
+// Watch lists the objects of kind k in namespace (all when empty) matching
+// selector, then calls fn for every later change, folded from the log from the
+// list's checkpoint + 1: no change after the list is missed or repeated. A deleted
+// object is passed in its last state. It returns when ctx ends or fn fails.
+func (c *Client) Watch(ctx context.Context, k *object.Kind, namespace, selector string, initial func([]object.Object) error, fn func(typ string, obj object.Object) error) error {
+	sel, err := labels.Parse(selector)
+	if err != nil {
+		return fmt.Errorf("label selector %q: %w", selector, err)
+	}
+	objs, cp, err := c.Query.List(ctx, k, namespace, selector)
+	if err != nil {
+		return err
+	}
+	if err := initial(objs); err != nil {
+		return err
+	}
+	state := map[string]*object.Stored{}
+	for _, o := range objs {
+		state[o.GetNamespace()+"/"+o.GetName()] = &object.Stored{Object: o}
+	}
+	cur, err := c.Log.Read(ctx, events.ReadOptions{From: cp + 1, Subjects: []string{events.KindSubjects(k.Kind, namespace, !k.Namespaced)}})
+	if err != nil {
+		return err
+	}
+	defer cur.Close()
+	for {
+		rec, err := cur.Next(ctx)
+		if err != nil {
+			if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		ev, err := rec.Decode()
+		if err != nil {
+			continue // a malformed event is not a change of any object
+		}
+		key := ev.Object.Namespace + "/" + ev.Object.Name
+		prev := state[key]
+		next, err := object.Fold(prev, ev)
+		if err != nil {
+			continue
+		}
+		typ, obj := Modified, (object.Object)(nil)
+		switch {
+		case next == nil && prev == nil:
+			continue
+		case next == nil:
+			typ, obj = Deleted, prev.Object
+			delete(state, key)
+		case prev == nil:
+			typ, obj = Added, next.Object
+			state[key] = next
+		default:
+			obj = next.Object
+			state[key] = next
+		}
+		wasIn := prev != nil && sel.Matches(labels.Set(prev.Object.GetLabels()))
+		isIn := sel.Matches(labels.Set(obj.GetLabels()))
+		if !wasIn && !isIn {
+			continue
+		}
+		if err := fn(typ, obj); err != nil {
+			return err
+		}
+	}
+}

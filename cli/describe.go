@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/wake-run/wake/cli/printer"
+	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/services/query"
+)
+
+func newDescribeCmd(g *globals) *cobra.Command {
+	var selector string
+	cmd := &cobra.Command{
+		Use:   "describe TYPE NAME | TYPE/NAME | TYPE -l SELECTOR",
+		Short: "Show an object in detail, with its recent events",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			targets, err := parseTargets(args)
+			if err != nil {
+				return err
+			}
+			c, err := g.connect()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			ctx := context.Background()
+			first := true
+			var errs []error
+			for _, t := range targets {
+				var objs []object.Object
+				if len(t.names) == 0 {
+					if objs, _, err = c.Query.List(ctx, t.kind, g.ns(), selector); err != nil {
+						return err
+					}
+				}
+				for _, name := range t.names {
+					st, err := c.Query.Get(ctx, t.kind, g.ns(), name)
+					if err != nil {
+						errs = append(errs, err)
+						continue
+					}
+					objs = append(objs, st.Object)
+				}
+				for _, o := range objs {
+					evs, err := c.Query.Events(ctx, t.kind, o.GetNamespace(), o.GetName(), 20)
+					if err != nil {
+						return err
+					}
+					if !first {
+						fmt.Fprintln(g.out)
+					}
+					first = false
+					if err := printer.Describe(g.out, o, describeEvents(evs), time.Now()); err != nil {
+						return err
+					}
+				}
+			}
+			return joinNotFound(errs)
+		},
+	}
+	cmd.Flags().StringVarP(&selector, "selector", "l", "", "label selector, when no name is given")
+	return cmd
+}
+
+func describeEvents(evs []query.EventSummary) []printer.Event {
+	out := make([]printer.Event, 0, len(evs))
+	for _, e := range evs {
+		msg := e.Reason
+		if msg == "" {
+			msg = fmt.Sprintf("seq %d", e.Seq)
+		} else {
+			msg = fmt.Sprintf("%s (seq %d)", msg, e.Seq)
+		}
+		out = append(out, printer.Event{Time: e.Time, Type: e.Type, Actor: e.Actor, Message: msg})
+	}
+	return out
+}

@@ -1,0 +1,255 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/events/object"
+)
+
+type eventsFlags struct {
+	forObj, kind, actor, typ string
+	since                    time.Duration
+	from, to                 string
+	follow                   bool
+	output                   string
+	allNamespaces            bool
+}
+
+func newEventsCmd(g *globals) *cobra.Command {
+	var f eventsFlags
+	cmd := &cobra.Command{
+		Use:   "events",
+		Short: "Show the audit trail: every change, who made it, when and why",
+		Long: `Show events from the log, oldest first. Every desired-state change is an event with
+its actor (who), time, type (what) and reason (why). Without -n, events of every
+namespace and of cluster-scoped objects are shown.`,
+		Example: `  wake events
+  wake events --for deploy/web
+  wake events --kind pod -n shop --since 1h
+  wake events --actor user:alice --type deployment.updated
+  wake events --from 120 --to 2026-11-23T10:00:00Z -o json
+  wake events -f`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return g.events(&f) },
+	}
+	cmd.Flags().StringVar(&f.forObj, "for", "", "only events of this object (TYPE/NAME)")
+	cmd.Flags().StringVar(&f.kind, "kind", "", "only events of objects of this type")
+	cmd.Flags().StringVar(&f.actor, "actor", "", "only events appended by this actor (e.g. user:alice)")
+	cmd.Flags().StringVar(&f.typ, "type", "", "only events of this type (e.g. deployment.updated) or type prefix (deployment.)")
+	cmd.Flags().DurationVar(&f.since, "since", 0, "only events newer than this (e.g. 90s, 1h)")
+	cmd.Flags().StringVar(&f.from, "from", "", "first event: a sequence number or an RFC 3339 time")
+	cmd.Flags().StringVar(&f.to, "to", "", "last event: a sequence number or an RFC 3339 time")
+	cmd.Flags().BoolVarP(&f.follow, "follow", "f", false, "keep printing new events as they are appended")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "", "output format: wide, or json (one event per line)")
+	cmd.Flags().BoolVarP(&f.allNamespaces, "all-namespaces", "A", false, "events of every namespace (the default without -n)")
+	return cmd
+}
+
+// bound is a --from or --to value: a sequence or a time.
+type bound struct {
+	seq uint64
+	t   time.Time
+}
+
+func parseBound(flag, s string) (bound, error) {
+	if s == "" {
+		return bound{}, nil
+	}
+	if n, err := strconv.ParseUint(s, 10, 64); err == nil {
+		return bound{seq: n}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return bound{t: t}, nil
+	}
+	return bound{}, fmt.Errorf("--%s %q: give a sequence number or an RFC 3339 time such as 2026-11-23T10:00:00Z", flag, s)
+}
+
+func (g *globals) eventFilter(f *eventsFlags) (string, error) {
+	ns := g.namespace
+	if f.allNamespaces {
+		ns = ""
+	}
+	if f.forObj != "" {
+		kind, name, ok := strings.Cut(f.forObj, "/")
+		if !ok || name == "" {
+			return "", fmt.Errorf("--for %q: use TYPE/NAME, e.g. deploy/web", f.forObj)
+		}
+		k, err := object.Lookup(kind)
+		if err != nil {
+			return "", err
+		}
+		ref := events.Ref{Kind: k.Kind, Name: name}
+		if k.Namespaced {
+			ref.Namespace = g.ns()
+		}
+		return ref.Subject(), nil
+	}
+	if f.kind != "" {
+		k, err := object.Lookup(f.kind)
+		if err != nil {
+			return "", err
+		}
+		return events.KindSubjects(k.Kind, ns, !k.Namespaced), nil
+	}
+	if ns != "" {
+		return events.Prefix + ".*." + events.EncodeToken(ns) + ".*", nil
+	}
+	return events.AllSubjects, nil
+}
+
+func (g *globals) events(f *eventsFlags) error {
+	switch f.output {
+	case "", "wide", "json":
+	default:
+		return fmt.Errorf("--output %q: allowed formats are wide and json", f.output)
+	}
+	subject, err := g.eventFilter(f)
+	if err != nil {
+		return err
+	}
+	from, err := parseBound("from", f.from)
+	if err != nil {
+		return err
+	}
+	to, err := parseBound("to", f.to)
+	if err != nil {
+		return err
+	}
+	opts := events.ReadOptions{Subjects: []string{subject}, From: from.seq, Since: from.t, Bounded: !f.follow}
+	if f.since > 0 {
+		if s := time.Now().Add(-f.since); s.After(opts.Since) {
+			opts.Since = s
+		}
+	}
+	c, err := g.connect()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	cur, err := c.Log.Read(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer cur.Close()
+	p := newEventPrinter(g.out, f.output)
+	n := 0
+	for {
+		rec, err := cur.Next(ctx)
+		if errors.Is(err, io.EOF) || ctx.Err() != nil {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if (to.seq > 0 && rec.Seq > to.seq) || (!to.t.IsZero() && rec.Time.After(to.t)) {
+			if !f.follow {
+				break
+			}
+			continue
+		}
+		ev, derr := rec.Decode()
+		if derr == nil && !matchEvent(ev, f) {
+			continue
+		}
+		n++
+		p.print(rec, ev, derr)
+		if f.follow {
+			p.flush()
+		}
+	}
+	p.flush()
+	if n == 0 && f.output != "json" {
+		fmt.Fprintln(g.errOut, "No events found.")
+	}
+	return nil
+}
+
+func matchEvent(ev *events.Event, f *eventsFlags) bool {
+	if f.actor != "" && ev.Actor != f.actor {
+		return false
+	}
+	if f.typ != "" && ev.Type != f.typ && !(strings.HasSuffix(f.typ, ".") && strings.HasPrefix(ev.Type, f.typ)) {
+		return false
+	}
+	return true
+}
+
+type eventPrinter struct {
+	w      io.Writer
+	tw     *tabwriter.Writer
+	output string
+	header bool
+}
+
+func newEventPrinter(w io.Writer, output string) *eventPrinter {
+	return &eventPrinter{w: w, output: output, tw: tabwriter.NewWriter(w, 6, 4, 3, ' ', 0)}
+}
+
+// jsonEvent is the export form: the stored envelope plus its sequence and subject.
+type jsonEvent struct {
+	Seq     uint64 `json:"seq"`
+	Subject string `json:"subject"`
+	*events.Event
+	Error string `json:"error,omitempty"`
+}
+
+func (p *eventPrinter) print(rec events.Record, ev *events.Event, derr error) {
+	if p.output == "json" {
+		je := jsonEvent{Seq: rec.Seq, Subject: rec.Subject, Event: ev}
+		if derr != nil {
+			je.Event = &events.Event{}
+			je.Error = derr.Error()
+		}
+		data, _ := json.Marshal(je)
+		fmt.Fprintln(p.w, string(data))
+		return
+	}
+	if !p.header {
+		p.header = true
+		h := "SEQ\tTIME\tACTOR\tTYPE\tNAMESPACE\tOBJECT\tREASON"
+		if p.output == "wide" {
+			h += "\tID\tCAUSE\tCORRELATION"
+		}
+		fmt.Fprintln(p.tw, h)
+	}
+	if derr != nil {
+		fmt.Fprintf(p.tw, "%d\t%s\t<malformed>\t<malformed>\t\t%s\t%s\n", rec.Seq, rec.Time.UTC().Format(time.RFC3339), rec.Subject, derr)
+		return
+	}
+	obj := ev.Object.Kind + "/" + ev.Object.Name
+	if k, ok := object.ByKind(ev.Object.Kind); ok {
+		obj = k.Qualified(ev.Object.Name)
+	}
+	ns := ev.Object.Namespace
+	if ns == "" {
+		ns = "-"
+	}
+	line := fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%s", rec.Seq, ev.Time.UTC().Format(time.RFC3339), ev.Actor, ev.Type, ns, obj, dash(ev.Reason))
+	if p.output == "wide" {
+		line += fmt.Sprintf("\t%s\t%s\t%s", ev.ID, dash(ev.Cause), dash(ev.Correlation))
+	}
+	fmt.Fprintln(p.tw, line)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (p *eventPrinter) flush() { _ = p.tw.Flush() }

@@ -1,0 +1,145 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/wake-run/wake/cli/client"
+	"github.com/wake-run/wake/cli/printer"
+	"github.com/wake-run/wake/events/object"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+type getFlags struct {
+	output        string
+	selector      string
+	allNamespaces bool
+	watch         bool
+	showLabels    bool
+	noHeaders     bool
+	ignoreMissing bool
+}
+
+func newGetCmd(g *globals) *cobra.Command {
+	var f getFlags
+	cmd := &cobra.Command{
+		Use:   "get TYPE[,TYPE...] [NAME...] | TYPE/NAME...",
+		Short: "Display one or many objects, as kubectl get",
+		Example: `  wake get pods -o wide
+  wake get deploy web -o yaml
+  wake get svc,cm -A -l app=web
+  wake get deploy -w`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.get(cmd, args, &f)
+		},
+	}
+	cmd.Flags().StringVarP(&f.output, "output", "o", "", "output format: wide, yaml, json or name")
+	cmd.Flags().StringVarP(&f.selector, "selector", "l", "", "label selector (e.g. app=web, tier in (a,b), !canary)")
+	cmd.Flags().BoolVarP(&f.allNamespaces, "all-namespaces", "A", false, "list across all namespaces")
+	cmd.Flags().BoolVarP(&f.watch, "watch", "w", false, "after listing, watch for changes")
+	cmd.Flags().BoolVar(&f.showLabels, "show-labels", false, "show all labels as the last column")
+	cmd.Flags().BoolVar(&f.noHeaders, "no-headers", false, "do not print headers")
+	cmd.Flags().BoolVar(&f.ignoreMissing, "ignore-not-found", false, "treat a missing named object as an empty result")
+	return cmd
+}
+
+func (g *globals) get(cmd *cobra.Command, args []string, f *getFlags) error {
+	targets, err := parseTargets(args)
+	if err != nil {
+		return err
+	}
+	switch f.output {
+	case "", "wide", "yaml", "json", "name":
+	default:
+		return fmt.Errorf("--output %q: allowed formats are wide, yaml, json, name", f.output)
+	}
+	c, err := g.connect()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ns := g.ns()
+	if f.allNamespaces {
+		ns = ""
+	}
+	opts := printer.Options{Output: f.output, AllNamespaces: f.allNamespaces, ShowLabels: f.showLabels, NoHeaders: f.noHeaders}
+	if f.watch {
+		if len(targets) != 1 || len(targets[0].names) > 0 {
+			return errors.New("--watch takes one resource type and no names")
+		}
+		return g.watch(c, targets[0].kind, ns, f, opts)
+	}
+	ctx := context.Background()
+	var objs []runtime.Object
+	var errs []error
+	named := false
+	for _, t := range targets {
+		if len(t.names) == 0 {
+			list, _, err := c.Query.List(ctx, t.kind, ns, f.selector)
+			if err != nil {
+				return err
+			}
+			for _, o := range list {
+				objs = append(objs, o)
+			}
+			continue
+		}
+		named = true
+		for _, name := range t.names {
+			st, err := c.Query.Get(ctx, t.kind, g.ns(), name)
+			if err != nil {
+				if f.ignoreMissing && errors.Is(err, errNotFound) {
+					continue
+				}
+				errs = append(errs, err)
+				continue
+			}
+			objs = append(objs, st.Object)
+		}
+	}
+	if len(objs) == 1 && named && (f.output == "yaml" || f.output == "json") {
+		opts.Output = f.output
+	}
+	if len(objs) > 0 || f.output == "yaml" || f.output == "json" {
+		if !(len(objs) == 0 && named) {
+			if err := printer.Print(g.out, objs, opts); err != nil {
+				return err
+			}
+		}
+	}
+	if len(objs) == 0 && !named && f.output != "yaml" && f.output != "json" {
+		fmt.Fprintln(g.errOut, printer.NoResourcesMessage(ns, f.allNamespaces, !targets[0].kind.Namespaced))
+	}
+	return joinNotFound(errs)
+}
+
+func (g *globals) watch(c *client.Client, k *object.Kind, ns string, f *getFlags, opts printer.Options) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	headerDone := false
+	return c.Watch(ctx, k, ns, f.selector, func(objs []object.Object) error {
+		var ros []runtime.Object
+		for _, o := range objs {
+			ros = append(ros, o)
+		}
+		if len(ros) == 0 {
+			fmt.Fprintln(g.errOut, printer.NoResourcesMessage(ns, f.allNamespaces, !k.Namespaced))
+			return nil
+		}
+		headerDone = true
+		return printer.Print(g.out, ros, opts)
+	}, func(typ string, obj object.Object) error {
+		o := opts
+		if headerDone && (o.Output == "" || o.Output == "wide") {
+			o.NoHeaders = true
+		}
+		headerDone = true
+		o.Now = time.Now()
+		return printer.Print(g.out, []runtime.Object{obj}, o)
+	})
+}

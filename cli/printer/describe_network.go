@@ -1,0 +1,179 @@
+package printer
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+func (d describer) service(svc *corev1.Service) {
+	w := d.w
+	w.write(level0, "Name:\t%s\n", svc.Name)
+	w.write(level0, "Namespace:\t%s\n", svc.Namespace)
+	d.labels("Labels", svc.Labels)
+	d.annotations("Annotations", svc.Annotations)
+	w.write(level0, "Selector:\t%s\n", labels.FormatLabels(svc.Spec.Selector))
+	w.write(level0, "Type:\t%s\n", serviceType(svc))
+	if svc.Spec.IPFamilyPolicy != nil {
+		w.write(level0, "IP Family Policy:\t%s\n", *svc.Spec.IPFamilyPolicy)
+	}
+	families := make([]string, 0, len(svc.Spec.IPFamilies))
+	for _, f := range svc.Spec.IPFamilies {
+		families = append(families, string(f))
+	}
+	w.write(level0, "IP Families:\t%s\n", orNone(strings.Join(families, ",")))
+	w.write(level0, "IP:\t%s\n", svc.Spec.ClusterIP)
+	w.write(level0, "IPs:\t%s\n", orNone(strings.Join(svc.Spec.ClusterIPs, ",")))
+	if len(svc.Spec.ExternalIPs) > 0 {
+		w.write(level0, "External IPs:\t%s\n", strings.Join(svc.Spec.ExternalIPs, ","))
+	}
+	if svc.Spec.ExternalName != "" {
+		w.write(level0, "External Name:\t%s\n", svc.Spec.ExternalName)
+	}
+	if ing := svc.Status.LoadBalancer.Ingress; len(ing) > 0 {
+		list := make([]string, 0, len(ing))
+		for _, in := range ing {
+			if in.IP != "" {
+				list = append(list, in.IP)
+			} else {
+				list = append(list, in.Hostname)
+			}
+		}
+		w.write(level0, "LoadBalancer Ingress:\t%s\n", strings.Join(list, ", "))
+	}
+	for _, p := range svc.Spec.Ports {
+		name := p.Name
+		if name == "" {
+			name = "<unset>"
+		}
+		proto := protocolOrDefault(p.Protocol)
+		w.write(level0, "Port:\t%s\t%d/%s\n", name, p.Port, proto)
+		target := p.TargetPort.String()
+		if p.TargetPort.IntVal == 0 && p.TargetPort.StrVal == "" {
+			target = fmt.Sprint(p.Port) // API default: the service port
+		}
+		w.write(level0, "TargetPort:\t%s/%s\n", target, proto)
+		if p.NodePort != 0 {
+			w.write(level0, "NodePort:\t%s\t%d/%s\n", name, p.NodePort, proto)
+		}
+		// Describe sees only the Service, not its endpoints.
+		w.write(level0, "Endpoints:\t<unknown>\n")
+	}
+	affinity := svc.Spec.SessionAffinity
+	if affinity == "" {
+		affinity = corev1.ServiceAffinityNone
+	}
+	w.write(level0, "Session Affinity:\t%s\n", affinity)
+	if svc.Spec.ExternalTrafficPolicy != "" {
+		w.write(level0, "External Traffic Policy:\t%s\n", svc.Spec.ExternalTrafficPolicy)
+	}
+	if svc.Spec.InternalTrafficPolicy != nil {
+		w.write(level0, "Internal Traffic Policy:\t%s\n", *svc.Spec.InternalTrafficPolicy)
+	}
+}
+
+func (d describer) endpoints(ep *corev1.Endpoints) {
+	w := d.w
+	w.write(level0, "Name:\t%s\n", ep.Name)
+	w.write(level0, "Namespace:\t%s\n", ep.Namespace)
+	d.labels("Labels", ep.Labels)
+	d.annotations("Annotations", ep.Annotations)
+	w.write(level0, "Subsets:\n")
+	for _, ss := range ep.Subsets {
+		w.write(level1, "Addresses:\t%s\n", orNone(joinIPs(ss.Addresses)))
+		w.write(level1, "NotReadyAddresses:\t%s\n", orNone(joinIPs(ss.NotReadyAddresses)))
+		if len(ss.Ports) > 0 {
+			w.write(level1, "Ports:\n")
+			w.write(level2, "Name\tPort\tProtocol\n")
+			w.write(level2, "----\t----\t--------\n")
+			for _, p := range ss.Ports {
+				name := p.Name
+				if name == "" {
+					name = "<unset>"
+				}
+				w.write(level2, "%s\t%d\t%s\n", name, p.Port, protocolOrDefault(p.Protocol))
+			}
+		}
+		w.write(level0, "\n")
+	}
+}
+
+func joinIPs(addrs []corev1.EndpointAddress) string {
+	ips := make([]string, 0, len(addrs))
+	for _, a := range addrs {
+		ips = append(ips, a.IP)
+	}
+	return strings.Join(ips, ",")
+}
+
+func (d describer) ingress(ing *networkingv1.Ingress) {
+	w := d.w
+	w.write(level0, "Name:\t%s\n", ing.Name)
+	d.labels("Labels", ing.Labels)
+	w.write(level0, "Namespace:\t%s\n", ing.Namespace)
+	w.write(level0, "Address:\t%s\n", ingressAddresses(ing.Status.LoadBalancer.Ingress, true))
+	class := "<none>"
+	if ing.Spec.IngressClassName != nil {
+		class = *ing.Spec.IngressClassName
+	}
+	w.write(level0, "Ingress Class:\t%s\n", class)
+	def := "<default>"
+	if ing.Spec.DefaultBackend != nil {
+		def = ingressBackend(ing.Spec.DefaultBackend)
+	}
+	w.write(level0, "Default backend:\t%s\n", def)
+	if len(ing.Spec.TLS) > 0 {
+		w.write(level0, "TLS:\n")
+		for _, t := range ing.Spec.TLS {
+			if t.SecretName == "" {
+				w.write(level1, "SNI routes %s\n", strings.Join(t.Hosts, ","))
+			} else {
+				w.write(level1, "%s terminates %s\n", t.SecretName, strings.Join(t.Hosts, ","))
+			}
+		}
+	}
+	w.write(level0, "Rules:\n  Host\tPath\tBackends\n")
+	w.write(level1, "----\t----\t--------\n")
+	count := 0
+	for _, r := range ing.Spec.Rules {
+		if r.HTTP == nil {
+			continue
+		}
+		count++
+		host := r.Host
+		if host == "" {
+			host = "*"
+		}
+		w.write(level1, "%s\t\n", host)
+		for _, p := range r.HTTP.Paths {
+			w.write(level2, "\t%s \t%s\n", p.Path, ingressBackend(&p.Backend))
+		}
+	}
+	if count == 0 {
+		w.write(level1, "%s\t%s\t%s\n", "*", "*", def)
+	}
+	d.annotations("Annotations", ing.Annotations)
+}
+
+// ingressBackend renders "service:port" (kubectl also lists the service's
+// endpoints, which Describe cannot see) or the resource reference.
+func ingressBackend(b *networkingv1.IngressBackend) string {
+	switch {
+	case b.Service != nil:
+		port := b.Service.Port.Name
+		if b.Service.Port.Number != 0 {
+			port = fmt.Sprint(b.Service.Port.Number)
+		}
+		return b.Service.Name + ":" + port
+	case b.Resource != nil:
+		group := "<none>"
+		if b.Resource.APIGroup != nil {
+			group = *b.Resource.APIGroup
+		}
+		return fmt.Sprintf("APIGroup: %s, Kind: %s, Name: %s", group, b.Resource.Kind, b.Resource.Name)
+	}
+	return ""
+}

@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/controlplane"
+)
+
+func newReplayCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "replay PROJECTION",
+		Short: "Delete a projection and rebuild it from the log (see `wake projections`)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.connect()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			req, _ := json.Marshal(map[string]string{"name": args[0]})
+			msg, err := c.NC.Request(controlplane.SubjectProjectionReplay, req, 30*time.Minute)
+			if err != nil {
+				return fmt.Errorf("no server runs a projection named %q (see `wake projections`): %v", args[0], err)
+			}
+			var res controlplane.ReplayResult
+			if err := json.Unmarshal(msg.Data, &res); err != nil {
+				return err
+			}
+			if res.Error != "" {
+				return fmt.Errorf("%s", res.Error)
+			}
+			rate := float64(res.Events) / res.Duration.Seconds()
+			fmt.Fprintf(g.out, "projection %s rebuilt from %d events in %s (%.0f events/s)\n", res.Name, res.Events, res.Duration.Round(time.Millisecond), rate)
+			return nil
+		},
+	}
+}
+
+func newProjectionsCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "projections",
+		Short: "List projections with their checkpoint and rejected events",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.connect()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			msg, err := c.NC.Request(controlplane.SubjectProjectionStatus, nil, 5*time.Second)
+			if err != nil {
+				return fmt.Errorf("projection status: %v", err)
+			}
+			var sts []projections.Status
+			if err := json.Unmarshal(msg.Data, &sts); err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(g.out, 6, 4, 3, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tCHECKPOINT\tFOLDED\tREJECTED\tDIR")
+			for _, s := range sts {
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", s.Name, s.Checkpoint, s.Folded, s.Rejected, s.Dir)
+			}
+			tw.Flush()
+			for _, s := range sts {
+				for _, r := range s.Recent {
+					fmt.Fprintf(g.out, "rejected by %s: seq %d on %s: %s\n", s.Name, r.Seq, r.Subject, r.Error)
+				}
+			}
+			return nil
+		},
+	}
+}

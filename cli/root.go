@@ -1,0 +1,89 @@
+// Package cli is the wake command tree. Commands are thin: they parse flags, call
+// a package that does the work, and print through the shared printer.
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/wake-run/wake/cli/client"
+)
+
+// Version is set at build time (-ldflags "-X github.com/wake-run/wake/cli.Version=...").
+var Version = "v0.1.0-dev"
+
+type globals struct {
+	server    string
+	namespace string
+	out       io.Writer
+	errOut    io.Writer
+}
+
+// NewRoot returns the wake command tree writing to out and errOut.
+func NewRoot(out, errOut io.Writer) *cobra.Command {
+	g := &globals{out: out, errOut: errOut}
+	root := &cobra.Command{
+		Use:   "wake",
+		Short: "wake runs containers from Kubernetes manifests, with every change on an event log",
+		Long: `wake runs containerised applications from the Kubernetes manifests you already have.
+Every change is an event on NATS JetStream: who changed what, when and why is always
+one command away.
+
+Start a cluster with "wake up"; then use apply, get, describe, delete and events as
+you would use kubectl.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(out)
+	root.SetErr(errOut)
+	root.PersistentFlags().StringVar(&g.server, "server", "", "NATS URL(s) of the wake server, comma-separated (default $WAKE_SERVER or "+client.DefaultServer+")")
+	root.PersistentFlags().StringVarP(&g.namespace, "namespace", "n", "", "namespace of the request (default \"default\")")
+	root.AddCommand(
+		newServerCmd(g, "server"), newServerCmd(g, "up"),
+		newApplyCmd(g), newCreateCmd(g), newReplaceCmd(g),
+		newGetCmd(g), newDescribeCmd(g), newDeleteCmd(g), newScaleCmd(g),
+		newEventsCmd(g), newVersionCmd(g), newReplayCmd(g), newProjectionsCmd(g),
+	)
+	return root
+}
+
+// connect dials the server and records the command line as the reason of every
+// event appended.
+func (g *globals) connect() (*client.Client, error) {
+	c, err := client.Connect(g.server)
+	if err != nil {
+		return nil, err
+	}
+	c.Reason = commandLine()
+	return c, nil
+}
+
+func commandLine() string {
+	args := os.Args[1:]
+	s := "wake " + strings.Join(args, " ")
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}
+
+func (g *globals) ns() string {
+	if g.namespace == "" {
+		return "default"
+	}
+	return g.namespace
+}
+
+// Main runs the command line and returns the process exit code.
+func Main(args []string) int {
+	root := NewRoot(os.Stdout, os.Stderr)
+	root.SetArgs(args)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, formatError(err))
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,551 @@
+package object
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// This file is THE list of what wake does with every field of every served kind.
+// Each field is in exactly one set: enforced (a component of wake acts on it), not
+// enforced yet (stored faithfully, and apply warns so nobody is misled), or refused
+// (wake will never have it). A rule names a capability; the capability says which set
+// its fields are in, so the issue that lands a capability flips it here, once.
+
+type fieldSet int
+
+const (
+	enforced fieldSet = iota
+	notEnforced
+	refused
+)
+
+// A capability is something wake does, will do, or will never do with a group of
+// fields. For notEnforced, text completes "accepted, not enforced yet: "; for
+// refused it says why and what to use instead; for enforced it documents who acts.
+type capability struct {
+	set  fieldSet
+	text string
+}
+
+var capabilities = map[string]capability{
+	"objects": {enforced, "stored and served by apply, get and delete; labels select in get -l; deleting a namespace deletes its contents"},
+	"server":  {enforced, "set by wake; decode drops any value a manifest carries, as kubectl apply does for the output of get -o yaml"},
+
+	"finalizers":     {notEnforced, "deletion does not wait for finalizers in this build"},
+	"workloads":      {notEnforced, "no controller runs workloads in this build"},
+	"rollouts":       {notEnforced, "no controller rolls out revisions in this build"},
+	"scheduling":     {notEnforced, "no scheduler places pods in this build"},
+	"resources":      {notEnforced, "no node agent reserves or limits resources in this build"},
+	"probes":         {notEnforced, "no node agent runs probes in this build"},
+	"storage":        {notEnforced, "no node agent mounts volumes in this build"},
+	"security":       {notEnforced, "no node agent applies security settings in this build"},
+	"pod-networking": {notEnforced, "no node agent sets up pod networking or DNS in this build"},
+	"identity":       {notEnforced, "no service account credentials are issued in this build"},
+	"services":       {notEnforced, "nothing implements Services in this build"},
+	"ingress":        {notEnforced, "no ingress controller routes traffic in this build"},
+	"nodes":          {notEnforced, "no node agent manages nodes in this build"},
+
+	"cloud-volumes":   {refused, "wake runs no cloud volume plugins; use a persistentVolumeClaim or hostPath"},
+	"in-tree-volumes": {refused, "wake runs no in-tree network storage plugins; use a persistentVolumeClaim or hostPath"},
+	"flex-volumes":    {refused, "wake runs no FlexVolume drivers; use a persistentVolumeClaim or hostPath"},
+	"git-repo":        {refused, "gitRepo is deprecated and wake does not run it; clone the repository into an emptyDir from an init container"},
+	"windows":         {refused, "wake runs Linux containers only"},
+	"dra":             {refused, "wake has no dynamic resource allocation (resource claims); request devices as extended resources in resources.limits"},
+	"ephemeral":       {refused, "ephemeral containers cannot be declared; they are added to a running pod (kubectl debug)"},
+	"kubelet-config":  {refused, "dynamic kubelet configuration was removed in Kubernetes 1.24; configure the node agent instead"},
+}
+
+// A rule places the field at path, and every field below it that no longer rule
+// names, under one capability. Paths are patterns: "[]" stands for any element of a
+// list ("spec.containers[].livenessProbe").
+type rule struct {
+	path       string
+	capability string
+	// only, when set, lists the values the capability accepts; any other value
+	// falls under the refused capability otherwise.
+	only      []string
+	otherwise string
+}
+
+// objectRules hold for every kind.
+var objectRules = []rule{
+	{path: "apiVersion", capability: "objects"},
+	{path: "kind", capability: "objects"},
+	{path: "metadata.name", capability: "objects"},
+	{path: "metadata.generateName", capability: "objects"},
+	{path: "metadata.namespace", capability: "objects"},
+	{path: "metadata.labels", capability: "objects"},
+	{path: "metadata.annotations", capability: "objects"},
+	{path: "metadata.ownerReferences", capability: "objects"},
+	{path: "metadata.finalizers", capability: "finalizers"},
+	{path: "metadata.uid", capability: "server"},
+	{path: "metadata.resourceVersion", capability: "server"},
+	{path: "metadata.generation", capability: "server"},
+	{path: "metadata.creationTimestamp", capability: "server"},
+	{path: "metadata.deletionTimestamp", capability: "server"},
+	{path: "metadata.deletionGracePeriodSeconds", capability: "server"},
+	{path: "metadata.managedFields", capability: "server"},
+	{path: "metadata.selfLink", capability: "server"},
+}
+
+// podSpecRules are relative to a pod spec: "spec." in a Pod, "spec.template.spec."
+// in a Deployment or ReplicaSet.
+var podSpecRules = concat(
+	[]rule{
+		{path: "volumes[]", capability: "storage"},
+		{path: "volumes[].awsElasticBlockStore", capability: "cloud-volumes"},
+		{path: "volumes[].azureDisk", capability: "cloud-volumes"},
+		{path: "volumes[].azureFile", capability: "cloud-volumes"},
+		{path: "volumes[].cinder", capability: "cloud-volumes"},
+		{path: "volumes[].gcePersistentDisk", capability: "cloud-volumes"},
+		{path: "volumes[].vsphereVolume", capability: "cloud-volumes"},
+		{path: "volumes[].photonPersistentDisk", capability: "cloud-volumes"},
+		{path: "volumes[].portworxVolume", capability: "cloud-volumes"},
+		{path: "volumes[].scaleIO", capability: "cloud-volumes"},
+		{path: "volumes[].storageos", capability: "cloud-volumes"},
+		{path: "volumes[].quobyte", capability: "in-tree-volumes"},
+		{path: "volumes[].flocker", capability: "in-tree-volumes"},
+		{path: "volumes[].glusterfs", capability: "in-tree-volumes"},
+		{path: "volumes[].rbd", capability: "in-tree-volumes"},
+		{path: "volumes[].cephfs", capability: "in-tree-volumes"},
+		{path: "volumes[].iscsi", capability: "in-tree-volumes"},
+		{path: "volumes[].fc", capability: "in-tree-volumes"},
+		{path: "volumes[].flexVolume", capability: "flex-volumes"},
+		{path: "volumes[].gitRepo", capability: "git-repo"},
+		{path: "ephemeralContainers", capability: "ephemeral"},
+		{path: "restartPolicy", capability: "workloads"},
+		{path: "terminationGracePeriodSeconds", capability: "workloads"},
+		{path: "activeDeadlineSeconds", capability: "workloads"},
+		{path: "imagePullSecrets", capability: "workloads"},
+		{path: "shareProcessNamespace", capability: "workloads"},
+		{path: "runtimeClassName", capability: "workloads"},
+		{path: "enableServiceLinks", capability: "workloads"},
+		{path: "nodeSelector", capability: "scheduling"},
+		{path: "nodeName", capability: "scheduling"},
+		{path: "affinity", capability: "scheduling"},
+		{path: "schedulerName", capability: "scheduling"},
+		{path: "tolerations", capability: "scheduling"},
+		{path: "priorityClassName", capability: "scheduling"},
+		{path: "priority", capability: "scheduling"},
+		{path: "preemptionPolicy", capability: "scheduling"},
+		{path: "topologySpreadConstraints", capability: "scheduling"},
+		{path: "schedulingGates", capability: "scheduling"},
+		{path: "schedulingGroup", capability: "scheduling"},
+		{path: "evictionResponders", capability: "scheduling"},
+		{path: "os", capability: "scheduling"},
+		{path: "os.name", capability: "scheduling", only: []string{"linux"}, otherwise: "windows"},
+		{path: "readinessGates", capability: "probes"},
+		{path: "resources", capability: "resources"},
+		{path: "resources.claims", capability: "dra"},
+		{path: "overhead", capability: "resources"},
+		{path: "resourceClaims", capability: "dra"},
+		{path: "securityContext", capability: "security"},
+		{path: "securityContext.windowsOptions", capability: "windows"},
+		{path: "hostPID", capability: "security"},
+		{path: "hostIPC", capability: "security"},
+		{path: "hostUsers", capability: "security"},
+		{path: "hostNetwork", capability: "pod-networking"},
+		{path: "dnsPolicy", capability: "pod-networking"},
+		{path: "dnsConfig", capability: "pod-networking"},
+		{path: "hostname", capability: "pod-networking"},
+		{path: "hostnameOverride", capability: "pod-networking"},
+		{path: "subdomain", capability: "pod-networking"},
+		{path: "setHostnameAsFQDN", capability: "pod-networking"},
+		{path: "hostAliases", capability: "pod-networking"},
+		{path: "serviceAccountName", capability: "identity"},
+		{path: "serviceAccount", capability: "identity"},
+		{path: "automountServiceAccountToken", capability: "identity"},
+	},
+	mount("containers[].", containerRules),
+	mount("initContainers[].", containerRules),
+)
+
+// containerRules are relative to one container, regular or init.
+var containerRules = []rule{
+	{path: "name", capability: "workloads"},
+	{path: "image", capability: "workloads"},
+	{path: "imagePullPolicy", capability: "workloads"},
+	{path: "command", capability: "workloads"},
+	{path: "args", capability: "workloads"},
+	{path: "workingDir", capability: "workloads"},
+	{path: "ports", capability: "workloads"},
+	{path: "ports[].hostPort", capability: "pod-networking"},
+	{path: "ports[].hostIP", capability: "pod-networking"},
+	{path: "env", capability: "workloads"},
+	{path: "envFrom", capability: "workloads"},
+	{path: "lifecycle", capability: "workloads"},
+	{path: "restartPolicy", capability: "workloads"},
+	{path: "restartPolicyRules", capability: "workloads"},
+	{path: "terminationMessagePath", capability: "workloads"},
+	{path: "terminationMessagePolicy", capability: "workloads"},
+	{path: "stdin", capability: "workloads"},
+	{path: "stdinOnce", capability: "workloads"},
+	{path: "tty", capability: "workloads"},
+	{path: "resources", capability: "resources"},
+	{path: "resources.claims", capability: "dra"},
+	{path: "resizePolicy", capability: "resources"},
+	{path: "volumeMounts", capability: "storage"},
+	{path: "volumeDevices", capability: "storage"},
+	{path: "livenessProbe", capability: "probes"},
+	{path: "readinessProbe", capability: "probes"},
+	{path: "startupProbe", capability: "probes"},
+	{path: "securityContext", capability: "security"},
+	{path: "securityContext.windowsOptions", capability: "windows"},
+}
+
+var workloadRules = []rule{
+	{path: "spec.replicas", capability: "workloads"},
+	{path: "spec.selector", capability: "workloads"},
+	{path: "spec.minReadySeconds", capability: "rollouts"},
+	{path: "spec.template.metadata", capability: "workloads"},
+	{path: "status", capability: "server"},
+}
+
+// kindRules are the rules of each kind beyond objectRules.
+var kindRules = map[string][]rule{
+	"Namespace": {
+		{path: "spec", capability: "objects"},
+		{path: "status", capability: "server"},
+	},
+	"Node": {
+		{path: "spec.podCIDR", capability: "pod-networking"},
+		{path: "spec.podCIDRs", capability: "pod-networking"},
+		{path: "spec.providerID", capability: "nodes"},
+		{path: "spec.externalID", capability: "nodes"},
+		{path: "spec.unschedulable", capability: "scheduling"},
+		{path: "spec.taints", capability: "scheduling"},
+		{path: "spec.podPreemptionPolicy", capability: "scheduling"},
+		{path: "spec.configSource", capability: "kubelet-config"},
+		{path: "status", capability: "server"},
+	},
+	"Pod": concat(
+		mount("spec.", podSpecRules),
+		[]rule{{path: "status", capability: "server"}},
+	),
+	"Deployment": concat(
+		workloadRules,
+		mount("spec.template.spec.", podSpecRules),
+		[]rule{
+			{path: "spec.strategy", capability: "rollouts"},
+			{path: "spec.revisionHistoryLimit", capability: "rollouts"},
+			{path: "spec.progressDeadlineSeconds", capability: "rollouts"},
+			{path: "spec.paused", capability: "rollouts"},
+		},
+	),
+	"ReplicaSet": concat(workloadRules, mount("spec.template.spec.", podSpecRules)),
+	"Service": concat(
+		mount("spec.", []rule{
+			{path: "ports", capability: "services"},
+			{path: "selector", capability: "services"},
+			{path: "clusterIP", capability: "services"},
+			{path: "clusterIPs", capability: "services"},
+			{path: "type", capability: "services"},
+			{path: "externalIPs", capability: "services"},
+			{path: "sessionAffinity", capability: "services"},
+			{path: "sessionAffinityConfig", capability: "services"},
+			{path: "loadBalancerIP", capability: "services"},
+			{path: "loadBalancerSourceRanges", capability: "services"},
+			{path: "loadBalancerClass", capability: "services"},
+			{path: "allocateLoadBalancerNodePorts", capability: "services"},
+			{path: "externalName", capability: "services"},
+			{path: "externalTrafficPolicy", capability: "services"},
+			{path: "internalTrafficPolicy", capability: "services"},
+			{path: "healthCheckNodePort", capability: "services"},
+			{path: "publishNotReadyAddresses", capability: "services"},
+			{path: "ipFamilies", capability: "services"},
+			{path: "ipFamilyPolicy", capability: "services"},
+			{path: "trafficDistribution", capability: "services"},
+		}),
+		[]rule{{path: "status", capability: "server"}},
+	),
+	"Endpoints": {
+		{path: "subsets", capability: "objects"},
+	},
+	"ConfigMap": {
+		{path: "data", capability: "objects"},
+		{path: "binaryData", capability: "objects"},
+		{path: "immutable", capability: "objects"},
+	},
+	"Secret": {
+		{path: "data", capability: "objects"},
+		{path: "stringData", capability: "objects"},
+		{path: "type", capability: "objects"},
+		{path: "immutable", capability: "objects"},
+	},
+	"Ingress": {
+		{path: "spec.ingressClassName", capability: "ingress"},
+		{path: "spec.defaultBackend", capability: "ingress"},
+		{path: "spec.rules", capability: "ingress"},
+		{path: "spec.tls", capability: "ingress"},
+		{path: "status", capability: "server"},
+	},
+}
+
+func concat(lists ...[]rule) []rule { return slices.Concat(lists...) }
+
+// mount places relative rules under prefix.
+func mount(prefix string, rules []rule) []rule {
+	out := make([]rule, len(rules))
+	for i, r := range rules {
+		r.path = prefix + r.path
+		out[i] = r
+	}
+	return out
+}
+
+// fieldRules indexes each kind's rules by path.
+var fieldRules = func() map[string]map[string]rule {
+	out := map[string]map[string]rule{}
+	for kind, rules := range kindRules {
+		byPath := map[string]rule{}
+		for _, r := range concat(objectRules, rules) {
+			byPath[r.path] = r
+		}
+		out[kind] = byPath
+	}
+	return out
+}()
+
+// CheckFields classifies every field the person declared (declared is the manifest
+// document as a generic JSON map, server-populated fields already removed) against
+// the one explicit field list. It returns kubectl-style warning lines for fields
+// that are accepted but not yet enforced — one line per capability, naming the
+// declared paths that need it (without the object's name: the CLI prefixes it) —
+// and an error naming each refused field, why, and what to use instead.
+//
+// A field declares something unless it is null or, for a field that is not a
+// pointer, holds its zero value: "strategy: {}" and "resources: {}" (as kubectl
+// create prints them) declare nothing, while "emptyDir: {}" does.
+func CheckFields(k *Kind, declared map[string]any) (warnings []string, refusedErrs field.ErrorList) {
+	c := &fieldCheck{rules: fieldRules[k.Kind], paths: map[string][]string{}}
+	c.walkStruct(reflect.TypeOf(k.New()).Elem(), declared, nil)
+	for _, name := range c.order {
+		paths := c.paths[name]
+		list := strings.Join(paths, ", ")
+		if len(paths) > maxWarnedPaths {
+			list = fmt.Sprintf("%s and %d more", strings.Join(paths[:maxWarnedPaths], ", "), len(paths)-maxWarnedPaths)
+		}
+		warnings = append(warnings, list+": accepted, not enforced yet: "+capabilities[name].text)
+	}
+	return warnings, c.refused
+}
+
+// maxWarnedPaths caps the paths one warning line lists.
+const maxWarnedPaths = 8
+
+type fieldCheck struct {
+	rules   map[string]rule
+	order   []string            // notEnforced capabilities, in order of first use
+	paths   map[string][]string // capability -> declared paths, deduplicated
+	refused field.ErrorList
+}
+
+// A segment of a path: the JSON name of a field, or a list index. Patterns write
+// every index as "[]".
+type segment struct {
+	name  string
+	index int // -1 for a field
+}
+
+func patternOf(segs []segment) string {
+	var b strings.Builder
+	for _, s := range segs {
+		switch {
+		case s.index >= 0:
+			b.WriteString("[]")
+		case b.Len() > 0:
+			b.WriteString("." + s.name)
+		default:
+			b.WriteString(s.name)
+		}
+	}
+	return b.String()
+}
+
+func pathOf(segs []segment) *field.Path {
+	var p *field.Path
+	for _, s := range segs {
+		switch {
+		case s.index >= 0:
+			p = p.Index(s.index)
+		case p == nil:
+			p = field.NewPath(s.name)
+		default:
+			p = p.Child(s.name)
+		}
+	}
+	return p
+}
+
+// ruleFor returns the longest rule that is a prefix of segs, and the length of
+// that prefix.
+func (c *fieldCheck) ruleFor(segs []segment) (rule, int, bool) {
+	for n := len(segs); n > 0; n-- {
+		if r, ok := c.rules[patternOf(segs[:n])]; ok {
+			return r, n, true
+		}
+	}
+	return rule{}, 0, false
+}
+
+// walk visits a declared value v of Go type t at segs. pointer says whether the
+// field is a pointer (or a list element), so that a zero value still declares it.
+func (c *fieldCheck) walk(t reflect.Type, v any, segs []segment, pointer bool) {
+	for t.Kind() == reflect.Pointer {
+		t, pointer = t.Elem(), true
+	}
+	if v == nil || !pointer && isZeroJSON(v) {
+		return
+	}
+	if r, ok := c.rules[patternOf(segs)]; ok {
+		if s, isString := v.(string); r.only != nil && (!isString || !slices.Contains(r.only, s)) {
+			c.refuse(segs, v, r.otherwise)
+			return
+		}
+		if capabilities[r.capability].set == refused {
+			c.refuse(segs, field.OmitValueType{}, r.capability)
+			return
+		}
+	}
+	switch {
+	case isLeafType(t):
+		c.record(segs)
+	case t.Kind() == reflect.Slice:
+		items, ok := v.([]any)
+		if !ok {
+			c.record(segs)
+			return
+		}
+		for i, item := range items {
+			c.walk(t.Elem(), item, append(slices.Clip(segs), segment{index: i}), true)
+		}
+	case t.Kind() == reflect.Struct:
+		m, ok := v.(map[string]any)
+		if !ok || len(m) == 0 {
+			c.record(segs)
+			return
+		}
+		c.walkStruct(t, m, segs)
+	default:
+		c.record(segs)
+	}
+}
+
+// walkStruct visits the declared keys of a struct in the order of the Go fields,
+// so that warnings list paths in the order the API documents them. Keys the type
+// does not have (strict decoding refuses them first) are classified by path alone.
+func (c *fieldCheck) walkStruct(t reflect.Type, m map[string]any, segs []segment) {
+	seen := map[string]bool{}
+	for _, f := range jsonFieldsOf(t) {
+		if v, ok := m[f.name]; ok {
+			seen[f.name] = true
+			c.walk(f.typ, v, append(slices.Clip(segs), segment{name: f.name, index: -1}), false)
+		}
+	}
+	for _, key := range sortedKeys(m) {
+		if !seen[key] {
+			c.record(append(slices.Clip(segs), segment{name: key, index: -1}))
+		}
+	}
+}
+
+// record files a declared leaf under its rule, naming it by the rule's path with
+// real indices ("spec.containers[0].ports" for ".../ports[1].containerPort").
+func (c *fieldCheck) record(segs []segment) {
+	r, n, ok := c.ruleFor(segs)
+	if !ok {
+		c.refused = append(c.refused, field.InternalError(pathOf(segs), fmt.Errorf("wake has no policy for this field")))
+		return
+	}
+	capability := capabilities[r.capability]
+	if capability.set != notEnforced {
+		return
+	}
+	path := pathOf(segs[:n]).String()
+	paths, known := c.paths[r.capability]
+	if !known {
+		c.order = append(c.order, r.capability)
+	}
+	if !slices.Contains(paths, path) {
+		c.paths[r.capability] = append(paths, path)
+	}
+}
+
+func (c *fieldCheck) refuse(segs []segment, value any, capability string) {
+	c.refused = append(c.refused, &field.Error{
+		Type:     field.ErrorTypeNotSupported,
+		Field:    pathOf(segs).String(),
+		BadValue: value,
+		Detail:   capabilities[capability].text,
+	})
+}
+
+func isZeroJSON(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return !x
+	case float64:
+		return x == 0
+	case string:
+		return x == ""
+	case map[string]any:
+		return len(x) == 0
+	case []any:
+		return len(x) == 0
+	}
+	return false
+}
+
+var jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+
+// isLeafType is true for types whose values are not walked into: scalars, maps
+// (labels, data, resource lists are free-form), byte strings, and types with their
+// own JSON form (Quantity, IntOrString, Time).
+func isLeafType(t reflect.Type) bool {
+	switch {
+	case reflect.PointerTo(t).Implements(jsonUnmarshaler):
+		return true
+	case t.Kind() == reflect.Map:
+		return true
+	case t.Kind() == reflect.Slice:
+		return t.Elem().Kind() == reflect.Uint8
+	}
+	return t.Kind() != reflect.Struct
+}
+
+type jsonField struct {
+	name string
+	typ  reflect.Type
+}
+
+// jsonFieldsOf lists the JSON fields of struct type t in declaration order, with
+// inlined and embedded structs flattened.
+func jsonFieldsOf(t reflect.Type) []jsonField {
+	var out []jsonField
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-" || !f.IsExported():
+		case f.Anonymous && (name == "" || opts == "inline"):
+			out = append(out, jsonFieldsOf(f.Type)...)
+		case name != "":
+			out = append(out, jsonField{name, f.Type})
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,255 @@
+package object
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+
+	"github.com/wake-run/wake/events"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Verbs of object events. The event type is "<kind token>.<verb>", e.g.
+// "deployment.created".
+const (
+	Created  = "created"  // payload Change; the subject held no live object
+	Updated  = "updated"  // payload Change; replaces metadata and spec, keeps status
+	Status   = "status"   // payload StatusChange; replaces status only
+	Deleting = "deleting" // payload Deletion; sets deletionTimestamp (graceful deletion)
+	Deleted  = "deleted"  // payload Deletion; the object is gone
+)
+
+// EventType returns "<kind token>.<verb>".
+func EventType(k *Kind, verb string) string { return k.Token() + "." + verb }
+
+// Change is the payload of created and updated events.
+type Change struct {
+	// Object is the whole desired object: metadata and spec (status is ignored).
+	Object json.RawMessage `json:"object"`
+	// Applied is what the person declared, when the change came from apply: the
+	// base of the next three-way merge. Absent: the previous one is kept.
+	Applied json.RawMessage `json:"applied,omitempty"`
+}
+
+// StatusChange is the payload of status events.
+type StatusChange struct {
+	Status json.RawMessage `json:"status"`
+}
+
+// Deletion is the payload of deleting and deleted events.
+type Deletion struct {
+	UID                string `json:"uid,omitempty"`
+	GracePeriodSeconds *int64 `json:"gracePeriodSeconds,omitempty"`
+	Propagation        string `json:"propagation,omitempty"`
+}
+
+// Stored is an object as a projection keeps it.
+type Stored struct {
+	Object      Object
+	LastApplied json.RawMessage
+}
+
+// ErrFold is wrapped by every error of Fold: the event cannot apply to the state.
+var ErrFold = errors.New("cannot fold")
+
+// Fold applies one object event to the previous state of its object (nil when the
+// object does not exist) and returns the next state (nil when deleted). It is pure:
+// the time, uid and version it records all come from the event.
+//
+// Fields the system owns survive created/updated events: status, uid,
+// creationTimestamp, deletionTimestamp, a pod's spec.nodeName, a service's
+// allocated clusterIP(s) and nodePorts. Invalid objects and illegal transitions
+// (immutable fields) are errors, so a malformed writer cannot corrupt readers.
+func Fold(prev *Stored, ev *events.Event) (*Stored, error) {
+	k, ok := ByKind(ev.Object.Kind)
+	if !ok {
+		return nil, fmt.Errorf("%w: unknown kind %q", ErrFold, ev.Object.Kind)
+	}
+	verb := ev.Type[min(len(k.Token())+1, len(ev.Type)):]
+	if ev.Type != EventType(k, verb) {
+		return nil, fmt.Errorf("%w: event type %q does not belong to kind %s", ErrFold, ev.Type, k.Kind)
+	}
+	switch verb {
+	case Created:
+		if prev != nil {
+			return nil, fmt.Errorf("%w: %s created but it already exists", ErrFold, ev.Object)
+		}
+		return foldChange(k, nil, ev)
+	case Updated:
+		if prev == nil {
+			return nil, fmt.Errorf("%w: %s updated but it does not exist", ErrFold, ev.Object)
+		}
+		return foldChange(k, prev, ev)
+	case Status:
+		if prev == nil {
+			return nil, fmt.Errorf("%w: status of %s but it does not exist", ErrFold, ev.Object)
+		}
+		return foldStatus(k, prev, ev)
+	case Deleting:
+		if prev == nil {
+			return nil, fmt.Errorf("%w: %s deleting but it does not exist", ErrFold, ev.Object)
+		}
+		return foldDeleting(k, prev, ev)
+	case Deleted:
+		return nil, nil
+	}
+	return nil, fmt.Errorf("%w: unknown event type %q", ErrFold, ev.Type)
+}
+
+func foldChange(k *Kind, prev *Stored, ev *events.Event) (*Stored, error) {
+	var ch Change
+	if err := json.Unmarshal(ev.Payload, &ch); err != nil || len(ch.Object) == 0 {
+		return nil, fmt.Errorf("%w: %s payload: want {object, applied}: %v", ErrFold, ev.Type, err)
+	}
+	obj := k.New()
+	if err := json.Unmarshal(ch.Object, obj); err != nil {
+		return nil, fmt.Errorf("%w: %s object: %v", ErrFold, ev.Type, err)
+	}
+	obj.GetObjectKind().SetGroupVersionKind(schemaGVK(k))
+	if obj.GetName() != ev.Object.Name || obj.GetNamespace() != ev.Object.Namespace {
+		return nil, fmt.Errorf("%w: payload names %s/%s, event is about %s", ErrFold, obj.GetNamespace(), obj.GetName(), ev.Object)
+	}
+	next := &Stored{Object: obj, LastApplied: ch.Applied}
+	version := strconv.FormatUint(ev.Seq, 10)
+	if prev == nil {
+		if obj.GetUID() == "" {
+			return nil, fmt.Errorf("%w: created %s without a uid", ErrFold, ev.Object)
+		}
+		obj.SetCreationTimestamp(metav1.NewTime(ev.Time.UTC().Truncate(1e9)))
+		obj.SetDeletionTimestamp(nil)
+		obj.SetGeneration(0)
+		if k.HasSpec {
+			obj.SetGeneration(1)
+		}
+		setStatus(obj, nil)
+		initStatus(obj)
+	} else {
+		old := prev.Object
+		obj.SetUID(old.GetUID())
+		obj.SetCreationTimestamp(old.GetCreationTimestamp())
+		obj.SetDeletionTimestamp(old.GetDeletionTimestamp())
+		obj.SetDeletionGracePeriodSeconds(old.GetDeletionGracePeriodSeconds())
+		keepSystemSpec(old, obj)
+		setStatus(obj, old)
+		obj.SetGeneration(old.GetGeneration())
+		if k.HasSpec && !equality.Semantic.DeepEqual(specOf(old), specOf(obj)) {
+			obj.SetGeneration(old.GetGeneration() + 1)
+		}
+		if len(ch.Applied) == 0 {
+			next.LastApplied = prev.LastApplied
+		}
+		if errs := ValidateUpdate(old, obj); len(errs) > 0 {
+			return nil, fmt.Errorf("%w: %s: %v", ErrFold, ev.Object, errs.ToAggregate())
+		}
+	}
+	obj.SetResourceVersion(version)
+	obj.SetManagedFields(nil)
+	if errs := Validate(obj); len(errs) > 0 {
+		return nil, fmt.Errorf("%w: %s: %v", ErrFold, ev.Object, errs.ToAggregate())
+	}
+	return next, nil
+}
+
+func foldStatus(k *Kind, prev *Stored, ev *events.Event) (*Stored, error) {
+	var sc StatusChange
+	if err := json.Unmarshal(ev.Payload, &sc); err != nil || len(sc.Status) == 0 {
+		return nil, fmt.Errorf("%w: %s payload: want {status}: %v", ErrFold, ev.Type, err)
+	}
+	obj := prev.Object.DeepCopyObject().(Object)
+	sf := statusField(obj)
+	if !sf.IsValid() {
+		return nil, fmt.Errorf("%w: %s has no status", ErrFold, k.Kind)
+	}
+	fresh := reflect.New(sf.Type())
+	if err := json.Unmarshal(sc.Status, fresh.Interface()); err != nil {
+		return nil, fmt.Errorf("%w: %s status: %v", ErrFold, ev.Object, err)
+	}
+	sf.Set(fresh.Elem())
+	obj.SetResourceVersion(strconv.FormatUint(ev.Seq, 10))
+	return &Stored{Object: obj, LastApplied: prev.LastApplied}, nil
+}
+
+func foldDeleting(k *Kind, prev *Stored, ev *events.Event) (*Stored, error) {
+	var d Deletion
+	if len(ev.Payload) > 0 {
+		if err := json.Unmarshal(ev.Payload, &d); err != nil {
+			return nil, fmt.Errorf("%w: %s payload: %v", ErrFold, ev.Type, err)
+		}
+	}
+	obj := prev.Object.DeepCopyObject().(Object)
+	if obj.GetDeletionTimestamp() == nil {
+		t := metav1.NewTime(ev.Time.UTC().Truncate(1e9))
+		obj.SetDeletionTimestamp(&t)
+		obj.SetDeletionGracePeriodSeconds(d.GracePeriodSeconds)
+	}
+	if ns, ok := obj.(*corev1.Namespace); ok {
+		ns.Status.Phase = corev1.NamespaceTerminating
+	}
+	obj.SetResourceVersion(strconv.FormatUint(ev.Seq, 10))
+	return &Stored{Object: obj, LastApplied: prev.LastApplied}, nil
+}
+
+// initStatus sets the status a new object starts with.
+func initStatus(obj Object) {
+	switch o := obj.(type) {
+	case *corev1.Namespace:
+		o.Status.Phase = corev1.NamespaceActive
+	case *corev1.Pod:
+		o.Status.Phase = corev1.PodPending
+	}
+}
+
+// keepSystemSpec copies spec fields that the system, not the person, sets.
+func keepSystemSpec(old, obj Object) {
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		if p := old.(*corev1.Pod); o.Spec.NodeName == "" {
+			o.Spec.NodeName = p.Spec.NodeName
+		}
+	case *corev1.Service:
+		p := old.(*corev1.Service)
+		if o.Spec.ClusterIP == "" && len(o.Spec.ClusterIPs) == 0 && o.Spec.Type == p.Spec.Type {
+			o.Spec.ClusterIP, o.Spec.ClusterIPs = p.Spec.ClusterIP, p.Spec.ClusterIPs
+		}
+		for i := range o.Spec.Ports {
+			if o.Spec.Ports[i].NodePort != 0 {
+				continue
+			}
+			for _, pp := range p.Spec.Ports {
+				if pp.Port == o.Spec.Ports[i].Port && pp.Protocol == o.Spec.Ports[i].Protocol {
+					o.Spec.Ports[i].NodePort = pp.NodePort
+				}
+			}
+		}
+	}
+}
+
+func statusField(obj Object) reflect.Value {
+	return reflect.ValueOf(obj).Elem().FieldByName("Status")
+}
+
+// setStatus replaces obj's status with from's (zero when from is nil).
+func setStatus(obj, from Object) {
+	sf := statusField(obj)
+	if !sf.IsValid() {
+		return
+	}
+	if from == nil {
+		sf.Set(reflect.Zero(sf.Type()))
+		return
+	}
+	sf.Set(statusField(from.DeepCopyObject().(Object)))
+}
+
+// specOf returns what generation counts: the Spec field.
+func specOf(obj Object) any {
+	f := reflect.ValueOf(obj).Elem().FieldByName("Spec")
+	if !f.IsValid() {
+		return nil
+	}
+	return f.Interface()
+}

@@ -1,0 +1,133 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Record is one raw message of the stream of record, before decoding. Pending is the
+// number of messages matching the reader's filter that were still behind this one
+// when it was delivered (0: the reader has caught up).
+type Record struct {
+	Seq     uint64
+	Subject string
+	Time    time.Time
+	Data    []byte
+	Pending uint64
+}
+
+// Decode parses the record as an Event (see Decode).
+func (r Record) Decode() (*Event, error) { return Decode(r.Data, r.Seq, r.Subject) }
+
+// ReadOptions choose where a Cursor starts and what it sees.
+type ReadOptions struct {
+	// From is the first stream sequence to deliver; 0 or 1 start at the beginning.
+	From uint64
+	// Since, when set and From is 0, starts at the first event stored at or after it.
+	Since time.Time
+	// Subjects filters the subjects to deliver; empty means every event.
+	Subjects []string
+	// Bounded makes Next return io.EOF once it has delivered every matching event
+	// in the log, instead of waiting for new ones.
+	Bounded bool
+}
+
+// Cursor delivers records in stream order, without gaps or repeats, from an ordered
+// consumer that the server deletes when the cursor is closed or abandoned. A Cursor
+// is not safe for concurrent use.
+type Cursor struct {
+	iter    jetstream.MessagesContext // unbounded
+	cons    jetstream.Consumer        // bounded
+	pending []jetstream.Msg
+}
+
+// Read opens a cursor over the log.
+func (l *Log) Read(ctx context.Context, opts ReadOptions) (*Cursor, error) {
+	cfg := jetstream.OrderedConsumerConfig{
+		FilterSubjects:    opts.Subjects,
+		DeliverPolicy:     jetstream.DeliverAllPolicy,
+		InactiveThreshold: 30 * time.Second,
+	}
+	switch {
+	case opts.From > 1:
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = opts.From
+	case !opts.Since.IsZero():
+		since := opts.Since
+		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
+		cfg.OptStartTime = &since
+	}
+	cons, err := l.js.OrderedConsumer(ctx, l.stream, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("read %s from %d: %w", l.stream, opts.From, err)
+	}
+	if opts.Bounded {
+		return &Cursor{cons: cons}, nil
+	}
+	iter, err := cons.Messages(jetstream.PullMaxMessages(2048))
+	if err != nil {
+		return nil, fmt.Errorf("read %s from %d: %w", l.stream, opts.From, err)
+	}
+	return &Cursor{iter: iter}, nil
+}
+
+// Next blocks until the next record or ctx ends. A bounded cursor returns io.EOF
+// when no matching event is left.
+func (c *Cursor) Next(ctx context.Context) (Record, error) {
+	var msg jetstream.Msg
+	var err error
+	if c.cons != nil {
+		msg, err = c.nextBounded(ctx)
+	} else {
+		msg, err = c.iter.Next(jetstream.NextContext(ctx))
+	}
+	if err != nil {
+		return Record{}, err
+	}
+	md, err := msg.Metadata()
+	if err != nil {
+		return Record{}, fmt.Errorf("record metadata: %w", err)
+	}
+	return Record{
+		Seq:     md.Sequence.Stream,
+		Subject: msg.Subject(),
+		Time:    md.Timestamp,
+		Data:    msg.Data(),
+		Pending: md.NumPending,
+	}, nil
+}
+
+func (c *Cursor) nextBounded(ctx context.Context) (jetstream.Msg, error) {
+	if len(c.pending) == 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		batch, err := c.cons.FetchNoWait(2048)
+		if err != nil {
+			return nil, err
+		}
+		for m := range batch.Messages() {
+			c.pending = append(c.pending, m)
+		}
+		if err := batch.Error(); err != nil && len(c.pending) == 0 {
+			return nil, err
+		}
+		if len(c.pending) == 0 {
+			return nil, io.EOF
+		}
+	}
+	m := c.pending[0]
+	c.pending = c.pending[1:]
+	return m, nil
+}
+
+// Close stops delivery. It is safe to call more than once.
+func (c *Cursor) Close() {
+	if c.iter != nil {
+		c.iter.Stop()
+	}
+}

@@ -1,0 +1,461 @@
+package projections
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/wake-run/wake/events"
+)
+
+// Fold applies one event to the state. It must be pure: the same state and event
+// give the same writes, with no clock, randomness or I/O other than s. An error
+// means the event cannot be folded (malformed, unknown type, invalid); the runner
+// discards the fold's writes, records a rejection and moves on.
+type Fold func(s State, ev *events.Event) error
+
+// Projection describes one read model.
+type Projection struct {
+	// Name identifies the projection in status and replay requests (DNS-label-like).
+	Name string
+	// Subjects filters the events the fold sees; empty means every event.
+	Subjects []string
+	// Version of the fold's logic and key layout. A database built by another version
+	// is deleted and rebuilt from the log on Open.
+	Version int
+	Fold    Fold
+}
+
+// Rejection records an event that a projection could not fold.
+type Rejection struct {
+	Seq     uint64    `json:"seq"`
+	Subject string    `json:"subject"`
+	Error   string    `json:"error"`
+	Time    time.Time `json:"time"`
+}
+
+// Runner keeps one projection's Pebble database up to date with the log.
+//
+// Guarantees: the checkpoint (last folded stream sequence) is committed in the same
+// Pebble batch as the writes of the events up to it, so after any crash the runner
+// resumes at checkpoint + 1 and every event takes effect exactly once. Readers see
+// whole batches only.
+type Runner struct {
+	p        Projection
+	dir      string
+	log      *events.Log
+	logger   *slog.Logger
+	batchMax int
+	before   func(seq uint64)
+	after    func(seq uint64)
+
+	mu sync.RWMutex // guards db against the swap of a rebuild
+	db *pebble.DB
+
+	checkpoint atomic.Uint64
+	rejected   atomic.Uint64
+	folded     atomic.Uint64
+
+	nmu    sync.Mutex
+	notify chan struct{}
+
+	rebuild chan chan error
+}
+
+// Option configures a Runner.
+type Option func(*Runner)
+
+// WithLogger sets where the runner reports rejections and retries.
+func WithLogger(l *slog.Logger) Option { return func(r *Runner) { r.logger = l } }
+
+// WithBatchSize bounds how many events one commit holds while catching up
+// (default 1000).
+func WithBatchSize(n int) Option { return func(r *Runner) { r.batchMax = n } }
+
+// WithBeforeCommit calls fn with the batch's last sequence just before each commit.
+// It exists to inject crashes in tests.
+func WithBeforeCommit(fn func(seq uint64)) Option { return func(r *Runner) { r.before = fn } }
+
+// WithAfterCommit calls fn with the checkpoint after each commit, on the runner's
+// goroutine: fn must not block (signal a channel, do not reconcile inline).
+func WithAfterCommit(fn func(seq uint64)) Option { return func(r *Runner) { r.after = fn } }
+
+// Open opens (creating if needed) the projection's database in dir. A database
+// written by another Projection.Version is deleted and rebuilt.
+func Open(dir string, p Projection, log *events.Log, opts ...Option) (*Runner, error) {
+	r := &Runner{p: p, dir: dir, log: log, logger: slog.Default(), batchMax: 1000,
+		notify: make(chan struct{}), rebuild: make(chan chan error)}
+	for _, o := range opts {
+		o(r)
+	}
+	if err := r.open(); err != nil {
+		return nil, err
+	}
+	if v := r.storedVersion(); v != p.Version {
+		r.logger.Info("projection version changed, rebuilding", "projection", p.Name, "stored", v, "want", p.Version)
+		if err := r.wipe(); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+func (r *Runner) open() error {
+	db, err := pebble.Open(r.dir, &pebble.Options{Logger: quietLogger{}})
+	if err != nil {
+		return fmt.Errorf("projection %s: open %s: %w", r.p.Name, r.dir, err)
+	}
+	r.db = db
+	cp, _, err := readUint(db, keyCheckpoint)
+	if err != nil {
+		return fmt.Errorf("projection %s: read checkpoint: %w", r.p.Name, err)
+	}
+	r.checkpoint.Store(cp)
+	n := uint64(0)
+	iter, err := db.NewIter(&pebble.IterOptions{LowerBound: rejectPrefix, UpperBound: prefixEnd(rejectPrefix)})
+	if err == nil {
+		for ok := iter.First(); ok; ok = iter.Next() {
+			n++
+		}
+		iter.Close()
+	}
+	r.rejected.Store(n)
+	return nil
+}
+
+func (r *Runner) storedVersion() int {
+	v, ok, _ := readUint(r.db, keyVersion)
+	if !ok {
+		if r.checkpoint.Load() == 0 {
+			return r.p.Version // fresh database
+		}
+		return -1
+	}
+	return int(v)
+}
+
+func readUint(db *pebble.DB, key []byte) (uint64, bool, error) {
+	v, ok, err := get(db, key)
+	if err != nil || !ok {
+		return 0, ok, err
+	}
+	n, err := strconv.ParseUint(string(v), 10, 64)
+	return n, true, err
+}
+
+// wipe deletes the database and starts empty. Callers hold no lock.
+func (r *Runner) wipe() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.db.Close(); err != nil {
+		return fmt.Errorf("projection %s: close: %w", r.p.Name, err)
+	}
+	if err := os.RemoveAll(r.dir); err != nil {
+		return fmt.Errorf("projection %s: remove %s: %w", r.p.Name, r.dir, err)
+	}
+	if err := r.open(); err != nil {
+		return err
+	}
+	r.checkpoint.Store(0)
+	r.rejected.Store(0)
+	return r.db.Set(keyVersion, []byte(strconv.Itoa(r.p.Version)), pebble.Sync)
+}
+
+// Name returns the projection's name.
+func (r *Runner) Name() string { return r.p.Name }
+
+// Checkpoint returns the last stream sequence folded and committed.
+func (r *Runner) Checkpoint() uint64 { return r.checkpoint.Load() }
+
+// Close closes the database. Run must have returned.
+func (r *Runner) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.db.Close()
+}
+
+// Run folds events until ctx ends, surviving lost connections by resuming from the
+// checkpoint. It returns nil when ctx ends and an error only if the database fails.
+func (r *Runner) Run(ctx context.Context) error {
+	backoff := 100 * time.Millisecond
+	for {
+		err := r.consume(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var se *storageError
+		if errors.As(err, &se) {
+			return err
+		}
+		if errors.Is(err, errRebuilt) {
+			backoff = 100 * time.Millisecond
+			continue
+		}
+		r.logger.Warn("projection reader stopped; resuming from checkpoint", "projection", r.p.Name,
+			"checkpoint", r.checkpoint.Load(), "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+var errRebuilt = errors.New("rebuilt")
+
+type storageError struct{ err error }
+
+func (e *storageError) Error() string { return "projection storage: " + e.err.Error() }
+func (e *storageError) Unwrap() error { return e.err }
+
+func (r *Runner) consume(ctx context.Context) error {
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var rebuildDone chan error
+	watch := make(chan struct{})
+	go func() {
+		defer close(watch)
+		select {
+		case done := <-r.rebuild:
+			rebuildDone = done
+			cancel()
+		case <-cctx.Done():
+		}
+	}()
+	err := r.fold(cctx)
+	cancel()
+	<-watch
+	if rebuildDone != nil {
+		werr := r.wipe()
+		rebuildDone <- werr
+		if werr != nil {
+			return &storageError{werr}
+		}
+		return errRebuilt
+	}
+	return err
+}
+
+// fold reads from checkpoint+1 and commits batches until the cursor fails.
+func (r *Runner) fold(ctx context.Context) error {
+	cur, err := r.log.Read(ctx, events.ReadOptions{From: r.checkpoint.Load() + 1, Subjects: r.p.Subjects})
+	if err != nil {
+		return err
+	}
+	defer cur.Close()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	b := newBatch(r)
+	defer b.close()
+	for {
+		rec, err := cur.Next(ctx)
+		if err != nil {
+			if cerr := b.commit(); cerr != nil {
+				return cerr
+			}
+			return err
+		}
+		if err := b.add(rec); err != nil {
+			return err
+		}
+		if rec.Pending == 0 || len(b.recs) >= r.batchMax {
+			if err := b.commit(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// batch accumulates folded events until commit. When a fold fails, its partial writes
+// are undone by refolding the batch's earlier events into a fresh Pebble batch:
+// folds are pure, so this reproduces exactly the writes they made.
+type batch struct {
+	r    *Runner
+	pb   *pebble.Batch
+	recs []events.Record
+	rejs []Rejection
+}
+
+func newBatch(r *Runner) *batch { return &batch{r: r, pb: r.db.NewIndexedBatch()} }
+
+func (b *batch) close() { _ = b.pb.Close() }
+
+func (b *batch) add(rec events.Record) error {
+	ferr := b.apply(rec)
+	if ferr == nil {
+		b.recs = append(b.recs, rec)
+		return nil
+	}
+	var se *storageError
+	if errors.As(ferr, &se) {
+		return ferr
+	}
+	// Undo the failed fold's writes.
+	_ = b.pb.Close()
+	b.pb = b.r.db.NewIndexedBatch()
+	rejected := map[uint64]bool{}
+	for _, rj := range b.rejs {
+		rejected[rj.Seq] = true
+	}
+	for _, prev := range b.recs {
+		if rejected[prev.Seq] {
+			continue
+		}
+		if err := b.apply(prev); err != nil {
+			return &storageError{fmt.Errorf("refold of seq %d failed (fold is not pure?): %w", prev.Seq, err)}
+		}
+	}
+	rj := Rejection{Seq: rec.Seq, Subject: rec.Subject, Error: ferr.Error(), Time: rec.Time}
+	b.rejs = append(b.rejs, rj)
+	b.recs = append(b.recs, rec)
+	b.r.logger.Warn("event rejected", "projection", b.r.p.Name, "seq", rec.Seq, "subject", rec.Subject, "err", ferr)
+	return nil
+}
+
+func (b *batch) apply(rec events.Record) error {
+	ev, err := rec.Decode()
+	if err != nil {
+		return err
+	}
+	return b.r.p.Fold(batchState{b.pb}, ev)
+}
+
+func (b *batch) commit() error {
+	if len(b.recs) == 0 {
+		return nil
+	}
+	last := b.recs[len(b.recs)-1].Seq
+	for _, rj := range b.rejs {
+		data, _ := json.Marshal(rj)
+		if err := b.pb.Set(rejectKey(rj.Seq), data, nil); err != nil {
+			return &storageError{err}
+		}
+	}
+	if err := b.pb.Set(keyCheckpoint, []byte(strconv.FormatUint(last, 10)), nil); err != nil {
+		return &storageError{err}
+	}
+	if b.r.before != nil {
+		b.r.before(last)
+	}
+	if err := b.pb.Commit(pebble.NoSync); err != nil {
+		return &storageError{err}
+	}
+	b.r.folded.Add(uint64(len(b.recs) - len(b.rejs)))
+	b.r.rejected.Add(uint64(len(b.rejs)))
+	b.r.checkpoint.Store(last)
+	b.r.wake()
+	if b.r.after != nil {
+		b.r.after(last)
+	}
+	_ = b.pb.Close()
+	b.pb = b.r.db.NewIndexedBatch()
+	b.recs, b.rejs = b.recs[:0], b.rejs[:0]
+	return nil
+}
+
+func rejectKey(seq uint64) []byte {
+	k := make([]byte, len(rejectPrefix)+8)
+	copy(k, rejectPrefix)
+	binary.BigEndian.PutUint64(k[len(rejectPrefix):], seq)
+	return k
+}
+
+func (r *Runner) wake() {
+	r.nmu.Lock()
+	close(r.notify)
+	r.notify = make(chan struct{})
+	r.nmu.Unlock()
+}
+
+// WaitFor blocks until the projection has committed seq or later, or ctx ends.
+func (r *Runner) WaitFor(ctx context.Context, seq uint64) error {
+	for {
+		r.nmu.Lock()
+		ch := r.notify
+		r.nmu.Unlock()
+		if r.checkpoint.Load() >= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("projection %s at %d, waiting for %d: %w", r.p.Name, r.checkpoint.Load(), seq, ctx.Err())
+		}
+	}
+}
+
+// View calls fn with a consistent read-only view of the projection and the
+// checkpoint that view reflects. The view is valid only during fn.
+func (r *Runner) View(fn func(rd Reader, checkpoint uint64) error) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	snap := r.db.NewSnapshot()
+	defer snap.Close()
+	v, ok, err := get(snap, keyCheckpoint)
+	if err != nil {
+		return err
+	}
+	var cp uint64
+	if ok {
+		cp, _ = strconv.ParseUint(string(v), 10, 64)
+	}
+	return fn(snapshotReader{snap}, cp)
+}
+
+// Rebuild deletes the projection's database and refolds it from the log. It returns
+// once the database is wiped and folding has restarted from sequence 1; use WaitFor
+// to wait until it has caught up. Run must be running.
+func (r *Runner) Rebuild(ctx context.Context) error {
+	done := make(chan error, 1)
+	select {
+	case r.rebuild <- done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Status is what operators see of a projection.
+type Status struct {
+	Name       string      `json:"name"`
+	Checkpoint uint64      `json:"checkpoint"`
+	Folded     uint64      `json:"folded"`
+	Rejected   uint64      `json:"rejected"`
+	Recent     []Rejection `json:"recentRejections,omitempty"`
+	Dir        string      `json:"dir"`
+}
+
+// Status reports the checkpoint, counters, and the most recent rejections (up to 10).
+func (r *Runner) Status() Status {
+	st := Status{Name: r.p.Name, Checkpoint: r.checkpoint.Load(), Folded: r.folded.Load(),
+		Rejected: r.rejected.Load(), Dir: r.dir}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	iter, err := r.db.NewIter(&pebble.IterOptions{LowerBound: rejectPrefix, UpperBound: prefixEnd(rejectPrefix)})
+	if err != nil {
+		return st
+	}
+	defer iter.Close()
+	for ok := iter.Last(); ok && len(st.Recent) < 10; ok = iter.Prev() {
+		var rj Rejection
+		if json.Unmarshal(iter.Value(), &rj) == nil {
+			st.Recent = append(st.Recent, rj)
+		}
+	}
+	return st
+}

@@ -1,0 +1,92 @@
+package controlplane
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/projections"
+)
+
+// Subjects of projection administration.
+const (
+	// SubjectProjectionStatus: every server replies with the status of its projections.
+	SubjectProjectionStatus = "wake.projections.status"
+	// SubjectProjectionReplay: {"name": ...}; the server running that projection
+	// rebuilds it from the log and replies when it has caught up.
+	SubjectProjectionReplay = "wake.projections.replay"
+)
+
+// ReplayResult answers a replay request.
+type ReplayResult struct {
+	Name     string        `json:"name"`
+	Events   uint64        `json:"events"`
+	Duration time.Duration `json:"duration"`
+	Error    string        `json:"error,omitempty"`
+}
+
+type admin struct{ subs []*nats.Subscription }
+
+func startAdmin(nc *nats.Conn, log *events.Log, runners []*projections.Runner) (*admin, error) {
+	a := &admin{}
+	sub, err := nc.Subscribe(SubjectProjectionStatus, func(m *nats.Msg) {
+		var out []projections.Status
+		for _, r := range runners {
+			out = append(out, r.Status())
+		}
+		data, _ := json.Marshal(out)
+		_ = m.Respond(data)
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.subs = append(a.subs, sub)
+	sub, err = nc.Subscribe(SubjectProjectionReplay, func(m *nats.Msg) {
+		var req struct{ Name string }
+		_ = json.Unmarshal(m.Data, &req)
+		for _, r := range runners {
+			if r.Name() == req.Name {
+				go func() {
+					res := replay(log, r)
+					data, _ := json.Marshal(res)
+					_ = m.Respond(data)
+				}()
+				return
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.subs = append(a.subs, sub)
+	return a, nil
+}
+
+func replay(log *events.Log, r *projections.Runner) ReplayResult {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	res := ReplayResult{Name: r.Name()}
+	start := time.Now()
+	last, err := log.LastSeq(ctx)
+	if err == nil {
+		err = r.Rebuild(ctx)
+	}
+	if err == nil {
+		err = r.WaitFor(ctx, last)
+	}
+	res.Duration = time.Since(start)
+	res.Events = last
+	if err != nil {
+		res.Error = fmt.Sprintf("replay %s: %v", r.Name(), err)
+	}
+	return res
+}
+
+func (a *admin) stop() {
+	for _, s := range a.subs {
+		_ = s.Unsubscribe()
+	}
+}

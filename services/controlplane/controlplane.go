@@ -1,0 +1,223 @@
+// Package controlplane runs `wake server`: the embedded NATS JetStream server and
+// every control-plane service, in one process. The services still talk to each
+// other only through NATS, so any of them can later run elsewhere unchanged.
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/namespace"
+	"github.com/wake-run/wake/services/query"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/uuid"
+)
+
+// Actor is the identity the server appends its own events as.
+const Actor = "system:wake-server"
+
+// Config of a control plane. Zero values get working single-machine defaults.
+type Config struct {
+	DataDir string // required
+	Host    string // NATS client listen address (default 127.0.0.1)
+	Port    int    // NATS client port (default 4222)
+	Name    string // server name (default wake-<hostname>)
+	Logger  *slog.Logger
+}
+
+// Server is a running control plane.
+type Server struct {
+	cfg     Config
+	lock    *dirLock
+	ns      *server.Server
+	nc      *nats.Conn
+	log     *events.Log
+	runners []*projections.Runner
+	query   *query.Service
+	admin   *admin
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	logger  *slog.Logger
+}
+
+// Start brings up NATS, the stream of record, the projections and the services, and
+// ensures the default namespace. On error everything started is stopped again.
+func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("controlplane: DataDir is required")
+	}
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	if cfg.Port == 0 {
+		cfg.Port = 4222
+	}
+	if cfg.Name == "" {
+		h, _ := os.Hostname()
+		cfg.Name = "wake-" + h
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	abs, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.DataDir = abs
+	s := &Server{cfg: cfg, logger: cfg.Logger}
+	defer func() {
+		if err != nil {
+			s.Shutdown()
+		}
+	}()
+	if s.lock, err = lockDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if s.ns, err = startNATS(cfg, cfg.Logger); err != nil {
+		return nil, err
+	}
+	s.nc, err = nats.Connect(s.ns.ClientURL(), nats.InProcessServer(s.ns), nats.Name("wake-server"), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, fmt.Errorf("connect to embedded nats: %w", err)
+	}
+	if s.log, err = events.NewLog(s.nc, ""); err != nil {
+		return nil, err
+	}
+	if err = s.log.Ensure(ctx, events.StreamConfig{}); err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+
+	projDir := filepath.Join(cfg.DataDir, "projections")
+	qr, err := projections.Open(filepath.Join(projDir, "query"), query.Projection(), s.log, projections.WithLogger(cfg.Logger))
+	if err != nil {
+		return nil, err
+	}
+	s.runners = append(s.runners, qr)
+	nsCtl := namespace.New(s.log, cfg.Logger.With("service", "namespace-controller"))
+	nr, err := projections.Open(filepath.Join(projDir, "namespaces"), namespace.Projection(), s.log,
+		projections.WithLogger(cfg.Logger), projections.WithAfterCommit(nsCtl.Notify))
+	if err != nil {
+		return nil, err
+	}
+	nsCtl.Attach(nr)
+	s.runners = append(s.runners, nr)
+	for _, r := range s.runners {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := r.Run(runCtx); err != nil {
+				cfg.Logger.Error("projection stopped", "projection", r.Name(), "err", err)
+			}
+		}()
+	}
+	s.query = query.NewService(qr, s.log, cfg.Logger.With("service", "query"))
+	if err = s.query.Start(); err != nil {
+		return nil, err
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		nsCtl.Run(runCtx)
+	}()
+	if s.admin, err = startAdmin(s.nc, s.log, s.runners); err != nil {
+		return nil, err
+	}
+	if err = s.ensureDefaultNamespace(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// ensureDefaultNamespace creates "default" if it does not exist, guarded by the
+// version of its subject so that two servers starting at once create it once.
+func (s *Server) ensureDefaultNamespace(ctx context.Context) error {
+	k, _ := object.ByKind("Namespace")
+	qc := query.NewClient(s.nc)
+	for attempt := 0; attempt < 5; attempt++ {
+		_, err := qc.Get(ctx, k, "", metav1.NamespaceDefault)
+		var nf *query.NotFoundError
+		if err == nil {
+			return nil
+		}
+		if !errors.As(err, &nf) {
+			return fmt.Errorf("default namespace: %w", err)
+		}
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: metav1.NamespaceDefault, UID: uuid.NewUUID()}}
+		ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+		ev, err := events.New(object.EventType(k, object.Created), events.Ref{Kind: "Namespace", Name: ns.Name}, Actor,
+			&object.Change{Object: mustJSON(ns)})
+		if err != nil {
+			return err
+		}
+		ev.Reason = "the default namespace exists from the start"
+		if _, err := s.log.Append(ctx, ev, nf.Version); err != nil && !errors.Is(err, events.ErrConflict) {
+			return fmt.Errorf("create default namespace: %w", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
+// ClientURL is where clients reach the server.
+func (s *Server) ClientURL() string { return s.ns.ClientURL() }
+
+// DataDir is the absolute data directory.
+func (s *Server) DataDir() string { return s.cfg.DataDir }
+
+// Conn is the server's own in-process NATS connection.
+func (s *Server) Conn() *nats.Conn { return s.nc }
+
+// Log is the server's log client.
+func (s *Server) Log() *events.Log { return s.log }
+
+// Runners returns the projections the server runs.
+func (s *Server) Runners() []*projections.Runner { return s.runners }
+
+// Shutdown stops the services, closes the projections, and stops NATS. It is safe
+// to call on a partly started server and more than once.
+func (s *Server) Shutdown() {
+	if s.admin != nil {
+		s.admin.stop()
+		s.admin = nil
+	}
+	if s.query != nil {
+		s.query.Stop()
+		s.query = nil
+	}
+	if s.cancel != nil {
+		s.cancel()
+		s.cancel = nil
+	}
+	s.wg.Wait()
+	for _, r := range s.runners {
+		_ = r.Close()
+	}
+	s.runners = nil
+	if s.nc != nil {
+		s.nc.Close()
+		s.nc = nil
+	}
+	if s.ns != nil {
+		s.ns.Shutdown()
+		s.ns.WaitForShutdown()
+		s.ns = nil
+	}
+	if s.lock != nil {
+		s.lock.release()
+		s.lock = nil
+	}
+}

@@ -1,0 +1,75 @@
+package namespace
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/events/object"
+)
+
+// Actor is the identity the controller appends as.
+const Actor = "system:namespace-controller"
+
+// Member is one object inside a namespace, at its current version.
+type Member struct {
+	Ref     events.Ref
+	Version uint64
+}
+
+// Action is one guarded append the controller decides on.
+type Action struct {
+	Event    *events.Event
+	Expected uint64
+}
+
+// Decide returns what to append for a terminating namespace: a deletion of every
+// member, or, when none is left, the deletion of the namespace itself. Event ids are
+// derived from the cause and the version decided from, so a retry after a crash
+// appends nothing twice. It is pure.
+func Decide(ns string, st nsState, members []Member) []Action {
+	if !st.Terminating {
+		return nil
+	}
+	cause := &st.Deleting
+	var out []Action
+	for _, m := range members {
+		k, ok := object.ByKind(m.Ref.Kind)
+		if !ok {
+			continue
+		}
+		out = append(out, deletion(k, m.Ref, m.Version, cause))
+	}
+	if len(out) == 0 {
+		k, _ := object.ByKind("Namespace")
+		out = append(out, deletion(k, events.Ref{Kind: "Namespace", Name: ns}, st.Version, cause))
+	}
+	return out
+}
+
+func deletion(k *object.Kind, ref events.Ref, version uint64, cause *events.Event) Action {
+	ev := &events.Event{
+		ID:     derivedID(cause.ID, ref, version),
+		Type:   object.EventType(k, object.Deleted),
+		Object: ref,
+		Time:   cause.Time,
+		Actor:  Actor,
+		Reason: fmt.Sprintf("namespace %s is being deleted", nsOf(ref, cause)),
+		Schema: events.SchemaVersion,
+	}
+	ev.CausedBy(cause)
+	return Action{Event: ev, Expected: version}
+}
+
+func nsOf(ref events.Ref, cause *events.Event) string {
+	if ref.Namespace != "" {
+		return ref.Namespace
+	}
+	return cause.Object.Name
+}
+
+func derivedID(cause string, ref events.Ref, version uint64) string {
+	h := sha256.Sum256([]byte(fmt.Sprintf("%s|%s|%d", cause, ref.Subject(), version)))
+	return "nsgc-" + hex.EncodeToString(h[:12])
+}

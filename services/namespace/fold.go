@@ -1,0 +1,75 @@
+// Package namespace is the namespace controller: when a namespace is being deleted
+// it deletes every object in it, then the namespace itself.
+package namespace
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/projections"
+)
+
+// Projection folds namespaces (version, terminating) and the version of every
+// namespaced object, indexed by namespace.
+//
+// Keys: n\x00<namespace> -> nsState; o\x00<namespace>\x00<kind>\x00<name> -> version.
+func Projection() projections.Projection {
+	return projections.Projection{Name: "namespaces", Version: 1, Fold: Fold}
+}
+
+type nsState struct {
+	Version     uint64 `json:"version"`
+	Terminating bool   `json:"terminating,omitempty"`
+	// Deleting is the event that started the deletion: the cause of every
+	// deletion the controller appends.
+	Deleting events.Event `json:"deleting,omitempty"`
+}
+
+func nsKey(name string) []byte { return append([]byte("n\x00"), name...) }
+
+func objKey(ns, kind, name string) []byte {
+	return []byte("o\x00" + ns + "\x00" + kind + "\x00" + name)
+}
+
+// Fold is pure over s.
+func Fold(s projections.State, ev *events.Event) error {
+	k, ok := object.ByKind(ev.Object.Kind)
+	if !ok {
+		return fmt.Errorf("%w: unknown kind %q", object.ErrFold, ev.Object.Kind)
+	}
+	verb := strings.TrimPrefix(ev.Type, k.Token()+".")
+	if k.Kind == "Namespace" {
+		key := nsKey(ev.Object.Name)
+		if verb == object.Deleted {
+			return s.Delete(key)
+		}
+		var st nsState
+		if raw, ok, err := s.Get(key); err != nil {
+			return err
+		} else if ok {
+			if err := json.Unmarshal(raw, &st); err != nil {
+				return err
+			}
+		}
+		st.Version = ev.Seq
+		if verb == object.Deleting && !st.Terminating {
+			st.Terminating = true
+			st.Deleting = *ev
+			st.Deleting.Payload = nil
+		}
+		data, _ := json.Marshal(st)
+		return s.Set(key, data)
+	}
+	if !k.Namespaced {
+		return nil
+	}
+	key := objKey(ev.Object.Namespace, k.Kind, ev.Object.Name)
+	if verb == object.Deleted {
+		return s.Delete(key)
+	}
+	return s.Set(key, []byte(strconv.FormatUint(ev.Seq, 10)))
+}

@@ -1,0 +1,71 @@
+package query
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Subjects the query service answers on (core NATS request/reply, not the log).
+const (
+	SubjectGet    = "wake.query.get"
+	SubjectList   = "wake.query.list"
+	SubjectEvents = "wake.query.events"
+)
+
+// Request asks for one object (Name set), a list, or an object's events.
+type Request struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name,omitempty"`
+	// Selector is a label selector in kubectl's syntax ("app=web,tier in (a,b)").
+	Selector string `json:"selector,omitempty"`
+	// MinSeq: answer from a projection that has folded at least this sequence. 0
+	// means the newest event in the log when the request arrives (read your writes).
+	MinSeq uint64 `json:"minSeq,omitempty"`
+	Limit  int    `json:"limit,omitempty"`
+}
+
+// Response is one reply message. A list may span several messages; the last has
+// Done set.
+type Response struct {
+	Error string `json:"error,omitempty"`
+	Code  string `json:"code,omitempty"`
+	// Checkpoint is the log sequence the answer reflects.
+	Checkpoint uint64 `json:"checkpoint"`
+	// Version of the object asked for: its resourceVersion, or the sequence of its
+	// deletion when it no longer exists (0: never existed).
+	Version uint64            `json:"version,omitempty"`
+	Items   []json.RawMessage `json:"items,omitempty"` // object.Stored encodings
+	Events  []EventSummary    `json:"events,omitempty"`
+	Done    bool              `json:"done"`
+}
+
+// Error codes.
+const (
+	CodeNotFound   = "NotFound"
+	CodeBadRequest = "BadRequest"
+	CodeTimeout    = "Timeout"
+	CodeInternal   = "Internal"
+)
+
+// ErrNotFound is wrapped by errors for objects that do not exist.
+var ErrNotFound = errors.New("not found")
+
+// NotFoundError reports a missing object and the version of its subject, so a
+// writer can create it again guarded by that version.
+type NotFoundError struct {
+	Kind, Namespace, Name string
+	Version               uint64
+}
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("%s %q not found", e.Kind, e.Name)
+}
+
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// RemoteError is an error the service answered with.
+type RemoteError struct{ Code, Message string }
+
+func (e *RemoteError) Error() string { return e.Message }

@@ -1,0 +1,125 @@
+package query
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/wake-run/wake/events/object"
+)
+
+// Client asks the query service. It is safe for concurrent use.
+type Client struct {
+	nc *nats.Conn
+	// Timeout bounds each request when ctx has no deadline (default 10s).
+	Timeout time.Duration
+}
+
+// NewClient returns a client over nc.
+func NewClient(nc *nats.Conn) *Client { return &Client{nc: nc, Timeout: 10 * time.Second} }
+
+// ErrNoService is returned when no query service answers.
+var ErrNoService = errors.New("no query service is answering (is `wake server` running?)")
+
+// call sends req and collects every reply message until one has Done.
+func (c *Client) call(ctx context.Context, subject string, req *Request) ([]*Response, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
+		defer cancel()
+	}
+	data, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	inbox := c.nc.NewRespInbox()
+	sub, err := c.nc.SubscribeSync(inbox)
+	if err != nil {
+		return nil, err
+	}
+	defer sub.Unsubscribe()
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		return nil, err
+	}
+	if err := c.nc.PublishRequest(subject, inbox, data); err != nil {
+		return nil, err
+	}
+	var out []*Response
+	for {
+		msg, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) && len(out) == 0 {
+				return nil, fmt.Errorf("%s: no answer: %w", subject, err)
+			}
+			return nil, err
+		}
+		if msg.Header.Get("Status") == "503" {
+			return nil, ErrNoService
+		}
+		var r Response
+		if err := json.Unmarshal(msg.Data, &r); err != nil {
+			return nil, fmt.Errorf("%s: malformed answer: %w", subject, err)
+		}
+		if r.Error != "" {
+			if r.Code == CodeNotFound {
+				return []*Response{&r}, nil
+			}
+			return nil, &RemoteError{Code: r.Code, Message: r.Error}
+		}
+		out = append(out, &r)
+		if r.Done {
+			return out, nil
+		}
+	}
+}
+
+// Get returns the object and the checkpoint the answer reflects. A missing object
+// returns a *NotFoundError carrying the version of its deletion.
+func (c *Client) Get(ctx context.Context, k *object.Kind, namespace, name string) (*object.Stored, error) {
+	rs, err := c.call(ctx, SubjectGet, &Request{Kind: k.Kind, Namespace: namespace, Name: name})
+	if err != nil {
+		return nil, err
+	}
+	r := rs[0]
+	if r.Code == CodeNotFound {
+		return nil, &NotFoundError{Kind: resourceName(k), Namespace: namespace, Name: name, Version: r.Version}
+	}
+	if len(r.Items) != 1 {
+		return nil, fmt.Errorf("get %s: malformed answer", k.Qualified(name))
+	}
+	return object.DecodeStored(k, r.Items[0])
+}
+
+// List returns the objects of kind k in namespace (all namespaces when empty)
+// that match the label selector, in name order, and the checkpoint they reflect.
+func (c *Client) List(ctx context.Context, k *object.Kind, namespace, selector string) ([]object.Object, uint64, error) {
+	rs, err := c.call(ctx, SubjectList, &Request{Kind: k.Kind, Namespace: namespace, Selector: selector})
+	if err != nil {
+		return nil, 0, err
+	}
+	var objs []object.Object
+	var cp uint64
+	for _, r := range rs {
+		cp = r.Checkpoint
+		for _, it := range r.Items {
+			st, err := object.DecodeStored(k, it)
+			if err != nil {
+				return nil, 0, err
+			}
+			objs = append(objs, st.Object)
+		}
+	}
+	return objs, cp, nil
+}
+
+// Events returns the most recent events (oldest first, up to limit) of an object.
+func (c *Client) Events(ctx context.Context, k *object.Kind, namespace, name string, limit int) ([]EventSummary, error) {
+	rs, err := c.call(ctx, SubjectEvents, &Request{Kind: k.Kind, Namespace: namespace, Name: name, Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	return rs[0].Events, nil
+}

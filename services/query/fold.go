@@ -1,0 +1,117 @@
+// Package query is the query service: it folds every object's current state into
+// its own projection and answers get, list and describe over NATS request/reply.
+// It appends nothing.
+package query
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/projections"
+)
+
+// Projection is the query service's read model: every object's current state, a
+// tombstone with the version of every deleted object, and a per-object index of
+// the events that touched it.
+//
+// Keys: o\x00<kind>\x00<namespace>\x00<name> -> object.Stored
+//
+//	t\x00<kind>\x00<namespace>\x00<name> -> version of the deletion
+//	e\x00<kind>\x00<namespace>\x00<name>\x00<seq:8> -> EventSummary
+func Projection() projections.Projection {
+	return projections.Projection{Name: "query", Version: 1, Fold: Fold}
+}
+
+// EventSummary is what describe shows of an event.
+type EventSummary struct {
+	Seq         uint64    `json:"seq"`
+	ID          string    `json:"id"`
+	Type        string    `json:"type"`
+	Time        time.Time `json:"time"`
+	Actor       string    `json:"actor"`
+	Reason      string    `json:"reason,omitempty"`
+	Cause       string    `json:"cause,omitempty"`
+	Correlation string    `json:"correlation,omitempty"`
+}
+
+func objectKey(prefix byte, k *object.Kind, namespace, name string) []byte {
+	b := make([]byte, 0, 2+len(k.Token())+len(namespace)+len(name)+3)
+	b = append(b, prefix, 0)
+	b = append(b, k.Token()...)
+	b = append(b, 0)
+	b = append(b, namespace...)
+	b = append(b, 0)
+	b = append(b, name...)
+	return b
+}
+
+// scopePrefix is the key prefix of every object of k (in namespace, if not empty).
+func scopePrefix(prefix byte, k *object.Kind, namespace string) []byte {
+	b := []byte{prefix, 0}
+	b = append(b, k.Token()...)
+	b = append(b, 0)
+	if namespace != "" {
+		b = append(b, namespace...)
+		b = append(b, 0)
+	}
+	return b
+}
+
+func eventPrefix(k *object.Kind, namespace, name string) []byte {
+	return append(objectKey('e', k, namespace, name), 0)
+}
+
+// Fold applies one event to the query projection. It is pure over s.
+func Fold(s projections.State, ev *events.Event) error {
+	k, ok := object.ByKind(ev.Object.Kind)
+	if !ok {
+		return fmt.Errorf("%w: unknown kind %q", object.ErrFold, ev.Object.Kind)
+	}
+	key := objectKey('o', k, ev.Object.Namespace, ev.Object.Name)
+	var prev *object.Stored
+	raw, found, err := s.Get(key)
+	if err != nil {
+		return err
+	}
+	if found {
+		if prev, err = object.DecodeStored(k, raw); err != nil {
+			return err
+		}
+	}
+	next, err := object.Fold(prev, ev)
+	if err != nil {
+		return err
+	}
+	tomb := objectKey('t', k, ev.Object.Namespace, ev.Object.Name)
+	if next == nil {
+		if err := s.Delete(key); err != nil {
+			return err
+		}
+		if err := s.DeletePrefix(eventPrefix(k, ev.Object.Namespace, ev.Object.Name)); err != nil {
+			return err
+		}
+		return s.Set(tomb, []byte(strconv.FormatUint(ev.Seq, 10)))
+	}
+	data, err := next.Encode()
+	if err != nil {
+		return err
+	}
+	if err := s.Set(key, data); err != nil {
+		return err
+	}
+	if prev == nil {
+		if err := s.Delete(tomb); err != nil {
+			return err
+		}
+	}
+	sum, _ := json.Marshal(EventSummary{Seq: ev.Seq, ID: ev.ID, Type: ev.Type, Time: ev.Time, Actor: ev.Actor,
+		Reason: ev.Reason, Cause: ev.Cause, Correlation: ev.Correlation})
+	ek := eventPrefix(k, ev.Object.Namespace, ev.Object.Name)
+	ek = binary.BigEndian.AppendUint64(ek, ev.Seq)
+	return s.Set(ek, sum)
+}

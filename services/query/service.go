@@ -1,0 +1,262 @@
+package query
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/projections"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// chunkBytes bounds the size of one list reply message (NATS max payload is 1 MiB
+// by default).
+const chunkBytes = 512 << 10
+
+// Service answers queries from the query projection.
+type Service struct {
+	runner *projections.Runner
+	log    *events.Log
+	nc     *nats.Conn
+	logger *slog.Logger
+	// WaitTimeout bounds how long a request waits for the projection to catch up.
+	WaitTimeout time.Duration
+	subs        []*nats.Subscription
+	wg          sync.WaitGroup
+}
+
+// NewService returns a query service over runner (which must fold Projection()).
+func NewService(runner *projections.Runner, log *events.Log, logger *slog.Logger) *Service {
+	return &Service{runner: runner, log: log, nc: log.Conn(), logger: logger, WaitTimeout: 5 * time.Second}
+}
+
+// Start subscribes the handlers in the "wake.query" queue group, so several
+// instances share the load. Requests are served concurrently.
+func (s *Service) Start() error {
+	for subj, h := range map[string]func(*nats.Msg, *Request) error{
+		SubjectGet: s.get, SubjectList: s.list, SubjectEvents: s.events,
+	} {
+		sub, err := s.nc.QueueSubscribe(subj, "wake.query", func(m *nats.Msg) {
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				s.serve(m, h)
+			}()
+		})
+		if err != nil {
+			return fmt.Errorf("query service: subscribe %s: %w", subj, err)
+		}
+		s.subs = append(s.subs, sub)
+	}
+	return nil
+}
+
+// Stop unsubscribes and waits for requests in flight.
+func (s *Service) Stop() {
+	for _, sub := range s.subs {
+		_ = sub.Unsubscribe()
+	}
+	s.wg.Wait()
+}
+
+func (s *Service) serve(m *nats.Msg, h func(*nats.Msg, *Request) error) {
+	var req Request
+	if err := json.Unmarshal(m.Data, &req); err != nil {
+		reply(m, &Response{Code: CodeBadRequest, Error: "malformed request: " + err.Error(), Done: true})
+		return
+	}
+	if err := h(m, &req); err != nil {
+		code := CodeInternal
+		if re, ok := err.(*RemoteError); ok {
+			code = re.Code
+		}
+		reply(m, &Response{Code: code, Error: err.Error(), Done: true})
+	}
+}
+
+func reply(m *nats.Msg, r *Response) {
+	data, _ := json.Marshal(r)
+	_ = m.Respond(data)
+}
+
+// catchUp waits until the projection reflects req.MinSeq, or the log's newest event
+// when MinSeq is 0.
+func (s *Service) catchUp(req *Request) error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.WaitTimeout)
+	defer cancel()
+	target := req.MinSeq
+	if target == 0 {
+		last, err := s.log.LastSeq(ctx)
+		if err != nil {
+			return err
+		}
+		target = last
+	}
+	if err := s.runner.WaitFor(ctx, target); err != nil {
+		return &RemoteError{Code: CodeTimeout, Message: fmt.Sprintf("the query projection has not caught up with the log (at %d, want %d)", s.runner.Checkpoint(), target)}
+	}
+	return nil
+}
+
+func kindOf(req *Request) (*object.Kind, error) {
+	k, err := object.Lookup(req.Kind)
+	if err != nil {
+		return nil, &RemoteError{Code: CodeBadRequest, Message: err.Error()}
+	}
+	return k, nil
+}
+
+func (s *Service) get(m *nats.Msg, req *Request) error {
+	k, err := kindOf(req)
+	if err != nil {
+		return err
+	}
+	if err := s.catchUp(req); err != nil {
+		return err
+	}
+	ns := req.Namespace
+	if !k.Namespaced {
+		ns = ""
+	}
+	resp := &Response{Done: true}
+	err = s.runner.View(func(rd projections.Reader, cp uint64) error {
+		resp.Checkpoint = cp
+		v, ok, err := rd.Get(objectKey('o', k, ns, req.Name))
+		if err != nil {
+			return err
+		}
+		if ok {
+			resp.Items = []json.RawMessage{v}
+			return nil
+		}
+		resp.Code = CodeNotFound
+		resp.Error = fmt.Sprintf("%s %q not found", resourceName(k), req.Name)
+		if t, ok, err := rd.Get(objectKey('t', k, ns, req.Name)); err == nil && ok {
+			fmt.Sscan(string(t), &resp.Version)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	reply(m, resp)
+	return nil
+}
+
+func (s *Service) list(m *nats.Msg, req *Request) error {
+	k, err := kindOf(req)
+	if err != nil {
+		return err
+	}
+	sel, err := labels.Parse(req.Selector)
+	if err != nil {
+		return &RemoteError{Code: CodeBadRequest, Message: fmt.Sprintf("label selector %q: %v", req.Selector, err)}
+	}
+	if err := s.catchUp(req); err != nil {
+		return err
+	}
+	ns := req.Namespace
+	if !k.Namespaced {
+		ns = ""
+	}
+	return s.runner.View(func(rd projections.Reader, cp uint64) error {
+		chunk := &Response{Checkpoint: cp}
+		size := 0
+		var ferr error
+		err := rd.Scan(scopePrefix('o', k, ns), false, func(_, v []byte) bool {
+			if !sel.Empty() {
+				match, err := matchLabels(k, v, sel)
+				if err != nil {
+					ferr = err
+					return false
+				}
+				if !match {
+					return true
+				}
+			}
+			if size+len(v) > chunkBytes && len(chunk.Items) > 0 {
+				reply(m, chunk)
+				chunk = &Response{Checkpoint: cp}
+				size = 0
+			}
+			chunk.Items = append(chunk.Items, append(json.RawMessage(nil), v...))
+			size += len(v)
+			return true
+		})
+		if err == nil {
+			err = ferr
+		}
+		if err != nil {
+			return err
+		}
+		chunk.Done = true
+		reply(m, chunk)
+		return nil
+	})
+}
+
+// matchLabels decodes only the labels of a stored object.
+func matchLabels(k *object.Kind, stored []byte, sel labels.Selector) (bool, error) {
+	var st struct {
+		Object struct {
+			Metadata struct {
+				Labels map[string]string `json:"labels"`
+			} `json:"metadata"`
+		} `json:"object"`
+	}
+	if err := json.Unmarshal(stored, &st); err != nil {
+		return false, fmt.Errorf("stored %s: %w", k.Kind, err)
+	}
+	return sel.Matches(labels.Set(st.Object.Metadata.Labels)), nil
+}
+
+func (s *Service) events(m *nats.Msg, req *Request) error {
+	k, err := kindOf(req)
+	if err != nil {
+		return err
+	}
+	if err := s.catchUp(req); err != nil {
+		return err
+	}
+	limit := req.Limit
+	if limit <= 0 {
+		limit = 20
+	}
+	ns := req.Namespace
+	if !k.Namespaced {
+		ns = ""
+	}
+	resp := &Response{Done: true}
+	err = s.runner.View(func(rd projections.Reader, cp uint64) error {
+		resp.Checkpoint = cp
+		return rd.Scan(eventPrefix(k, ns, req.Name), true, func(_, v []byte) bool {
+			var e EventSummary
+			if json.Unmarshal(v, &e) == nil {
+				resp.Events = append(resp.Events, e)
+			}
+			return len(resp.Events) < limit
+		})
+	})
+	if err != nil {
+		return err
+	}
+	for i, j := 0, len(resp.Events)-1; i < j; i, j = i+1, j-1 {
+		resp.Events[i], resp.Events[j] = resp.Events[j], resp.Events[i]
+	}
+	reply(m, resp)
+	return nil
+}
+
+// resourceName is kubectl's name of a resource in errors: "deployments.apps", "pods".
+func resourceName(k *object.Kind) string {
+	if k.Group == "" {
+		return k.Resource
+	}
+	return k.Resource + "." + k.Group
+}
