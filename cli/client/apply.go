@@ -10,6 +10,7 @@ import (
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/services/query"
 	corev1 "k8s.io/api/core/v1"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/uuid"
 )
 
@@ -67,6 +68,9 @@ func SetNamespace(docs []object.Document, ns string, explicit bool) error {
 // from the newest state. It appends nothing when the object is unchanged.
 func (c *Client) Write(ctx context.Context, doc *object.Document, mode Mode) (Result, error) {
 	k := doc.Kind
+	if mode == ModeCreate && doc.Object.GetName() == "" && doc.Object.GetGenerateName() != "" {
+		doc.Object.SetName(doc.Object.GetGenerateName() + utilrand.String(5))
+	}
 	name, ns := doc.Object.GetName(), doc.Object.GetNamespace()
 	if name == "" {
 		return Result{}, fmt.Errorf("%s: metadata.name: Required value (generateName is only for `create`)", doc.Where())

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"sort"
 	"strings"
 
 	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -124,7 +126,7 @@ func decodeDocument(source string, index int, raw []byte) ([]Document, error) {
 				}
 			}
 		}
-		return nil, fail("%s", strings.TrimPrefix(err.Error(), "error converting YAML to JSON: "))
+		return nil, fail("%s", yamlError(err))
 	}
 	js = bytes.TrimSpace(js)
 	if len(js) == 0 || string(js) == "null" {
@@ -134,17 +136,30 @@ func decodeDocument(source string, index int, raw []byte) ([]Document, error) {
 	if err := json.Unmarshal(js, &generic); err != nil {
 		return nil, fail("a manifest document must be an object with apiVersion and kind, got %s", jsonKind(js))
 	}
-	apiVersion, _ := generic["apiVersion"].(string)
 	kindName, _ := generic["kind"].(string)
 	if kindName == "List" || strings.HasSuffix(kindName, "List") && generic["items"] != nil {
 		return decodeList(source, index, generic)
 	}
-	_ = apiVersion
 	d, err := decodeObject(source, index, 0, generic)
 	if err != nil {
 		return nil, err
 	}
 	return []Document{*d}, nil
+}
+
+var duplicateKey = regexp.MustCompile(`line (\d+): key "([^"]*)" already set in map`)
+
+// yamlError rewrites go-yaml's messages in the form of the other decode errors.
+func yamlError(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "error converting YAML to JSON: ")
+	if m := duplicateKey.FindAllStringSubmatch(msg, -1); m != nil {
+		var out []string
+		for _, d := range m {
+			out = append(out, fmt.Sprintf("%s: duplicate field (line %s): each field may appear once in a mapping", d[2], d[1]))
+		}
+		return strings.Join(out, "; ")
+	}
+	return msg
 }
 
 func decodeList(source string, index int, generic map[string]any) ([]Document, error) {
@@ -227,7 +242,7 @@ func decodeObject(source string, index, item int, generic map[string]any) (*Docu
 	obj := k.New()
 	strict, err := sigsjson.UnmarshalStrict(declared, obj, sigsjson.DisallowDuplicateFields, sigsjson.DisallowUnknownFields)
 	if err != nil {
-		derr.Errors = append(derr.Errors, describeDecodeError(k, err))
+		derr.Errors = append(derr.Errors, describeDecodeError(k, generic, err))
 		return nil, derr
 	}
 	for _, se := range strict {
@@ -280,7 +295,25 @@ func apiVersionError(k *Kind, got string) string {
 	return fmt.Sprintf("apiVersion: Unsupported value: %q: wake serves %s as %s", got, k.Kind, k.APIVersion())
 }
 
-func describeDecodeError(k *Kind, err error) string {
+// badBase64Key names the first data entry that is not valid base64.
+func badBase64Key(generic map[string]any) string {
+	data, _ := generic["data"].(map[string]any)
+	keys := make([]string, 0, len(data))
+	for key := range data {
+		keys = append(keys, key)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		if s, ok := data[key].(string); ok {
+			if _, err := base64.StdEncoding.DecodeString(s); err != nil {
+				return "data[" + key + "]"
+			}
+		}
+	}
+	return "data"
+}
+
+func describeDecodeError(k *Kind, generic map[string]any, err error) string {
 	var typeErr *json.UnmarshalTypeError
 	var b64 base64.CorruptInputError
 	switch {
@@ -291,7 +324,7 @@ func describeDecodeError(k *Kind, err error) string {
 		}
 		return fmt.Sprintf("%s: Invalid value: a JSON %s where %s expects %s", path, typeErr.Value, k.Kind, goTypeName(typeErr.Type.String()))
 	case errors.As(err, &b64):
-		return fmt.Sprintf("data: Invalid value: not valid base64 (at byte %d); Secret data values must be base64-encoded (use stringData for plain text)", int64(b64))
+		return fmt.Sprintf("%s: Invalid value: not valid base64 (at byte %d); Secret data values must be base64-encoded (use stringData for plain text)", badBase64Key(generic), int64(b64))
 	}
 	msg := err.Error()
 	msg = strings.TrimPrefix(msg, "json: ")

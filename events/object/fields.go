@@ -6,7 +6,9 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"unicode"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -66,10 +68,14 @@ var capabilities = map[string]capability{
 type rule struct {
 	path       string
 	capability string
-	// only, when set, lists the values the capability accepts; any other value
-	// falls under the refused capability otherwise.
-	only      []string
-	otherwise string
+}
+
+// A valueRule refuses some values of a field that is otherwise accepted: a value
+// that accepts returns false for falls under the refused capability.
+type valueRule struct {
+	path       string
+	capability string
+	accepts    func(value any) bool
 }
 
 // objectRules hold for every kind.
@@ -95,7 +101,7 @@ var objectRules = []rule{
 
 // podSpecRules are relative to a pod spec: "spec." in a Pod, "spec.template.spec."
 // in a Deployment or ReplicaSet.
-var podSpecRules = concat(
+var podSpecRules = slices.Concat(
 	[]rule{
 		{path: "volumes[]", capability: "storage"},
 		{path: "volumes[].awsElasticBlockStore", capability: "cloud-volumes"},
@@ -138,7 +144,6 @@ var podSpecRules = concat(
 		{path: "schedulingGroup", capability: "scheduling"},
 		{path: "evictionResponders", capability: "scheduling"},
 		{path: "os", capability: "scheduling"},
-		{path: "os.name", capability: "scheduling", only: []string{"linux"}, otherwise: "windows"},
 		{path: "readinessGates", capability: "probes"},
 		{path: "resources", capability: "resources"},
 		{path: "resources.claims", capability: "dra"},
@@ -164,6 +169,29 @@ var podSpecRules = concat(
 	mount("containers[].", containerRules),
 	mount("initContainers[].", containerRules),
 )
+
+// podSpecValueRules refuse the values of pod spec fields that only mean Windows.
+var podSpecValueRules = []valueRule{
+	{path: "os.name", capability: "windows", accepts: func(v any) bool { return v == "linux" }},
+	{path: "nodeSelector", capability: "windows", accepts: func(v any) bool { return !selectsWindows(v) }},
+	{path: "volumes[].hostPath.path", capability: "windows", accepts: func(v any) bool { return !isWindowsPath(v) }},
+	{path: "containers[].volumeMounts[].mountPath", capability: "windows", accepts: func(v any) bool { return !isWindowsPath(v) }},
+	{path: "initContainers[].volumeMounts[].mountPath", capability: "windows", accepts: func(v any) bool { return !isWindowsPath(v) }},
+}
+
+// selectsWindows is true for a nodeSelector that requires Windows nodes.
+func selectsWindows(nodeSelector any) bool {
+	m, _ := nodeSelector.(map[string]any)
+	return m[corev1.LabelOSStable] == "windows" || m["beta.kubernetes.io/os"] == "windows"
+}
+
+// isWindowsPath is true for a path with a drive letter ("C:\\data", "C:/data") or a
+// UNC path.
+func isWindowsPath(path any) bool {
+	s, _ := path.(string)
+	return len(s) >= 3 && s[1] == ':' && (s[2] == '\\' || s[2] == '/') && unicode.IsLetter(rune(s[0])) ||
+		strings.HasPrefix(s, `\\`)
+}
 
 // containerRules are relative to one container, regular or init.
 var containerRules = []rule{
@@ -223,11 +251,11 @@ var kindRules = map[string][]rule{
 		{path: "spec.configSource", capability: "kubelet-config"},
 		{path: "status", capability: "server"},
 	},
-	"Pod": concat(
+	"Pod": slices.Concat(
 		mount("spec.", podSpecRules),
 		[]rule{{path: "status", capability: "server"}},
 	),
-	"Deployment": concat(
+	"Deployment": slices.Concat(
 		workloadRules,
 		mount("spec.template.spec.", podSpecRules),
 		[]rule{
@@ -237,8 +265,8 @@ var kindRules = map[string][]rule{
 			{path: "spec.paused", capability: "rollouts"},
 		},
 	),
-	"ReplicaSet": concat(workloadRules, mount("spec.template.spec.", podSpecRules)),
-	"Service": concat(
+	"ReplicaSet": slices.Concat(workloadRules, mount("spec.template.spec.", podSpecRules)),
+	"Service": slices.Concat(
 		mount("spec.", []rule{
 			{path: "ports", capability: "services"},
 			{path: "selector", capability: "services"},
@@ -286,8 +314,6 @@ var kindRules = map[string][]rule{
 	},
 }
 
-func concat(lists ...[]rule) []rule { return slices.Concat(lists...) }
-
 // mount places relative rules under prefix.
 func mount(prefix string, rules []rule) []rule {
 	out := make([]rule, len(rules))
@@ -298,15 +324,41 @@ func mount(prefix string, rules []rule) []rule {
 	return out
 }
 
-// fieldRules indexes each kind's rules by path.
+// kindValueRules are the value rules of the kinds with a pod spec.
+var kindValueRules = map[string][]valueRule{
+	"Pod":        mountValues("spec.", podSpecValueRules),
+	"Deployment": mountValues("spec.template.spec.", podSpecValueRules),
+	"ReplicaSet": mountValues("spec.template.spec.", podSpecValueRules),
+}
+
+func mountValues(prefix string, rules []valueRule) []valueRule {
+	out := make([]valueRule, len(rules))
+	for i, r := range rules {
+		r.path = prefix + r.path
+		out[i] = r
+	}
+	return out
+}
+
+// fieldRules and valueRules index each kind's rules by path.
 var fieldRules = func() map[string]map[string]rule {
 	out := map[string]map[string]rule{}
 	for kind, rules := range kindRules {
-		byPath := map[string]rule{}
-		for _, r := range concat(objectRules, rules) {
-			byPath[r.path] = r
+		out[kind] = map[string]rule{}
+		for _, r := range slices.Concat(objectRules, rules) {
+			out[kind][r.path] = r
 		}
-		out[kind] = byPath
+	}
+	return out
+}()
+
+var valueRules = func() map[string]map[string]valueRule {
+	out := map[string]map[string]valueRule{}
+	for kind, rules := range kindValueRules {
+		out[kind] = map[string]valueRule{}
+		for _, r := range rules {
+			out[kind][r.path] = r
+		}
 	}
 	return out
 }()
@@ -322,7 +374,7 @@ var fieldRules = func() map[string]map[string]rule {
 // pointer, holds its zero value: "strategy: {}" and "resources: {}" (as kubectl
 // create prints them) declare nothing, while "emptyDir: {}" does.
 func CheckFields(k *Kind, declared map[string]any) (warnings []string, refusedErrs field.ErrorList) {
-	c := &fieldCheck{rules: fieldRules[k.Kind], paths: map[string][]string{}}
+	c := &fieldCheck{rules: fieldRules[k.Kind], values: valueRules[k.Kind], paths: map[string][]string{}}
 	c.walkStruct(reflect.TypeOf(k.New()).Elem(), declared, nil)
 	for _, name := range c.order {
 		paths := c.paths[name]
@@ -340,6 +392,7 @@ const maxWarnedPaths = 8
 
 type fieldCheck struct {
 	rules   map[string]rule
+	values  map[string]valueRule
 	order   []string            // notEnforced capabilities, in order of first use
 	paths   map[string][]string // capability -> declared paths, deduplicated
 	refused field.ErrorList
@@ -402,15 +455,14 @@ func (c *fieldCheck) walk(t reflect.Type, v any, segs []segment, pointer bool) {
 	if v == nil || !pointer && isZeroJSON(v) {
 		return
 	}
-	if r, ok := c.rules[patternOf(segs)]; ok {
-		if s, isString := v.(string); r.only != nil && (!isString || !slices.Contains(r.only, s)) {
-			c.refuse(segs, v, r.otherwise)
-			return
-		}
-		if capabilities[r.capability].set == refused {
-			c.refuse(segs, field.OmitValueType{}, r.capability)
-			return
-		}
+	pattern := patternOf(segs)
+	if r, ok := c.rules[pattern]; ok && capabilities[r.capability].set == refused {
+		c.refuse(segs, field.OmitValueType{}, r.capability)
+		return
+	}
+	if r, ok := c.values[pattern]; ok && !r.accepts(v) {
+		c.refuse(segs, v, r.capability)
+		return
 	}
 	switch {
 	case isLeafType(t):
@@ -519,8 +571,9 @@ func isLeafType(t reflect.Type) bool {
 }
 
 type jsonField struct {
-	name string
-	typ  reflect.Type
+	name  string
+	typ   reflect.Type
+	index []int // for reflect.Value.FieldByIndex
 }
 
 // jsonFieldsOf lists the JSON fields of struct type t in declaration order, with
@@ -533,19 +586,13 @@ func jsonFieldsOf(t reflect.Type) []jsonField {
 		switch {
 		case name == "-" || !f.IsExported():
 		case f.Anonymous && (name == "" || opts == "inline"):
-			out = append(out, jsonFieldsOf(f.Type)...)
+			for _, inner := range jsonFieldsOf(f.Type) {
+				inner.index = append([]int{i}, inner.index...)
+				out = append(out, inner)
+			}
 		case name != "":
-			out = append(out, jsonField{name, f.Type})
+			out = append(out, jsonField{name, f.Type, []int{i}})
 		}
 	}
 	return out
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

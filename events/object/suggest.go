@@ -32,6 +32,14 @@ func suggestField(k *Kind, path string) string {
 			best, bestD = a, d
 		}
 	}
+	if best == "" && len(bad) >= 4 {
+		for _, a := range allowed {
+			if strings.HasPrefix(strings.ToLower(a), strings.ToLower(bad)) {
+				best = a
+				break
+			}
+		}
+	}
 	if best != "" {
 		return fmt.Sprintf(" (did you mean %q?)", best)
 	}

@@ -32,7 +32,7 @@ const Actor = "system:wake-server"
 type Config struct {
 	DataDir string // required
 	Host    string // NATS client listen address (default 127.0.0.1)
-	Port    int    // NATS client port (default 4222)
+	Port    int    // NATS client port (default 4222; -1 picks a free port)
 	Name    string // server name (default wake-<hostname>)
 	Logger  *slog.Logger
 }

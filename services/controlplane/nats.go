@@ -15,9 +15,11 @@ import (
 // dataDir/jetstream.
 func startNATS(cfg Config, logger *slog.Logger) (*server.Server, error) {
 	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
-	if l, err := net.Listen("tcp", addr); err != nil {
-		return nil, fmt.Errorf("cannot listen on %s: %v (another wake or NATS server? choose another --port)", addr, err)
-	} else {
+	if cfg.Port > 0 {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("cannot listen on %s: %v (another wake or NATS server? choose another --port)", addr, err)
+		}
 		l.Close()
 	}
 	opts := &server.Options{

@@ -24,7 +24,9 @@ func NewClient(nc *nats.Conn) *Client { return &Client{nc: nc, Timeout: 10 * tim
 // ErrNoService is returned when no query service answers.
 var ErrNoService = errors.New("no query service is answering (is `wake server` running?)")
 
-// call sends req and collects every reply message until one has Done.
+// call sends req and collects every reply message until one has Done. Requests
+// answered by one message (get, events) use the connection's shared reply inbox;
+// lists subscribe an inbox of their own for the stream of chunks.
 func (c *Client) call(ctx context.Context, subject string, req *Request) ([]*Response, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -34,6 +36,20 @@ func (c *Client) call(ctx context.Context, subject string, req *Request) ([]*Res
 	data, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
+	}
+	if subject != SubjectList {
+		msg, err := c.nc.RequestWithContext(ctx, subject, data)
+		if errors.Is(err, nats.ErrNoResponders) {
+			return nil, ErrNoService
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: no answer: %w", subject, err)
+		}
+		r, err := decodeResponse(subject, msg)
+		if err != nil {
+			return nil, err
+		}
+		return []*Response{r}, nil
 	}
 	inbox := c.nc.NewRespInbox()
 	sub, err := c.nc.SubscribeSync(inbox)
@@ -59,21 +75,28 @@ func (c *Client) call(ctx context.Context, subject string, req *Request) ([]*Res
 		if msg.Header.Get("Status") == "503" {
 			return nil, ErrNoService
 		}
-		var r Response
-		if err := json.Unmarshal(msg.Data, &r); err != nil {
-			return nil, fmt.Errorf("%s: malformed answer: %w", subject, err)
+		r, err := decodeResponse(subject, msg)
+		if err != nil {
+			return nil, err
 		}
-		if r.Error != "" {
-			if r.Code == CodeNotFound {
-				return []*Response{&r}, nil
-			}
-			return nil, &RemoteError{Code: r.Code, Message: r.Error}
-		}
-		out = append(out, &r)
+		out = append(out, r)
 		if r.Done {
 			return out, nil
 		}
 	}
+}
+
+// decodeResponse parses one reply; an error answer other than NotFound becomes a
+// *RemoteError.
+func decodeResponse(subject string, msg *nats.Msg) (*Response, error) {
+	var r Response
+	if err := json.Unmarshal(msg.Data, &r); err != nil {
+		return nil, fmt.Errorf("%s: malformed answer: %w", subject, err)
+	}
+	if r.Error != "" && r.Code != CodeNotFound {
+		return nil, &RemoteError{Code: r.Code, Message: r.Error}
+	}
+	return &r, nil
 }
 
 // Get returns the object and the checkpoint the answer reflects. A missing object

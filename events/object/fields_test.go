@@ -1,0 +1,231 @@
+package object
+
+import (
+	"encoding/json"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// leafPatterns lists every leaf field path of Go type t, as patterns ("[]" for list
+// elements), by walking JSON tags: inline structs are flattened, pointers
+// followed, maps and types with their own JSON form are leaves. A type met again
+// below itself (a recursive type) is a leaf at that point.
+func leafPatterns(t reflect.Type, prefix string, inProgress map[reflect.Type]bool) []string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case isLeafType(t) || inProgress[t]:
+		return []string{prefix}
+	case t.Kind() == reflect.Slice:
+		return leafPatterns(t.Elem(), prefix+"[]", inProgress)
+	}
+	inProgress[t] = true
+	defer delete(inProgress, t)
+	var out []string
+	for _, f := range jsonFieldsOf(t) {
+		p := f.name
+		if prefix != "" {
+			p = prefix + "." + f.name
+		}
+		out = append(out, leafPatterns(f.typ, p, inProgress)...)
+	}
+	return out
+}
+
+func kindLeaves(k *Kind) []string {
+	return leafPatterns(reflect.TypeOf(k.New()).Elem(), "", map[reflect.Type]bool{})
+}
+
+// covers reports whether rule path r is leaf itself or one of its ancestors.
+func covers(r, leaf string) bool {
+	return leaf == r || strings.HasPrefix(leaf, r+".") || strings.HasPrefix(leaf, r+"[]")
+}
+
+func TestFieldListCoversEveryField(t *testing.T) {
+	for _, k := range Kinds() {
+		rules, ok := fieldRules[k.Kind]
+		if !ok {
+			t.Errorf("%s: no field rules", k.Kind)
+			continue
+		}
+		leaves := kindLeaves(k)
+		if len(leaves) < 5 {
+			t.Fatalf("%s: the walk found only %q", k.Kind, leaves)
+		}
+		paths := slices.Collect(maps.Keys(rules))
+		for _, leaf := range leaves {
+			if !slices.ContainsFunc(paths, func(r string) bool { return covers(r, leaf) }) {
+				t.Errorf("%s: %s is in no set: add it to fields.go", k.Kind, leaf)
+			}
+		}
+	}
+}
+
+func TestFieldListHasNoDeadOrDuplicateEntries(t *testing.T) {
+	usedCapabilities := map[string]bool{}
+	for _, k := range Kinds() {
+		leaves := kindLeaves(k)
+		seen := map[string]bool{}
+		for _, r := range slices.Concat(objectRules, kindRules[k.Kind]) {
+			if seen[r.path] {
+				t.Errorf("%s: %s is listed twice", k.Kind, r.path)
+			}
+			seen[r.path] = true
+			if !slices.ContainsFunc(leaves, func(leaf string) bool { return covers(r.path, leaf) }) {
+				t.Errorf("%s: %s matches no field of the kind", k.Kind, r.path)
+			}
+			if _, ok := capabilities[r.capability]; !ok {
+				t.Errorf("%s: %s names unknown capability %q", k.Kind, r.path, r.capability)
+			}
+			usedCapabilities[r.capability] = true
+		}
+		for _, r := range kindValueRules[k.Kind] {
+			if !slices.Contains(leaves, r.path) {
+				t.Errorf("%s: value rule %s is not a leaf field of the kind", k.Kind, r.path)
+			}
+			if capabilities[r.capability].set != refused {
+				t.Errorf("%s: value rule %s names %q, which is not refused", k.Kind, r.path, r.capability)
+			}
+			usedCapabilities[r.capability] = true
+		}
+	}
+	for name := range capabilities {
+		if !usedCapabilities[name] {
+			t.Errorf("capability %q is used by no rule", name)
+		}
+	}
+	if len(kindRules) != len(Kinds()) {
+		t.Errorf("kindRules has %d kinds, wake serves %d", len(kindRules), len(Kinds()))
+	}
+}
+
+func TestCheckFields(t *testing.T) {
+	manyEnv := `[` + strings.Repeat(`{"name":"A","value":"1"},`, 2) + `{"name":"B","value":"2"}]`
+	tests := []struct {
+		name     string
+		kind     string
+		manifest string
+		warnings []string
+		refused  []string
+	}{{
+		name:     "enforced fields draw nothing",
+		kind:     "ConfigMap",
+		manifest: `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","labels":{"a":"b"},"annotations":{"x":"y"}},"data":{"k":"v"},"immutable":true}`,
+	}, {
+		name:     "whole Namespace spec is enforced",
+		kind:     "Namespace",
+		manifest: `{"metadata":{"name":"n"},"spec":{"finalizers":["kubernetes"]}}`,
+	}, {
+		name:     "finalizers are not enforced",
+		kind:     "Secret",
+		manifest: `{"metadata":{"name":"s","finalizers":["example.com/keep"]},"type":"Opaque","stringData":{"a":"b"}}`,
+		warnings: []string{"metadata.finalizers: accepted, not enforced yet: deletion does not wait for finalizers in this build"},
+	}, {
+		name: "one line per capability, paths with real indices, in API order",
+		kind: "Deployment",
+		manifest: `{"spec":{"replicas":3,"strategy":{"type":"Recreate"},"template":{"spec":{
+			"containers":[{"name":"web","image":"nginx","ports":[{"containerPort":80}],"livenessProbe":{"tcpSocket":{"port":80}}}],
+			"nodeSelector":{"disk":"ssd"}}}}}`,
+		warnings: []string{
+			"spec.replicas, spec.template.spec.containers[0].name, spec.template.spec.containers[0].image, spec.template.spec.containers[0].ports: accepted, not enforced yet: no controller runs workloads in this build",
+			"spec.template.spec.containers[0].livenessProbe: accepted, not enforced yet: no node agent runs probes in this build",
+			"spec.template.spec.nodeSelector: accepted, not enforced yet: no scheduler places pods in this build",
+			"spec.strategy: accepted, not enforced yet: no controller rolls out revisions in this build",
+		},
+	}, {
+		name:     "more than eight paths are counted",
+		kind:     "Pod",
+		manifest: `{"spec":{"containers":[{"name":"a","image":"i","command":["x"],"args":["y"],"workingDir":"/","env":` + manyEnv + `,"tty":true,"stdin":true,"stdinOnce":true,"imagePullPolicy":"Always"}]}}`,
+		warnings: []string{"spec.containers[0].name, spec.containers[0].image, spec.containers[0].command, spec.containers[0].args, " +
+			"spec.containers[0].workingDir, spec.containers[0].env, spec.containers[0].imagePullPolicy, spec.containers[0].stdin and 2 more: " +
+			"accepted, not enforced yet: no controller runs workloads in this build"},
+	}, {
+		name:     "zero values of non-pointer fields declare nothing",
+		kind:     "Deployment",
+		manifest: `{"metadata":{"creationTimestamp":null},"spec":{"strategy":{},"paused":false,"template":{"metadata":{"creationTimestamp":null},"spec":{"hostNetwork":false,"containers":[]}}},"status":{}}`,
+	}, {
+		name:     "an empty pointer struct is a declaration",
+		kind:     "Pod",
+		manifest: `{"spec":{"volumes":[{"name":"scratch","emptyDir":{}}],"securityContext":{}}}`,
+		warnings: []string{
+			"spec.volumes[0]: accepted, not enforced yet: no node agent mounts volumes in this build",
+			"spec.securityContext: accepted, not enforced yet: no node agent applies security settings in this build",
+		},
+	}, {
+		name:     "cloud volume plugins are refused with the alternative",
+		kind:     "Pod",
+		manifest: `{"spec":{"volumes":[{"name":"ok","hostPath":{"path":"/data"}},{"name":"ebs","awsElasticBlockStore":{"volumeID":"vol-1"}}]}}`,
+		warnings: []string{"spec.volumes[0], spec.volumes[1]: accepted, not enforced yet: no node agent mounts volumes in this build"},
+		refused:  []string{"spec.volumes[1].awsElasticBlockStore: Unsupported value: wake runs no cloud volume plugins; use a persistentVolumeClaim or hostPath"},
+	}, {
+		name:     "a null refused field declares nothing",
+		kind:     "Pod",
+		manifest: `{"spec":{"volumes":[{"name":"v","gitRepo":null,"emptyDir":{}}]}}`,
+		warnings: []string{"spec.volumes[0]: accepted, not enforced yet: no node agent mounts volumes in this build"},
+	}, {
+		name:     "refused fields in a pod template and in init containers",
+		kind:     "ReplicaSet",
+		manifest: `{"spec":{"template":{"spec":{"resourceClaims":[{"name":"gpu"}],"initContainers":[{"name":"i","securityContext":{"windowsOptions":{"runAsUserName":"x"}}}]}}}}`,
+		warnings: []string{"spec.template.spec.initContainers[0].name: accepted, not enforced yet: no controller runs workloads in this build"},
+		refused: []string{
+			"spec.template.spec.initContainers[0].securityContext.windowsOptions: Unsupported value: wake runs Linux containers only",
+			"spec.template.spec.resourceClaims: Unsupported value: wake has no dynamic resource allocation (resource claims); request devices as extended resources in resources.limits",
+		},
+	}, {
+		name:     "Windows values of accepted fields are refused",
+		kind:     "Pod",
+		manifest: `{"spec":{"os":{"name":"windows"},"nodeSelector":{"kubernetes.io/os":"windows"},"containers":[{"volumeMounts":[{"mountPath":"C:\\data"}]}]}}`,
+		refused: []string{
+			`spec.containers[0].volumeMounts[0].mountPath: Unsupported value: "C:\\data": wake runs Linux containers only`,
+			`spec.nodeSelector: Unsupported value: {"kubernetes.io/os":"windows"}: wake runs Linux containers only`,
+			`spec.os.name: Unsupported value: "windows": wake runs Linux containers only`,
+		},
+	}, {
+		name:     "Linux values are accepted",
+		kind:     "Pod",
+		manifest: `{"spec":{"os":{"name":"linux"},"nodeSelector":{"kubernetes.io/os":"linux"}}}`,
+		warnings: []string{"spec.nodeSelector, spec.os: accepted, not enforced yet: no scheduler places pods in this build"},
+	}, {
+		name:     "services and ingresses",
+		kind:     "Service",
+		manifest: `{"spec":{"type":"NodePort","ports":[{"port":80}],"selector":{"app":"web"}}}`,
+		warnings: []string{"spec.ports, spec.selector, spec.type: accepted, not enforced yet: nothing implements Services in this build"},
+	}, {
+		name:     "a field wake has no rule for is an internal error, never dropped",
+		kind:     "Endpoints",
+		manifest: `{"subsets":[],"bogus":{"x":1}}`,
+		refused:  []string{"bogus: Internal error: wake has no policy for this field"},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k, _ := ByKind(tt.kind)
+			var declared map[string]any
+			if err := json.Unmarshal([]byte(tt.manifest), &declared); err != nil {
+				t.Fatal(err)
+			}
+			warnings, refusedErrs := CheckFields(k, declared)
+			if !slices.Equal(warnings, tt.warnings) {
+				t.Errorf("warnings:\n got %q\nwant %q", warnings, tt.warnings)
+			}
+			if got := errorStrings(refusedErrs); !slices.Equal(got, tt.refused) {
+				t.Errorf("refused:\n got %q\nwant %q", got, tt.refused)
+			}
+		})
+	}
+}
+
+// errorStrings renders errs sorted, for comparisons that do not depend on order.
+func errorStrings(errs field.ErrorList) []string {
+	var out []string
+	for _, e := range errs {
+		out = append(out, e.Error())
+	}
+	slices.Sort(out)
+	return out
+}

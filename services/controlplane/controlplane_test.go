@@ -1,0 +1,280 @@
+package controlplane_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wake-run/wake/cli/client"
+	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/services/controlplane"
+	"github.com/wake-run/wake/services/query"
+	corev1 "k8s.io/api/core/v1"
+)
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func startIn(t *testing.T, dir string) *controlplane.Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: dir, Port: -1, Logger: discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown) // Shutdown is idempotent: a test may stop it earlier
+	return srv
+}
+
+func connect(t *testing.T, srv *controlplane.Server) *client.Client {
+	t.Helper()
+	c, err := client.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func TestDefaultNamespaceExistsAfterStart(t *testing.T) {
+	srv := startIn(t, t.TempDir())
+	c := connect(t, srv)
+	k, _ := object.ByKind("Namespace")
+	st, err := c.Query.Get(context.Background(), k, "", "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := st.Object.(*corev1.Namespace)
+	if ns.Status.Phase != corev1.NamespaceActive || ns.UID == "" || ns.CreationTimestamp.IsZero() {
+		t.Errorf("default namespace = %+v", ns)
+	}
+	evs, err := c.Query.Events(context.Background(), k, "", "default", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || evs[0].Actor != controlplane.Actor || evs[0].Type != "namespace.created" {
+		t.Errorf("events of the default namespace = %+v, want one created by %s", evs, controlplane.Actor)
+	}
+}
+
+func TestSecondServerOnTheSameDataDirIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	startIn(t, dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	second, err := controlplane.Start(ctx, controlplane.Config{DataDir: dir, Port: -1, Logger: discard})
+	if err == nil {
+		second.Shutdown()
+		t.Fatal("a second server started on a data directory in use")
+	}
+	if !strings.Contains(err.Error(), "in use by another wake process") || !strings.Contains(err.Error(), dir) {
+		t.Errorf("error = %q, want it to name the directory and say it is in use by another wake process", err)
+	}
+	if !strings.Contains(err.Error(), "pid "+strconv.Itoa(os.Getpid())) {
+		t.Errorf("error = %q, want the owner's pid", err)
+	}
+}
+
+const manifests = `apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop, labels: {app: web}}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx:1.25}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {a: "1"}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-1}
+`
+
+// populate applies the manifests, updates and deletes a few objects, so the log
+// holds every kind of event.
+func populate(t *testing.T, c *client.Client) {
+	t.Helper()
+	ctx := context.Background()
+	docs, err := object.Decode("all.yaml", []byte(manifests))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.SetNamespace(docs, "", false); err != nil {
+		t.Fatal(err)
+	}
+	for i := range docs {
+		if _, err := c.Write(ctx, &docs[i], client.ModeApply); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deploy, _ := object.ByKind("Deployment")
+	if err := c.Scale(ctx, deploy, "shop", "web", 5); err != nil {
+		t.Fatal(err)
+	}
+	cm, _ := object.ByKind("ConfigMap")
+	for _, name := range []string{"tmp-1", "tmp-2"} {
+		d, err := object.Decode("tmp.yaml", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "+name+", namespace: default}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write(ctx, &d[0], client.ModeApply); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Delete(ctx, cm, "default", "tmp-1"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// answers is a canonical dump of what the query service answers: every list of
+// every kind across namespaces, every get, and every object's events.
+func answers(t *testing.T, c *client.Client) string {
+	t.Helper()
+	ctx := context.Background()
+	var buf bytes.Buffer
+	for _, k := range object.Kinds() {
+		objs, _, err := c.Query.List(ctx, k, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objs {
+			st, err := c.Query.Get(ctx, k, o.GetNamespace(), o.GetName())
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs, err := c.Query.Events(ctx, k, o.GetNamespace(), o.GetName(), 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range []any{o, st.Object, string(st.LastApplied), evs} {
+				data, err := json.Marshal(v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				buf.Write(data)
+				buf.WriteByte('\n')
+			}
+		}
+	}
+	// A deleted object answers NotFound with the version of its deletion.
+	cm, _ := object.ByKind("ConfigMap")
+	_, err := c.Query.Get(ctx, cm, "default", "tmp-1")
+	var nf *query.NotFoundError
+	if !errors.As(err, &nf) || nf.Version == 0 {
+		t.Fatalf("get of a deleted object = %v, want NotFound with a version", err)
+	}
+	fmt.Fprintf(&buf, "%s at %d\n", nf, nf.Version)
+	return buf.String()
+}
+
+func TestRestartKeepsEverything(t *testing.T) {
+	dir := t.TempDir()
+	srv := startIn(t, dir)
+	c := connect(t, srv)
+	populate(t, c)
+	before := answers(t, c)
+	lastSeq, err := srv.Log().LastSeq(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	srv.Shutdown()
+
+	srv = startIn(t, dir)
+	c = connect(t, srv)
+	if after := answers(t, c); after != before {
+		t.Errorf("answers changed across a restart:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	if seq, _ := srv.Log().LastSeq(context.Background()); seq != lastSeq {
+		t.Errorf("restart appended %d events (the default namespace exists already)", seq-lastSeq)
+	}
+	if !strings.Contains(before, `"name":"web","namespace":"shop"`) || !strings.Contains(before, `"replicas":5`) {
+		t.Fatalf("the dump misses the scaled deployment:\n%s", before)
+	}
+}
+
+func TestDeletedProjectionIsRebuiltOnRestart(t *testing.T) {
+	dir := t.TempDir()
+	srv := startIn(t, dir)
+	c := connect(t, srv)
+	populate(t, c)
+	before := answers(t, c)
+	c.Close()
+	srv.Shutdown()
+
+	projection := filepath.Join(dir, "projections", "query")
+	if _, err := os.Stat(projection); err != nil {
+		t.Fatalf("the query projection is not at %s: %v", projection, err)
+	}
+	if err := os.RemoveAll(projection); err != nil {
+		t.Fatal(err)
+	}
+	srv = startIn(t, dir)
+	c = connect(t, srv)
+	if after := answers(t, c); after != before {
+		t.Errorf("answers after rebuilding from the log differ:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+func TestReplayRebuildsToTheSameAnswers(t *testing.T) {
+	srv := startIn(t, t.TempDir())
+	c := connect(t, srv)
+	populate(t, c)
+	before := answers(t, c)
+	last, err := srv.Log().LastSeq(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"query", "namespaces"} {
+		req, _ := json.Marshal(map[string]string{"name": name})
+		msg, err := c.NC.Request(controlplane.SubjectProjectionReplay, req, time.Minute)
+		if err != nil {
+			t.Fatalf("replay %s: %v", name, err)
+		}
+		var res controlplane.ReplayResult
+		if err := json.Unmarshal(msg.Data, &res); err != nil {
+			t.Fatal(err)
+		}
+		if res.Error != "" || res.Name != name || res.Events != last {
+			t.Errorf("replay %s = %+v, want %d events and no error", name, res, last)
+		}
+	}
+	if after := answers(t, c); after != before {
+		t.Errorf("answers after replay differ:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	// The rebuilt projections still follow the log.
+	cm, _ := object.ByKind("ConfigMap")
+	if err := c.Delete(context.Background(), cm, "default", "settings"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Query.Get(context.Background(), cm, "default", "settings"); err == nil {
+		t.Error("a delete after replay is not visible")
+	}
+}

@@ -1,0 +1,298 @@
+package namespace_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wake-run/wake/cli/client"
+	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/events/eventstest"
+	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/controlplane"
+	"github.com/wake-run/wake/services/namespace"
+	"github.com/wake-run/wake/services/query"
+)
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func startControlPlane(t *testing.T) (*controlplane.Server, *client.Client) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: t.TempDir(), Port: -1, Logger: discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	c, err := client.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	c.Actor = "user:alice"
+	return srv, c
+}
+
+// write applies every document of manifest; the first error is returned.
+func write(t *testing.T, c *client.Client, manifest string) error {
+	t.Helper()
+	docs, err := object.Decode("shop.yaml", []byte(manifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.SetNamespace(docs, "", false); err != nil {
+		t.Fatal(err)
+	}
+	for i := range docs {
+		if _, err := c.Write(context.Background(), &docs[i], client.ModeApply); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const shopObjects = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: shop}
+data: {currency: EUR}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: token, namespace: shop}
+stringData: {token: s3cr3t}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx:1.25}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: survivor, namespace: default}
+`
+
+// readAll returns every event of the log on subject.
+func readAll(t *testing.T, log *events.Log, subject string) []*events.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cur, err := log.Read(ctx, events.ReadOptions{Subjects: []string{subject}, Bounded: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cur.Close()
+	var out []*events.Event
+	for {
+		rec, err := cur.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := rec.Decode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+}
+
+func TestDeletingANamespaceDeletesItsObjects(t *testing.T) {
+	srv, c := startControlPlane(t)
+	ctx := context.Background()
+	if err := write(t, c, "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(t, c, shopObjects); err != nil {
+		t.Fatal(err)
+	}
+	members := []struct{ kind, name string }{{"ConfigMap", "settings"}, {"Secret", "token"}, {"Deployment", "web"}, {"Service", "web"}}
+	nsKind, _ := object.ByKind("Namespace")
+	if err := c.Delete(ctx, nsKind, "", "shop"); err != nil {
+		t.Fatal(err)
+	}
+
+	gone := func(kind, ns, name string) bool {
+		k, _ := object.ByKind(kind)
+		_, err := c.Query.Get(ctx, k, ns, name)
+		if err != nil && !errors.Is(err, query.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err != nil
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !gone("Namespace", "", "shop") {
+		if time.Now().After(deadline) {
+			t.Fatal("namespace shop still exists 20s after its deletion")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, m := range members {
+		if !gone(m.kind, "shop", m.name) {
+			t.Errorf("%s shop/%s survived its namespace", m.kind, m.name)
+		}
+	}
+	if gone("ConfigMap", "default", "survivor") {
+		t.Error("deleting shop deleted an object of namespace default")
+	}
+
+	nsEvents := readAll(t, srv.Log(), events.Ref{Kind: "Namespace", Name: "shop"}.Subject())
+	var types []string
+	for _, ev := range nsEvents {
+		types = append(types, ev.Type)
+	}
+	if strings.Join(types, " ") != "namespace.created namespace.deleting namespace.deleted" {
+		t.Fatalf("namespace events = %v", types)
+	}
+	deleting := nsEvents[1]
+	if deleting.Actor != "user:alice" {
+		t.Errorf("deleting actor = %q", deleting.Actor)
+	}
+	memberEvents := readAll(t, srv.Log(), "ev.*.shop.*")
+	deleted := map[string]*events.Event{}
+	for _, ev := range memberEvents {
+		if strings.HasSuffix(ev.Type, ".deleted") {
+			deleted[ev.Object.Kind+"/"+ev.Object.Name] = ev
+			if !(deleted[ev.Object.Kind+"/"+ev.Object.Name].Seq > deleting.Seq) {
+				t.Errorf("%s deleted before the namespace deletion", ev.Object)
+			}
+		}
+	}
+	for _, ev := range append([]*events.Event{nsEvents[2]}, mapValues(deleted)...) {
+		if ev.Actor != namespace.Actor {
+			t.Errorf("%s %s: actor %q, want %s", ev.Type, ev.Object, ev.Actor, namespace.Actor)
+		}
+		if ev.Cause != deleting.ID || ev.Correlation != deleting.Correlation {
+			t.Errorf("%s %s: cause %q correlation %q, want the deletion %q", ev.Type, ev.Object, ev.Cause, ev.Correlation, deleting.ID)
+		}
+	}
+	for _, m := range members {
+		if deleted[m.kind+"/"+m.name] == nil {
+			t.Errorf("no deleted event for %s shop/%s", m.kind, m.name)
+		}
+	}
+	// The namespace goes last: after every member.
+	for _, ev := range deleted {
+		if ev.Seq > nsEvents[2].Seq {
+			t.Errorf("%s deleted after its namespace", ev.Object)
+		}
+	}
+
+	err := write(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: late, namespace: shop}\n")
+	if !errors.Is(err, client.ErrNamespace) || !strings.Contains(err.Error(), "wake create namespace shop") {
+		t.Errorf("apply into a deleted namespace = %v, want ErrNamespace with a hint", err)
+	}
+	// Re-created, the namespace is usable again.
+	if err := write(t, c, "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: late, namespace: shop}\n"); err != nil {
+		t.Errorf("apply into the re-created namespace: %v", err)
+	}
+}
+
+func mapValues(m map[string]*events.Event) []*events.Event {
+	var out []*events.Event
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+func TestDefaultNamespaceCannotBeDeleted(t *testing.T) {
+	_, c := startControlPlane(t)
+	k, _ := object.ByKind("Namespace")
+	if err := c.Delete(context.Background(), k, "", "default"); !errors.Is(err, client.ErrForbidden) {
+		t.Errorf("delete namespace default = %v, want ErrForbidden", err)
+	}
+}
+
+// startQueryOnly runs a real JetStream server and the query service over a real
+// Pebble projection, without the namespace controller, so a namespace stays
+// Terminating for as long as the test needs.
+func startQueryOnly(t *testing.T) (*eventstest.Server, *client.Client) {
+	t.Helper()
+	s := eventstest.Start(t)
+	r, err := projections.Open(filepath.Join(t.TempDir(), "query"), query.Projection(), s.Log, projections.WithLogger(discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := r.Run(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	svc := query.NewService(r, s.Log, discard)
+	if err := svc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		svc.Stop()
+		cancel()
+		wg.Wait()
+		_ = r.Close()
+	})
+	c, err := client.New(s.Connect(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c
+}
+
+func TestApplyIntoATerminatingOrMissingNamespaceIsRefused(t *testing.T) {
+	s, c := startQueryOnly(t)
+	ctx := context.Background()
+	if err := write(t, c, "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"); err != nil {
+		t.Fatal(err)
+	}
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: shop}\n"
+	if err := write(t, c, cm); err != nil {
+		t.Fatalf("apply into an active namespace: %v", err)
+	}
+	k, _ := object.ByKind("Namespace")
+	if err := c.Delete(ctx, k, "", "shop"); err != nil {
+		t.Fatal(err)
+	}
+	// Deleting again is a no-op while it terminates.
+	before, _ := s.Log.LastSeq(ctx)
+	if err := c.Delete(ctx, k, "", "shop"); err != nil {
+		t.Fatal(err)
+	}
+	err := write(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: shop}\n")
+	if !errors.Is(err, client.ErrNamespace) || !strings.Contains(err.Error(), "being terminated") {
+		t.Errorf("apply into a terminating namespace = %v, want ErrNamespace saying it is being terminated", err)
+	}
+	err = write(t, c, strings.Replace(cm, "shop", "nowhere", 1))
+	if !errors.Is(err, client.ErrNamespace) || !strings.Contains(err.Error(), "`wake create namespace nowhere`") {
+		t.Errorf("apply into a missing namespace = %v, want ErrNamespace with a hint", err)
+	}
+	if after, _ := s.Log.LastSeq(ctx); after != before {
+		t.Errorf("refused writes appended %d events", after-before)
+	}
+}

@@ -1,0 +1,227 @@
+package query
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/projections"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
+// cmEvent is a ConfigMap event in namespace default at sequence seq.
+func cmEvent(t *testing.T, verb, name, uid string, seq uint64) *events.Event {
+	t.Helper()
+	k, _ := object.ByKind("ConfigMap")
+	ev := &events.Event{ID: fmt.Sprintf("id-%d", seq), Type: object.EventType(k, verb), Time: t0.Add(time.Duration(seq) * time.Second),
+		Actor: "user:alice", Reason: "test " + verb, Cause: "cause-1", Correlation: "corr-1", Schema: events.SchemaVersion, Seq: seq,
+		Object: events.Ref{Kind: "ConfigMap", Namespace: "default", Name: name}}
+	switch verb {
+	case object.Created, object.Updated:
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID(uid)},
+			Data: map[string]string{"seq": fmt.Sprint(seq)}}
+		cm.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMap"))
+		obj, _ := json.Marshal(cm)
+		ev.Payload, _ = json.Marshal(object.Change{Object: obj})
+	case object.Deleted, object.Deleting:
+		ev.Payload, _ = json.Marshal(object.Deletion{UID: uid})
+	}
+	return ev
+}
+
+// projectionView is what the query projection holds, decoded from its keys.
+type projectionView struct {
+	objects    map[string]string   // name -> resourceVersion
+	uids       map[string]string   // name -> uid
+	tombstones map[string]string   // name -> version of the deletion
+	events     map[string][]uint64 // name -> indexed event sequences, in key order
+}
+
+func view(t *testing.T, s *projections.MemState) projectionView {
+	t.Helper()
+	v := projectionView{objects: map[string]string{}, uids: map[string]string{}, tombstones: map[string]string{}, events: map[string][]uint64{}}
+	k, _ := object.ByKind("ConfigMap")
+	for _, kv := range s.Dump() {
+		key, val := kv[0], kv[1]
+		parts := strings.Split(key, "\x00")
+		switch {
+		case strings.HasPrefix(key, "o\x00") && len(parts) == 4:
+			st, err := object.DecodeStored(k, []byte(val))
+			if err != nil {
+				t.Fatalf("stored %q: %v", key, err)
+			}
+			v.objects[parts[3]] = st.Object.GetResourceVersion()
+			v.uids[parts[3]] = string(st.Object.GetUID())
+		case strings.HasPrefix(key, "t\x00") && len(parts) == 4:
+			v.tombstones[parts[3]] = val
+		case strings.HasPrefix(key, "e\x00") && len(key) > 8:
+			// e\x00<kind>\x00<namespace>\x00<name>\x00<seq:8>; the sequence may hold zero bytes.
+			seq := binary.BigEndian.Uint64([]byte(key[len(key)-8:]))
+			parts = strings.Split(key[:len(key)-8], "\x00")
+			if len(parts) != 5 || parts[4] != "" {
+				t.Fatalf("event index key %q", key)
+			}
+			var sum EventSummary
+			if err := json.Unmarshal([]byte(val), &sum); err != nil || sum.Seq != seq {
+				t.Fatalf("event index %q = %s (%v)", key, val, err)
+			}
+			v.events[parts[3]] = append(v.events[parts[3]], seq)
+		default:
+			t.Fatalf("unexpected key %q", key)
+		}
+	}
+	return v
+}
+
+func TestFold(t *testing.T) {
+	type ev struct {
+		verb, name, uid string
+	}
+	cases := []struct {
+		name string
+		evs  []ev // the i-th event has sequence i+1
+		want projectionView
+	}{
+		{
+			name: "created stores the object and indexes the event",
+			evs:  []ev{{object.Created, "a", "u1"}},
+			want: projectionView{objects: map[string]string{"a": "1"}, uids: map[string]string{"a": "u1"},
+				tombstones: map[string]string{}, events: map[string][]uint64{"a": {1}}},
+		},
+		{
+			name: "updates keep indexing events",
+			evs:  []ev{{object.Created, "a", "u1"}, {object.Created, "b", "u2"}, {object.Updated, "a", "u1"}},
+			want: projectionView{objects: map[string]string{"a": "3", "b": "2"}, uids: map[string]string{"a": "u1", "b": "u2"},
+				tombstones: map[string]string{}, events: map[string][]uint64{"a": {1, 3}, "b": {2}}},
+		},
+		{
+			name: "delete leaves a tombstone with its version and clears the event index",
+			evs:  []ev{{object.Created, "a", "u1"}, {object.Updated, "a", "u1"}, {object.Created, "b", "u2"}, {object.Deleted, "a", "u1"}},
+			want: projectionView{objects: map[string]string{"b": "3"}, uids: map[string]string{"b": "u2"},
+				tombstones: map[string]string{"a": "4"}, events: map[string][]uint64{"b": {3}}},
+		},
+		{
+			name: "graceful deletion keeps the object until deleted",
+			evs:  []ev{{object.Created, "a", "u1"}, {object.Deleting, "a", "u1"}},
+			want: projectionView{objects: map[string]string{"a": "2"}, uids: map[string]string{"a": "u1"},
+				tombstones: map[string]string{}, events: map[string][]uint64{"a": {1, 2}}},
+		},
+		{
+			name: "recreate removes the tombstone",
+			evs:  []ev{{object.Created, "a", "u1"}, {object.Deleted, "a", "u1"}, {object.Created, "a", "u2"}},
+			want: projectionView{objects: map[string]string{"a": "3"}, uids: map[string]string{"a": "u2"},
+				tombstones: map[string]string{}, events: map[string][]uint64{"a": {3}}},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := projections.NewMemState()
+			for i, e := range tc.evs {
+				if err := Fold(s, cmEvent(t, e.verb, e.name, e.uid, uint64(i+1))); err != nil {
+					t.Fatalf("event %d: %v", i+1, err)
+				}
+			}
+			if got := view(t, s); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("projection =\n%+v\nwant\n%+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestFoldEventSummary(t *testing.T) {
+	s := projections.NewMemState()
+	ev := cmEvent(t, object.Created, "a", "u1", 7)
+	if err := Fold(s, ev); err != nil {
+		t.Fatal(err)
+	}
+	k, _ := object.ByKind("ConfigMap")
+	var got []EventSummary
+	_ = s.Scan(eventPrefix(k, "default", "a"), false, func(_, v []byte) bool {
+		var e EventSummary
+		if err := json.Unmarshal(v, &e); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, e)
+		return true
+	})
+	want := []EventSummary{{Seq: 7, ID: "id-7", Type: "configmap.created", Time: ev.Time, Actor: "user:alice",
+		Reason: "test created", Cause: "cause-1", Correlation: "corr-1"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("event index = %+v, want %+v", got, want)
+	}
+}
+
+func TestFoldRefusesWithoutWriting(t *testing.T) {
+	cases := []struct {
+		name string
+		ev   func(t *testing.T) *events.Event
+	}{
+		{"unknown kind", func(t *testing.T) *events.Event {
+			ev := cmEvent(t, object.Created, "a", "u1", 2)
+			ev.Object.Kind, ev.Type = "Widget", "widget.created"
+			return ev
+		}},
+		{"updated on a missing object", func(t *testing.T) *events.Event { return cmEvent(t, object.Updated, "zzz", "u9", 2) }},
+		{"created twice", func(t *testing.T) *events.Event { return cmEvent(t, object.Created, "a", "u1", 2) }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := projections.NewMemState()
+			if err := Fold(s, cmEvent(t, object.Created, "a", "u1", 1)); err != nil {
+				t.Fatal(err)
+			}
+			before := s.Dump()
+			err := Fold(s, tc.ev(t))
+			if !errors.Is(err, object.ErrFold) {
+				t.Fatalf("Fold = %v, want an error wrapping object.ErrFold", err)
+			}
+			if after := s.Dump(); !reflect.DeepEqual(before, after) {
+				t.Errorf("a refused event wrote to the projection")
+			}
+		})
+	}
+}
+
+func TestFoldScopesKeysByKindAndNamespace(t *testing.T) {
+	s := projections.NewMemState()
+	cm := cmEvent(t, object.Created, "web", "u1", 1)
+	if err := Fold(s, cm); err != nil {
+		t.Fatal(err)
+	}
+	other := cmEvent(t, object.Created, "web", "u2", 2)
+	other.Object.Namespace = "shop"
+	var payload object.Change
+	_ = json.Unmarshal(other.Payload, &payload)
+	payload.Object = []byte(strings.Replace(string(payload.Object), `"namespace":"default"`, `"namespace":"shop"`, 1))
+	other.Payload, _ = json.Marshal(payload)
+	if err := Fold(s, other); err != nil {
+		t.Fatal(err)
+	}
+	cmKind, _ := object.ByKind("ConfigMap")
+	count := func(prefix []byte) int {
+		n := 0
+		_ = s.Scan(prefix, false, func(_, _ []byte) bool { n++; return true })
+		return n
+	}
+	if n := count(scopePrefix('o', cmKind, "default")); n != 1 {
+		t.Errorf("objects in default = %d, want 1", n)
+	}
+	if n := count(scopePrefix('o', cmKind, "")); n != 2 {
+		t.Errorf("objects in all namespaces = %d, want 2", n)
+	}
+	// "shop" must not be matched by a namespace that merely starts like it.
+	if n := count(scopePrefix('o', cmKind, "sho")); n != 0 {
+		t.Errorf("objects in namespace sho = %d, want 0", n)
+	}
+}
