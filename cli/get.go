@@ -102,9 +102,8 @@ func (g *globals) get(cmd *cobra.Command, args []string, f *getFlags) error {
 			objs = append(objs, st.Object)
 		}
 	}
-	if len(objs) == 1 && named && (f.output == "yaml" || f.output == "json") {
-		opts.Output = f.output
-	}
+	// As kubectl: one named object prints as itself, a list request as a List.
+	opts.List = !named
 	if len(objs) > 0 || f.output == "yaml" || f.output == "json" {
 		if !(len(objs) == 0 && named) {
 			if err := printer.Print(g.out, objs, opts); err != nil {

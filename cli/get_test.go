@@ -123,7 +123,7 @@ metadata: {name: two, labels: {batch: x}}
 ---
 apiVersion: v1
 kind: ConfigMap
-metadata: {name: three, labels: {batch: y}}
+metadata: {name: three, labels: {batch: other}}
 `))
 
 	if r := h.ok("delete", "cm", "three"); r.out != "configmap \"three\" deleted\n" {

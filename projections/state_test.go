@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -250,7 +251,8 @@ func scriptFold(s State, ev *events.Event) error {
 			}); serr != nil {
 				return serr
 			}
-			err = s.Set(record, seen)
+			sum := sha256.Sum256(seen) // fixed size: scans see earlier records
+			err = s.Set(record, sum[:])
 		default:
 			return fmt.Errorf("unknown op %q", op.Op)
 		}

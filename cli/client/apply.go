@@ -9,6 +9,7 @@ import (
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/services/query"
+	"github.com/wake-run/wake/services/secrets"
 	corev1 "k8s.io/api/core/v1"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/uuid"
@@ -100,6 +101,11 @@ func (c *Client) Write(ctx context.Context, doc *object.Document, mode Mode) (Re
 		}
 		if change == nil {
 			return Result{Doc: doc, Outcome: outcome}, nil
+		}
+		if k.Kind == "Secret" {
+			if change.Object, change.Applied, err = secrets.Seal(ctx, c.NC, change.Object, change.Applied); err != nil {
+				return Result{}, err
+			}
 		}
 		verb := object.Updated
 		if cur == nil {

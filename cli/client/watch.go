@@ -19,23 +19,30 @@ const (
 
 // Watch lists the objects of kind k in namespace (all when empty) matching
 // selector, then calls fn for every later change, folded from the log from the
-// list's checkpoint + 1: no change after the list is missed or repeated. A deleted
-// object is passed in its last state. It returns when ctx ends or fn fails.
+// list's checkpoint + 1: no change after the list is missed or repeated. As in
+// Kubernetes, an object that comes to match the selector is ADDED and one that
+// stops matching is DELETED (in its last matching state); a deleted object is
+// passed in its last state. It returns when ctx ends or fn fails.
 func (c *Client) Watch(ctx context.Context, k *object.Kind, namespace, selector string, initial func([]object.Object) error, fn func(typ string, obj object.Object) error) error {
 	sel, err := labels.Parse(selector)
 	if err != nil {
 		return fmt.Errorf("label selector %q: %w", selector, err)
 	}
-	objs, cp, err := c.Query.List(ctx, k, namespace, selector)
+	// The fold needs every object, matching or not: an update can make one match.
+	all, cp, err := c.Query.List(ctx, k, namespace, "")
 	if err != nil {
 		return err
 	}
+	state := map[string]*object.Stored{}
+	var objs []object.Object
+	for _, o := range all {
+		state[o.GetNamespace()+"/"+o.GetName()] = &object.Stored{Object: o}
+		if sel.Matches(labels.Set(o.GetLabels())) {
+			objs = append(objs, o)
+		}
+	}
 	if err := initial(objs); err != nil {
 		return err
-	}
-	state := map[string]*object.Stored{}
-	for _, o := range objs {
-		state[o.GetNamespace()+"/"+o.GetName()] = &object.Stored{Object: o}
 	}
 	cur, err := c.Log.Read(ctx, events.ReadOptions{From: cp + 1, Subjects: []string{events.KindSubjects(k.Kind, namespace, !k.Namespaced)}})
 	if err != nil {
@@ -75,9 +82,14 @@ func (c *Client) Watch(ctx context.Context, k *object.Kind, namespace, selector 
 			state[key] = next
 		}
 		wasIn := prev != nil && sel.Matches(labels.Set(prev.Object.GetLabels()))
-		isIn := sel.Matches(labels.Set(obj.GetLabels()))
-		if !wasIn && !isIn {
+		isIn := next != nil && sel.Matches(labels.Set(next.Object.GetLabels()))
+		switch {
+		case !wasIn && !isIn:
 			continue
+		case !wasIn:
+			typ = Added
+		case !isIn:
+			typ, obj = Deleted, prev.Object
 		}
 		if err := fn(typ, obj); err != nil {
 			return err

@@ -147,9 +147,9 @@ func TestWatchWithASelector(t *testing.T) {
 	}
 	write(t, c, cm("db", "app: db", "1"))  // still not matching: nothing
 	write(t, c, cm("db", "app: web", "2")) // comes to match
-	write(t, c, cm("web", "app: db", "1")) // stops matching
+	write(t, c, cm("web", "app: db", "1")) // stops matching: DELETED in its last matching state
 	write(t, c, cm("new", "app: web", "0"))
-	want := []change{{client.Added, "db", "2"}, {client.Deleted, "web", "1"}, {client.Added, "new", "0"}}
+	want := []change{{client.Added, "db", "2"}, {client.Deleted, "web", "0"}, {client.Added, "new", "0"}}
 	got := w.waitFor(t, len(want))
 	time.Sleep(200 * time.Millisecond)
 	w.mu.Lock()

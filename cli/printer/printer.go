@@ -41,6 +41,9 @@ type Options struct {
 	// Now is the reference time for AGE columns and "(5m ago)" suffixes;
 	// the zero value means time.Now().
 	Now time.Time
+	// List makes yaml and json print a List even of one object, as kubectl
+	// does for a list request (`get KIND` without names).
+	List bool
 }
 
 // Print writes objs (typed k8s.io/api objects such as *corev1.Pod or
@@ -58,8 +61,8 @@ type Options struct {
 // does. An empty objs prints nothing: callers print NoResourcesMessage to
 // stderr themselves, as kubectl does.
 //
-// yaml/json: exactly one object prints as itself; zero or several objects
-// print as {apiVersion: v1, kind: List, items: [...], metadata:
+// yaml/json: exactly one object prints as itself (unless opts.List); zero or
+// several objects print as {apiVersion: v1, kind: List, items: [...], metadata:
 // {resourceVersion: ""}}. Map keys are sorted like kubectl (which prints the
 // server's unstructured objects); json is indented with 4 spaces.
 //
@@ -77,9 +80,9 @@ func Print(w io.Writer, objs []runtime.Object, opts Options) error {
 	case "", "wide":
 		return printTables(w, objs, opts)
 	case "yaml":
-		return printYAML(w, objs)
+		return printYAML(w, objs, opts.List)
 	case "json":
-		return printJSON(w, objs)
+		return printJSON(w, objs, opts.List)
 	case "name":
 		return printNames(w, objs)
 	default:
@@ -164,8 +167,8 @@ func qualifiedKind(gk schema.GroupKind) string {
 
 // document returns the object (or the List wrapping objs) as generic JSON
 // data, which gives kubectl's sorted-key output for both json and yaml.
-func document(objs []runtime.Object) (interface{}, error) {
-	if len(objs) == 1 {
+func document(objs []runtime.Object, asList bool) (interface{}, error) {
+	if len(objs) == 1 && !asList {
 		return toGeneric(objs[0])
 	}
 	items := make([]interface{}, 0, len(objs))
@@ -208,8 +211,8 @@ func toGeneric(obj runtime.Object) (interface{}, error) {
 	return out, nil
 }
 
-func printJSON(w io.Writer, objs []runtime.Object) error {
-	doc, err := document(objs)
+func printJSON(w io.Writer, objs []runtime.Object, asList bool) error {
+	doc, err := document(objs, asList)
 	if err != nil {
 		return err
 	}
@@ -221,8 +224,8 @@ func printJSON(w io.Writer, objs []runtime.Object) error {
 	return err
 }
 
-func printYAML(w io.Writer, objs []runtime.Object) error {
-	doc, err := document(objs)
+func printYAML(w io.Writer, objs []runtime.Object, asList bool) error {
+	doc, err := document(objs, asList)
 	if err != nil {
 		return err
 	}

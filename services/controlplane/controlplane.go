@@ -20,6 +20,7 @@ import (
 	"github.com/wake-run/wake/projections"
 	"github.com/wake-run/wake/services/namespace"
 	"github.com/wake-run/wake/services/query"
+	"github.com/wake-run/wake/services/secrets"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/uuid"
@@ -47,6 +48,7 @@ type Server struct {
 	runners []*projections.Runner
 	query   *query.Service
 	admin   *admin
+	subs    []*nats.Subscription
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	logger  *slog.Logger
@@ -124,7 +126,40 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			}
 		}()
 	}
+	kek, err := secrets.LoadKEK(filepath.Join(cfg.DataDir, "keys"))
+	if err != nil {
+		return nil, err
+	}
+	keyring, err := secrets.NewKeyring(ctx, s.log.JetStream(), kek, 1)
+	if err != nil {
+		return nil, err
+	}
+	shredder := secrets.NewShredder(keyring, cfg.Logger.With("service", "secret-shredder"))
+	sr, err := projections.Open(filepath.Join(projDir, "secret-keys"), secrets.Projection(), s.log,
+		projections.WithLogger(cfg.Logger), projections.WithAfterCommit(shredder.Notify))
+	if err != nil {
+		return nil, err
+	}
+	shredder.Attach(sr)
+	s.runners = append(s.runners, sr)
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		if err := sr.Run(runCtx); err != nil {
+			cfg.Logger.Error("projection stopped", "projection", sr.Name(), "err", err)
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		shredder.Run(runCtx)
+	}()
+	sealSub, err := secrets.Serve(s.nc, keyring)
+	if err != nil {
+		return nil, err
+	}
+	s.subs = append(s.subs, sealSub)
 	s.query = query.NewService(qr, s.log, cfg.Logger.With("service", "query"))
+	s.query.Secrets = keyring
 	if err = s.query.Start(); err != nil {
 		return nil, err
 	}
@@ -194,6 +229,10 @@ func (s *Server) Shutdown() {
 		s.admin.stop()
 		s.admin = nil
 	}
+	for _, sub := range s.subs {
+		_ = sub.Unsubscribe()
+	}
+	s.subs = nil
 	if s.query != nil {
 		s.query.Stop()
 		s.query = nil

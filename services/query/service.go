@@ -12,6 +12,7 @@ import (
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/projections"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
@@ -27,8 +28,34 @@ type Service struct {
 	logger *slog.Logger
 	// WaitTimeout bounds how long a request waits for the projection to catch up.
 	WaitTimeout time.Duration
-	subs        []*nats.Subscription
-	wg          sync.WaitGroup
+	// Secrets, when set, opens sealed Secrets before they are returned.
+	Secrets SecretOpener
+	subs    []*nats.Subscription
+	wg      sync.WaitGroup
+}
+
+// SecretOpener turns a sealed Secret and its applied configuration back into
+// clear text.
+type SecretOpener interface {
+	Open(ctx context.Context, s *corev1.Secret, applied json.RawMessage) (*corev1.Secret, json.RawMessage, error)
+}
+
+// open returns the stored bytes of an object as a client may see them.
+func (s *Service) open(k *object.Kind, stored []byte) ([]byte, error) {
+	if s.Secrets == nil || k.Kind != "Secret" {
+		return stored, nil
+	}
+	st, err := object.DecodeStored(k, stored)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.WaitTimeout)
+	defer cancel()
+	sec, applied, err := s.Secrets.Open(ctx, st.Object.(*corev1.Secret), st.LastApplied)
+	if err != nil {
+		return nil, err
+	}
+	return (&object.Stored{Object: sec, LastApplied: applied}).Encode()
 }
 
 // NewService returns a query service over runner (which must fold Projection()).
@@ -132,8 +159,9 @@ func (s *Service) get(m *nats.Msg, req *Request) error {
 			return err
 		}
 		if ok {
+			v, err = s.open(k, v)
 			resp.Items = []json.RawMessage{v}
-			return nil
+			return err
 		}
 		resp.Code = CodeNotFound
 		resp.Error = fmt.Sprintf("%s %q not found", resourceName(k), req.Name)
@@ -185,8 +213,13 @@ func (s *Service) list(m *nats.Msg, req *Request) error {
 				chunk = &Response{Checkpoint: cp}
 				size = 0
 			}
-			chunk.Items = append(chunk.Items, append(json.RawMessage(nil), v...))
-			size += len(v)
+			item, err := s.open(k, v)
+			if err != nil {
+				ferr = err
+				return false
+			}
+			chunk.Items = append(chunk.Items, append(json.RawMessage(nil), item...))
+			size += len(item)
 			return true
 		})
 		if err == nil {
