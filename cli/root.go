@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"github.com/wake-run/wake/cli/client"
 )
 
@@ -20,6 +21,8 @@ type globals struct {
 	namespace string
 	out       io.Writer
 	errOut    io.Writer
+	// command is the command line being run, recorded as the reason of events.
+	command string
 }
 
 // NewRoot returns the wake command tree writing to out and errOut.
@@ -36,6 +39,9 @@ Start a cluster with "wake up"; then use apply, get, describe, delete and events
 you would use kubectl.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+			g.command = commandLine(cmd, args)
+		},
 	}
 	root.SetOut(out)
 	root.SetErr(errOut)
@@ -57,17 +63,45 @@ func (g *globals) connect() (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.Reason = commandLine()
+	c.Reason = g.command
 	return c, nil
 }
 
-func commandLine() string {
-	args := os.Args[1:]
-	s := "wake " + strings.Join(args, " ")
+// commandLine reconstructs what the person ran: the command path, the flags they
+// set (not --server) and the arguments.
+func commandLine(cmd *cobra.Command, args []string) string {
+	parts := []string{cmd.CommandPath()}
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if f.Name == "server" {
+			return
+		}
+		name := "--" + f.Name
+		if f.Shorthand != "" {
+			name = "-" + f.Shorthand
+		}
+		if f.Value.Type() == "bool" {
+			if f.Value.String() == "true" {
+				parts = append(parts, name)
+			}
+			return
+		}
+		for _, v := range flagValues(f) {
+			parts = append(parts, name, v)
+		}
+	})
+	parts = append(parts, args...)
+	s := strings.Join(parts, " ")
 	if len(s) > 200 {
 		s = s[:200] + "..."
 	}
 	return s
+}
+
+func flagValues(f *pflag.Flag) []string {
+	if sv, ok := f.Value.(pflag.SliceValue); ok {
+		return sv.GetSlice()
+	}
+	return []string{f.Value.String()}
 }
 
 func (g *globals) ns() string {

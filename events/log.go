@@ -124,6 +124,25 @@ func (l *Log) Append(ctx context.Context, ev *Event, expectedVersion uint64) (ui
 	return ack.Sequence, nil
 }
 
+// AppendGuardedBy stores ev on its object's subject if and only if the latest event
+// on guardSubject (a subject or a wildcard filter, e.g. every object of a namespace)
+// is still at expectedVersion (0: no event matches it). It guards on facts outside
+// the object's own subject; otherwise it behaves as Append.
+func (l *Log) AppendGuardedBy(ctx context.Context, ev *Event, expectedVersion uint64, guardSubject string) (uint64, error) {
+	msg, err := l.message(ev)
+	if err != nil {
+		return 0, err
+	}
+	ack, err := l.js.PublishMsg(ctx, msg,
+		jetstream.WithMsgID(ev.ID),
+		jetstream.WithExpectStream(l.stream),
+		jetstream.WithExpectLastSequenceForSubject(expectedVersion, guardSubject))
+	if err != nil {
+		return 0, l.appendError(ev, expectedVersion, err)
+	}
+	return ack.Sequence, nil
+}
+
 func (l *Log) message(ev *Event) (*nats.Msg, error) {
 	if ev.ID == "" || ev.Type == "" || ev.Schema == 0 {
 		return nil, fmt.Errorf("append %s: event needs id, type and schema", ev.Object)

@@ -167,6 +167,7 @@ func (r *Runner) wipe() error {
 	}
 	r.checkpoint.Store(0)
 	r.rejected.Store(0)
+	r.folded.Store(0)
 	return r.db.Set(keyVersion, []byte(strconv.Itoa(r.p.Version)), pebble.Sync)
 }
 

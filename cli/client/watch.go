@@ -31,6 +31,9 @@ func (c *Client) Watch(ctx context.Context, k *object.Kind, namespace, selector 
 	// The fold needs every object, matching or not: an update can make one match.
 	all, cp, err := c.Query.List(ctx, k, namespace, "")
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
 	state := map[string]*object.Stored{}
@@ -46,6 +49,9 @@ func (c *Client) Watch(ctx context.Context, k *object.Kind, namespace, selector 
 	}
 	cur, err := c.Log.Read(ctx, events.ReadOptions{From: cp + 1, Subjects: []string{events.KindSubjects(k.Kind, namespace, !k.Namespaced)}})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
 	defer cur.Close()

@@ -159,3 +159,24 @@ func TestWatchWithASelector(t *testing.T) {
 		t.Errorf("watch -l app=web delivered\n%v\nwant\n%v", got, want)
 	}
 }
+
+// TestWatchEndsQuietlyWithItsContext: a watch whose context ends at any point
+// (here: right after the list, before it follows the log) returns nil, so
+// `wake get -w` stopped by Ctrl-C prints no error.
+func TestWatchEndsQuietlyWithItsContext(t *testing.T) {
+	_, c := start(t)
+	k, _ := object.Lookup("cm")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	err := c.Watch(ctx, k, "default", "", func([]object.Object) error { cancel(); return nil },
+		func(string, object.Object) error { return nil })
+	if err != nil {
+		t.Errorf("watch cancelled after its list = %v, want nil", err)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	cancel()
+	if err := c.Watch(ctx, k, "default", "", func([]object.Object) error { return nil },
+		func(string, object.Object) error { return nil }); err != nil {
+		t.Errorf("watch with an ended context = %v, want nil", err)
+	}
+}

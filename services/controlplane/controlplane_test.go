@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -276,5 +277,40 @@ func TestReplayRebuildsToTheSameAnswers(t *testing.T) {
 	}
 	if _, err := c.Query.Get(context.Background(), cm, "default", "settings"); err == nil {
 		t.Error("a delete after replay is not visible")
+	}
+}
+
+// TestShutdownStopsEverything: after Shutdown no goroutine of the server is left,
+// and its port is free.
+func TestShutdownStopsEverything(t *testing.T) {
+	before := runtime.NumGoroutine()
+	srv := startIn(t, t.TempDir())
+	c := connect(t, srv)
+	populate(t, c)
+	w, watchDone := context.WithCancel(context.Background())
+	deploy, _ := object.ByKind("Deployment")
+	stopped, listed := make(chan error, 1), make(chan struct{})
+	go func() {
+		stopped <- c.Watch(w, deploy, "", "", func([]object.Object) error { close(listed); return nil },
+			func(string, object.Object) error { return nil })
+	}()
+	<-listed
+	watchDone()
+	if err := <-stopped; err != nil {
+		t.Errorf("watch: %v", err)
+	}
+	url := srv.ClientURL()
+	c.Close()
+	srv.Shutdown()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<20)
+		t.Errorf("%d goroutines before Start, %d after Shutdown:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+	}
+	if _, err := client.Connect(url); err == nil {
+		t.Errorf("%s still accepts connections after Shutdown", url)
 	}
 }

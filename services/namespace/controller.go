@@ -89,7 +89,13 @@ func (c *Controller) reconcile(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			actions = append(actions, Decide(ns, states[ns], members)...)
+			st := states[ns]
+			if v, ok, err := rd.Get(lastKey(ns)); err != nil {
+				return err
+			} else if ok {
+				st.Contents, _ = strconv.ParseUint(string(v), 10, 64)
+			}
+			actions = append(actions, Decide(ns, st, members)...)
 		}
 		return nil
 	})
@@ -98,7 +104,13 @@ func (c *Controller) reconcile(ctx context.Context) error {
 	}
 	for _, a := range actions {
 		a.Event.Time = time.Now().UTC()
-		if _, err := c.log.Append(ctx, a.Event, a.Expected); err != nil {
+		var err error
+		if a.Guard != "" {
+			_, err = c.log.AppendGuardedBy(ctx, a.Event, a.Expected, a.Guard)
+		} else {
+			_, err = c.log.Append(ctx, a.Event, a.Expected)
+		}
+		if err != nil {
 			if errors.Is(err, events.ErrConflict) {
 				continue // newer events: the next round decides again
 			}

@@ -19,6 +19,7 @@ import (
 	"github.com/wake-run/wake/services/controlplane"
 	"github.com/wake-run/wake/services/namespace"
 	"github.com/wake-run/wake/services/query"
+	corev1 "k8s.io/api/core/v1"
 )
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -279,12 +280,19 @@ func TestApplyIntoATerminatingOrMissingNamespaceIsRefused(t *testing.T) {
 	if err := c.Delete(ctx, k, "", "shop"); err != nil {
 		t.Fatal(err)
 	}
+	st, err := c.Query.Get(ctx, k, "", "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ns := st.Object.(*corev1.Namespace); ns.Status.Phase != corev1.NamespaceTerminating || ns.DeletionTimestamp == nil {
+		t.Errorf("namespace after delete: phase %q deletionTimestamp %v, want Terminating", ns.Status.Phase, ns.DeletionTimestamp)
+	}
 	// Deleting again is a no-op while it terminates.
 	before, _ := s.Log.LastSeq(ctx)
 	if err := c.Delete(ctx, k, "", "shop"); err != nil {
 		t.Fatal(err)
 	}
-	err := write(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: shop}\n")
+	err = write(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: shop}\n")
 	if !errors.Is(err, client.ErrNamespace) || !strings.Contains(err.Error(), "being terminated") {
 		t.Errorf("apply into a terminating namespace = %v, want ErrNamespace saying it is being terminated", err)
 	}

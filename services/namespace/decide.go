@@ -18,10 +18,13 @@ type Member struct {
 	Version uint64
 }
 
-// Action is one guarded append the controller decides on.
+// Action is one guarded append the controller decides on: Expected is the version
+// of the event's own subject, or, when Guard is set, of the newest event matching
+// Guard.
 type Action struct {
 	Event    *events.Event
 	Expected uint64
+	Guard    string
 }
 
 // Decide returns what to append for a terminating namespace: a deletion of every
@@ -43,7 +46,9 @@ func Decide(ns string, st nsState, members []Member) []Action {
 	}
 	if len(out) == 0 {
 		k, _ := object.ByKind("Namespace")
-		out = append(out, deletion(k, events.Ref{Kind: "Namespace", Name: ns}, st.Version, cause))
+		a := deletion(k, events.Ref{Kind: "Namespace", Name: ns}, st.Version, cause)
+		a.Expected, a.Guard = st.Contents, contentsSubject(ns)
+		out = append(out, a)
 	}
 	return out
 }
@@ -72,4 +77,9 @@ func nsOf(ref events.Ref, cause *events.Event) string {
 func derivedID(cause string, ref events.Ref, version uint64) string {
 	h := sha256.Sum256([]byte(fmt.Sprintf("%s|%s|%d", cause, ref.Subject(), version)))
 	return "nsgc-" + hex.EncodeToString(h[:12])
+}
+
+// contentsSubject matches the events of every object in namespace ns.
+func contentsSubject(ns string) string {
+	return events.Prefix + ".*." + events.EncodeToken(ns) + ".*"
 }

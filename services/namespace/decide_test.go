@@ -32,7 +32,7 @@ func decisions(actions []Action) []decision {
 }
 
 func TestDecide(t *testing.T) {
-	terminating := nsState{Version: 40, Terminating: true, Deleting: deletingShop}
+	terminating := nsState{Version: 40, Terminating: true, Deleting: deletingShop, Contents: 33}
 	cases := []struct {
 		name    string
 		st      nsState
@@ -50,8 +50,8 @@ func TestDecide(t *testing.T) {
 			{"deployment.deleted", events.Ref{Kind: "Deployment", Namespace: "shop", Name: "web"}, 17},
 			{"service.deleted", events.Ref{Kind: "Service", Namespace: "shop", Name: "web"}, 9},
 		}},
-		{"terminating and empty: delete the namespace at its version", terminating, nil, []decision{
-			{"namespace.deleted", events.Ref{Kind: "Namespace", Name: "shop"}, 40},
+		{"terminating and empty: delete the namespace, guarded by the last event of its contents", terminating, nil, []decision{
+			{"namespace.deleted", events.Ref{Kind: "Namespace", Name: "shop"}, 33},
 		}},
 	}
 	for _, tc := range cases {
@@ -158,7 +158,8 @@ func TestFold(t *testing.T) {
 		t.Errorf("namespace state = %+v, want terminating at 9 caused by id-7", st)
 	}
 	delete(got, "n\x00shop")
-	want := map[string]string{"o\x00shop\x00ConfigMap\x00a": "4", "o\x00other\x00ConfigMap\x00x": "6"}
+	want := map[string]string{"o\x00shop\x00ConfigMap\x00a": "4", "o\x00other\x00ConfigMap\x00x": "6",
+		"l\x00shop": "8", "l\x00other": "6"} // l: the newest event of the namespace's contents
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("members = %q, want %q", got, want)
 	}

@@ -16,9 +16,10 @@ import (
 // Projection folds namespaces (version, terminating) and the version of every
 // namespaced object, indexed by namespace.
 //
-// Keys: n\x00<namespace> -> nsState; o\x00<namespace>\x00<kind>\x00<name> -> version.
+// Keys: n\x00<namespace> -> nsState; o\x00<namespace>\x00<kind>\x00<name> -> version;
+// l\x00<namespace> -> sequence of the newest event of any object in the namespace.
 func Projection() projections.Projection {
-	return projections.Projection{Name: "namespaces", Version: 1, Fold: Fold}
+	return projections.Projection{Name: "namespaces", Version: 2, Fold: Fold}
 }
 
 type nsState struct {
@@ -27,9 +28,16 @@ type nsState struct {
 	// Deleting is the event that started the deletion: the cause of every
 	// deletion the controller appends.
 	Deleting events.Event `json:"deleting,omitempty"`
+	// Contents is the sequence of the newest event of any object in the namespace
+	// (from lastKey, not stored here): the final deletion is guarded by it, so an
+	// object created after the controller saw the namespace empty stops it.
+	Contents uint64 `json:"-"`
 }
 
 func nsKey(name string) []byte { return append([]byte("n\x00"), name...) }
+
+// lastKey holds the sequence of the newest event of any object in a namespace.
+func lastKey(ns string) []byte { return append([]byte("l\x00"), ns...) }
 
 func objKey(ns, kind, name string) []byte {
 	return []byte("o\x00" + ns + "\x00" + kind + "\x00" + name)
@@ -66,6 +74,9 @@ func Fold(s projections.State, ev *events.Event) error {
 	}
 	if !k.Namespaced {
 		return nil
+	}
+	if err := s.Set(lastKey(ev.Object.Namespace), []byte(strconv.FormatUint(ev.Seq, 10))); err != nil {
+		return err
 	}
 	key := objKey(ev.Object.Namespace, k.Kind, ev.Object.Name)
 	if verb == object.Deleted {

@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/wake-run/wake/cli/client"
+)
+
+func TestDescribeShowsRecentEvents(t *testing.T) {
+	h := newHarness(t)
+	h.ok("apply", "-f", h.file("web.yaml", webYAML))
+	h.ok("scale", "deploy/web", "--replicas=4")
+	out := h.ok("describe", "deploy", "web").out
+	for _, want := range []string{"Name:                   web\n", "Namespace:              default\n", "Replicas:               4 desired"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("describe lacks %q:\n%s", want, out)
+		}
+	}
+	_, events, ok := strings.Cut(out, "\nEvents:\n")
+	if !ok {
+		t.Fatalf("describe has no Events section:\n%s", out)
+	}
+	me := client.DefaultActor()
+	if !hasRow(events, "Normal", "Created", me, "(seq", "2)") || !hasRow(events, "Normal", "Updated", me, "(seq", "3)") {
+		t.Errorf("describe events do not show the apply and the scale by %s:\n%s", me, events)
+	}
+	if r := h.fails("describe", "deploy", "nope"); r.errLine != `Error from server (NotFound): deployments.apps "nope" not found` {
+		t.Errorf("describe of a missing object: %q", r.errLine)
+	}
+}
+
+func TestReplayAndProjectionsCommands(t *testing.T) {
+	h := newHarness(t)
+	h.ok("apply", "-f", h.file("web.yaml", webYAML))
+	before := h.ok("get", "deploy", "web", "-o", "json").out
+	last := h.lastSeq()
+	out := h.ok("replay", "query").out
+	if !strings.HasPrefix(out, "projection query rebuilt from 2 events in ") || last != 2 {
+		t.Errorf("replay printed %q (log at %d)", out, last)
+	}
+	if after := h.ok("get", "deploy", "web", "-o", "json").out; after != before {
+		t.Errorf("get after replay differs:\n%s\n%s", before, after)
+	}
+	rows := lines(h.ok("projections").out)
+	if len(rows) < 3 || strings.Join(rows[0], " ") != "NAME CHECKPOINT FOLDED REJECTED DIR" {
+		t.Fatalf("projections = %q", rows)
+	}
+	seen := map[string]bool{}
+	for _, r := range rows[1:] {
+		switch r[0] {
+		case "query", "namespaces": // both read every event
+			seen[r[0]] = true
+			if r[1] != "2" || r[3] != "0" {
+				t.Errorf("projection %s: checkpoint %s rejected %s, want 2 and 0", r[0], r[1], r[3])
+			}
+		}
+	}
+	if !seen["query"] || !seen["namespaces"] {
+		t.Errorf("projections lists %q, want query and namespaces", rows)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	r := execute(nil, "version")
+	if r.failed() || !strings.HasPrefix(r.out, "wake "+Version+" (go") {
+		t.Errorf("version printed %q %q", r.out, r.errLine)
+	}
+}
