@@ -119,9 +119,28 @@ func (l *Log) Append(ctx context.Context, ev *Event, expectedVersion uint64) (ui
 		jetstream.WithExpectStream(l.stream),
 		jetstream.WithExpectLastSequencePerSubject(expectedVersion))
 	if err != nil {
-		return 0, l.appendError(ev, expectedVersion, err)
+		return l.settle(ctx, ev, l.appendError(ev, expectedVersion, err))
 	}
 	return ack.Sequence, nil
+}
+
+// settle turns a conflict into success when the conflicting event is ev itself: a
+// retry of an append whose acknowledgement was lost. The server checks the version
+// guard before its duplicate window, so without this a retried append would report
+// a conflict for an event that is stored.
+func (l *Log) settle(ctx context.Context, ev *Event, err error) (uint64, error) {
+	if !errors.Is(err, ErrConflict) {
+		return 0, err
+	}
+	s, serr := l.js.Stream(ctx, l.stream)
+	if serr != nil {
+		return 0, err
+	}
+	last, gerr := s.GetLastMsgForSubject(ctx, ev.Object.Subject())
+	if gerr == nil && last.Header.Get(jetstream.MsgIDHeader) == ev.ID {
+		return last.Sequence, nil
+	}
+	return 0, err
 }
 
 // AppendGuardedBy stores ev on its object's subject if and only if the latest event
@@ -138,7 +157,7 @@ func (l *Log) AppendGuardedBy(ctx context.Context, ev *Event, expectedVersion ui
 		jetstream.WithExpectStream(l.stream),
 		jetstream.WithExpectLastSequenceForSubject(expectedVersion, guardSubject))
 	if err != nil {
-		return 0, l.appendError(ev, expectedVersion, err)
+		return l.settle(ctx, ev, l.appendError(ev, expectedVersion, err))
 	}
 	return ack.Sequence, nil
 }

@@ -100,7 +100,15 @@ func Open(dir string, p Projection, log *events.Log, opts ...Option) (*Runner, e
 	if err := r.open(); err != nil {
 		return nil, err
 	}
-	if v := r.storedVersion(); v != p.Version {
+	switch v, ok, err := readUint(r.db, keyVersion); {
+	case err != nil:
+		return nil, fmt.Errorf("projection %s: read version: %w", p.Name, err)
+	case !ok && r.checkpoint.Load() == 0:
+		// A fresh database: record the version that builds it.
+		if err := r.db.Set(keyVersion, []byte(strconv.Itoa(p.Version)), pebble.Sync); err != nil {
+			return nil, fmt.Errorf("projection %s: write version: %w", p.Name, err)
+		}
+	case !ok || int(v) != p.Version:
 		r.logger.Info("projection version changed, rebuilding", "projection", p.Name, "stored", v, "want", p.Version)
 		if err := r.wipe(); err != nil {
 			return nil, err
@@ -130,17 +138,6 @@ func (r *Runner) open() error {
 	}
 	r.rejected.Store(n)
 	return nil
-}
-
-func (r *Runner) storedVersion() int {
-	v, ok, _ := readUint(r.db, keyVersion)
-	if !ok {
-		if r.checkpoint.Load() == 0 {
-			return r.p.Version // fresh database
-		}
-		return -1
-	}
-	return int(v)
 }
 
 func readUint(db *pebble.DB, key []byte) (uint64, bool, error) {
