@@ -52,6 +52,7 @@ you would use kubectl.`,
 		newApplyCmd(g), newCreateCmd(g), newReplaceCmd(g),
 		newGetCmd(g), newDescribeCmd(g), newDeleteCmd(g), newScaleCmd(g),
 		newEventsCmd(g), newVersionCmd(g), newReplayCmd(g), newProjectionsCmd(g),
+		NewImageCmd(),
 	)
 	return root
 }

@@ -1,8 +1,9 @@
 #!/bin/sh
-# Installs what wake needs on a Debian machine, idempotently. Today wake needs only
-# Go (already present); the node agent adds containerd, runc and the CNI plugins here.
+# Installs what wake needs on a Debian machine, idempotently: containerd and runc
+# (the node runtime; the image tests import into a private containerd), and
+# busybox-static (packaged by `wake image build --demo`).
 set -eu
-WAKE_APT_PACKAGES="${WAKE_APT_PACKAGES:-}"
+WAKE_APT_PACKAGES="${WAKE_APT_PACKAGES:-containerd runc busybox-static}"
 need=""
 for pkg in $WAKE_APT_PACKAGES; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
