@@ -20,19 +20,30 @@ import (
 const SchemaVersion = 1
 
 // Ref names the object an event is about. Namespace is empty for cluster-scoped kinds.
+// Node, when set, addresses the object's facet in that node's inbox (see Subject):
+// the work a node must do for the object and what the node reports about it.
 type Ref struct {
 	Kind      string `json:"kind"`
 	Namespace string `json:"namespace,omitempty"`
 	Name      string `json:"name"`
+	Node      string `json:"node,omitempty"`
 }
 
-// String returns kind/namespace/name (kind/name when cluster-scoped).
+// String returns kind/namespace/name (kind/name when cluster-scoped), with
+// "@node" for a node facet.
 func (r Ref) String() string {
-	if r.Namespace == "" {
-		return r.Kind + "/" + r.Name
+	s := r.Kind + "/" + r.Name
+	if r.Namespace != "" {
+		s = r.Kind + "/" + r.Namespace + "/" + r.Name
 	}
-	return r.Kind + "/" + r.Namespace + "/" + r.Name
+	if r.Node != "" {
+		s += "@" + r.Node
+	}
+	return s
 }
+
+// Object returns the reference without its node facet.
+func (r Ref) Object() Ref { r.Node = ""; return r }
 
 // Event is the envelope of everything on the log.
 //

@@ -7,12 +7,15 @@ import (
 
 // Subject layout of the stream of record:
 //
-//	ev.<kind>.<namespace>.<name>
+//	ev.<kind>.<namespace>.<name>              an object
+//	ev.node.<node>.<kind>.<namespace>.<name>  its facet in a node's inbox
 //
 // kind is the lowercase kind; cluster-scoped objects use ClusterScope in the
 // namespace position. Tokens are encoded with EncodeToken, so any name maps to one
-// token. Because the namespace is always the third token, one wildcard grants a
-// namespace (ev.*.<ns>.*), and a kind (ev.<kind>.>).
+// token. Because the namespace is always the third token of an object subject, one
+// wildcard grants a namespace (ev.*.<ns>.*) or a kind (ev.<kind>.>); a node's inbox
+// is ev.node.<node>.> (NodeInbox), which no object subject matches: object subjects
+// have four tokens and Node objects use ClusterScope as their third.
 const (
 	Prefix = "ev"
 	// ClusterScope is the namespace token of cluster-scoped objects. "_" can never
@@ -28,8 +31,15 @@ func (r Ref) Subject() string {
 	if r.Namespace != "" {
 		ns = EncodeToken(r.Namespace)
 	}
-	return Prefix + "." + EncodeToken(strings.ToLower(r.Kind)) + "." + ns + "." + EncodeToken(r.Name)
+	tail := EncodeToken(strings.ToLower(r.Kind)) + "." + ns + "." + EncodeToken(r.Name)
+	if r.Node != "" {
+		return Prefix + ".node." + EncodeToken(r.Node) + "." + tail
+	}
+	return Prefix + "." + tail
 }
+
+// NodeInbox is the filter of every event addressed to node: what its agent consumes.
+func NodeInbox(node string) string { return Prefix + ".node." + EncodeToken(node) + ".>" }
 
 // KindSubjects returns the filter for every object of kind in namespace (all
 // namespaces when namespace is empty and the kind is namespaced).
@@ -46,11 +56,17 @@ func KindSubjects(kind, namespace string, clusterScoped bool) string {
 // ParseSubject is the inverse of Ref.Subject. The kind comes back lowercase.
 func ParseSubject(subject string) (Ref, error) {
 	parts := strings.Split(subject, ".")
-	if len(parts) != 4 || parts[0] != Prefix {
-		return Ref{}, fmt.Errorf("subject %q is not ev.<kind>.<namespace>.<name>", subject)
-	}
 	var r Ref
 	var err error
+	if len(parts) == 6 && parts[0] == Prefix && parts[1] == "node" {
+		if r.Node, err = DecodeToken(parts[2]); err != nil {
+			return Ref{}, err
+		}
+		parts = append([]string{Prefix}, parts[3:]...)
+	}
+	if len(parts) != 4 || parts[0] != Prefix {
+		return Ref{}, fmt.Errorf("subject %q is not ev.<kind>.<namespace>.<name> or ev.node.<node>.<kind>.<namespace>.<name>", subject)
+	}
 	if r.Kind, err = DecodeToken(parts[1]); err != nil {
 		return Ref{}, err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
@@ -93,7 +92,7 @@ func (c *Client) Write(ctx context.Context, doc *object.Document, mode Mode) (Re
 		case err != nil:
 			return Result{}, err
 		default:
-			version, _ = strconv.ParseUint(cur.Object.GetResourceVersion(), 10, 64)
+			version = subjectVersion(cur)
 		}
 		outcome, change, err := decide(doc, cur, mode)
 		if err != nil {

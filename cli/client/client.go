@@ -9,11 +9,13 @@ import (
 	"net/url"
 	"os"
 	"os/user"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/services/query"
 )
 
@@ -90,4 +92,13 @@ func (c *Client) newEvent(typ string, ref events.Ref, payload any) (*events.Even
 	}
 	ev.Reason = c.Reason
 	return ev, nil
+}
+
+// subjectVersion is the version a writer of the object's own subject names.
+func subjectVersion(st *object.Stored) uint64 {
+	if st.Version != 0 {
+		return st.Version
+	}
+	v, _ := strconv.ParseUint(st.Object.GetResourceVersion(), 10, 64)
+	return v
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
@@ -80,7 +79,7 @@ func (c *Client) guarded(ctx context.Context, k *object.Kind, ns, name string, d
 		if err != nil {
 			return err
 		}
-		version, _ := strconv.ParseUint(cur.Object.GetResourceVersion(), 10, 64)
+		version := subjectVersion(cur)
 		_, err = c.Log.Append(ctx, ev, version)
 		if errors.Is(err, events.ErrConflict) {
 			continue

@@ -21,7 +21,21 @@ const (
 	Status   = "status"   // payload StatusChange; replaces status only
 	Deleting = "deleting" // payload Deletion; sets deletionTimestamp (graceful deletion)
 	Deleted  = "deleted"  // payload Deletion; the object is gone
+
+	// Pods only, on the pod's subject.
+	Bound         = "bound"         // payload Binding; the scheduler placed the pod
+	Unschedulable = "unschedulable" // payload Binding (Message); the pod fits nowhere yet
+
+	// Pods only, on the pod's facet in its node's inbox (Ref.Node set).
+	Assigned = "assigned" // payload Change (Object: the pod as the node must run it)
+	Stopped  = "stopped"  // no payload; the node stopped the pod and released it
 )
+
+// Binding is the payload of bound and unschedulable events.
+type Binding struct {
+	Node    string `json:"node,omitempty"`
+	Message string `json:"message,omitempty"`
+}
 
 // EventType returns "<kind token>.<verb>".
 func EventType(k *Kind, verb string) string { return k.Token() + "." + verb }
@@ -51,6 +65,10 @@ type Deletion struct {
 type Stored struct {
 	Object      Object
 	LastApplied json.RawMessage
+	// Version is the sequence of the latest event on the object's own subject: the
+	// version a writer of that subject names. It differs from the resourceVersion
+	// when the newest change came through a node facet (a pod's status).
+	Version uint64
 }
 
 // ErrFold is wrapped by every error of Fold: the event cannot apply to the state.
@@ -72,6 +90,36 @@ func Fold(prev *Stored, ev *events.Event) (*Stored, error) {
 	verb := ev.Type[min(len(k.Token())+1, len(ev.Type)):]
 	if ev.Type != EventType(k, verb) {
 		return nil, fmt.Errorf("%w: event type %q does not belong to kind %s", ErrFold, ev.Type, k.Kind)
+	}
+	next, err := foldVerb(k, verb, prev, ev)
+	if err == nil && next != nil {
+		next.Version = prev.versionOr(0)
+		if ev.Object.Node == "" {
+			next.Version = ev.Seq
+		}
+	}
+	return next, err
+}
+
+func (s *Stored) versionOr(v uint64) uint64 {
+	if s == nil {
+		return v
+	}
+	return s.Version
+}
+
+func foldVerb(k *Kind, verb string, prev *Stored, ev *events.Event) (*Stored, error) {
+	if ev.Object.Node != "" {
+		switch verb {
+		case Status:
+		case Assigned, Stopped:
+			if prev == nil {
+				return nil, fmt.Errorf("%w: %s of %s, which does not exist", ErrFold, verb, ev.Object)
+			}
+			return prev, nil // a copy for the node, or its acknowledgement: no change
+		default:
+			return nil, fmt.Errorf("%w: %s is not a node facet event", ErrFold, ev.Type)
+		}
 	}
 	switch verb {
 	case Created:
@@ -96,8 +144,55 @@ func Fold(prev *Stored, ev *events.Event) (*Stored, error) {
 		return foldDeleting(k, prev, ev)
 	case Deleted:
 		return nil, nil
+	case Bound, Unschedulable:
+		if prev == nil {
+			return nil, fmt.Errorf("%w: %s %s but it does not exist", ErrFold, ev.Object, verb)
+		}
+		return foldBinding(verb, prev, ev)
 	}
 	return nil, fmt.Errorf("%w: unknown event type %q", ErrFold, ev.Type)
+}
+
+// foldBinding records the scheduler's decision: the node (bound), or why the pod
+// fits nowhere yet (unschedulable), in spec.nodeName and the PodScheduled condition.
+func foldBinding(verb string, prev *Stored, ev *events.Event) (*Stored, error) {
+	pod, ok := prev.Object.DeepCopyObject().(*corev1.Pod)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s applies to pods only", ErrFold, ev.Type)
+	}
+	var b Binding
+	if err := json.Unmarshal(ev.Payload, &b); err != nil {
+		return nil, fmt.Errorf("%w: %s payload: %v", ErrFold, ev.Type, err)
+	}
+	cond := corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue,
+		LastTransitionTime: metav1.NewTime(ev.Time.UTC().Truncate(1e9))}
+	if verb == Bound {
+		if b.Node == "" || (pod.Spec.NodeName != "" && pod.Spec.NodeName != b.Node) {
+			return nil, fmt.Errorf("%w: bind %s to %q: already on %q", ErrFold, ev.Object, b.Node, pod.Spec.NodeName)
+		}
+		pod.Spec.NodeName = b.Node
+	} else {
+		if pod.Spec.NodeName != "" {
+			return nil, fmt.Errorf("%w: %s is bound to %s", ErrFold, ev.Object, pod.Spec.NodeName)
+		}
+		cond.Status, cond.Reason, cond.Message = corev1.ConditionFalse, corev1.PodReasonUnschedulable, b.Message
+	}
+	setPodCondition(&pod.Status, cond)
+	pod.ResourceVersion = strconv.FormatUint(ev.Seq, 10)
+	return &Stored{Object: pod, LastApplied: prev.LastApplied}, nil
+}
+
+func setPodCondition(st *corev1.PodStatus, c corev1.PodCondition) {
+	for i := range st.Conditions {
+		if st.Conditions[i].Type == c.Type {
+			if st.Conditions[i].Status == c.Status {
+				c.LastTransitionTime = st.Conditions[i].LastTransitionTime
+			}
+			st.Conditions[i] = c
+			return
+		}
+	}
+	st.Conditions = append(st.Conditions, c)
 }
 
 func foldChange(k *Kind, prev *Stored, ev *events.Event) (*Stored, error) {

@@ -8,6 +8,7 @@ import (
 type storedJSON struct {
 	Object  json.RawMessage `json:"object"`
 	Applied json.RawMessage `json:"applied,omitempty"`
+	Version uint64          `json:"version,omitempty"`
 }
 
 // Encode serialises a stored object for a projection or a query answer.
@@ -16,7 +17,7 @@ func (s *Stored) Encode() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(storedJSON{Object: obj, Applied: s.LastApplied})
+	return json.Marshal(storedJSON{Object: obj, Applied: s.LastApplied, Version: s.Version})
 }
 
 // DecodeStored is the inverse of Stored.Encode for an object of kind k.
@@ -29,7 +30,7 @@ func DecodeStored(k *Kind, data []byte) (*Stored, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Stored{Object: obj, LastApplied: sj.Applied}, nil
+	return &Stored{Object: obj, LastApplied: sj.Applied, Version: sj.Version}, nil
 }
 
 // DecodeObject parses an object of kind k from JSON written by wake (not strict:

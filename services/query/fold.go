@@ -24,7 +24,7 @@ import (
 //	t\x00<kind>\x00<namespace>\x00<name> -> version of the deletion
 //	e\x00<kind>\x00<namespace>\x00<name>\x00<seq:8> -> EventSummary
 func Projection() projections.Projection {
-	return projections.Projection{Name: "query", Version: 1, Fold: Fold}
+	return projections.Projection{Name: "query", Version: 2, Fold: Fold}
 }
 
 // EventSummary is what describe shows of an event.
@@ -82,6 +82,9 @@ func Fold(s projections.State, ev *events.Event) error {
 		if prev, err = object.DecodeStored(k, raw); err != nil {
 			return err
 		}
+	}
+	if prev == nil && ev.Object.Node != "" {
+		return nil // a node's report about an object that no longer exists
 	}
 	next, err := object.Fold(prev, ev)
 	if err != nil {
