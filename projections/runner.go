@@ -57,6 +57,7 @@ type Runner struct {
 	batchMax int
 	before   func(seq uint64)
 	after    func(seq uint64)
+	touched  func(refs []events.Ref, seq uint64)
 
 	mu sync.RWMutex // guards db against the swap of a rebuild
 	db *pebble.DB
@@ -88,6 +89,14 @@ func WithBeforeCommit(fn func(seq uint64)) Option { return func(r *Runner) { r.b
 // WithAfterCommit calls fn with the checkpoint after each commit, on the runner's
 // goroutine: fn must not block (signal a channel, do not reconcile inline).
 func WithAfterCommit(fn func(seq uint64)) Option { return func(r *Runner) { r.after = fn } }
+
+// WithTouched calls fn after each commit with the objects (Event.Object, node facet
+// included) of the events folded in it, in log order, possibly repeated, and the
+// checkpoint. A service keeping an in-memory index next to its projection uses it to
+// reread only what changed. fn runs on the runner's goroutine and must not block.
+func WithTouched(fn func(refs []events.Ref, seq uint64)) Option {
+	return func(r *Runner) { r.touched = fn }
+}
 
 // Open opens (creating if needed) the projection's database in dir. A database
 // written by another Projection.Version is deleted and rebuilt.
@@ -282,6 +291,7 @@ type batch struct {
 	pb   *pebble.Batch
 	recs []events.Record
 	rejs []Rejection
+	refs []events.Ref // objects of folded events, for WithTouched
 }
 
 func newBatch(r *Runner) *batch { return &batch{r: r, pb: r.db.NewIndexedBatch()} }
@@ -289,9 +299,12 @@ func newBatch(r *Runner) *batch { return &batch{r: r, pb: r.db.NewIndexedBatch()
 func (b *batch) close() { _ = b.pb.Close() }
 
 func (b *batch) add(rec events.Record) error {
-	ferr := b.apply(rec)
+	ref, ferr := b.apply(rec)
 	if ferr == nil {
 		b.recs = append(b.recs, rec)
+		if b.r.touched != nil {
+			b.refs = append(b.refs, ref)
+		}
 		return nil
 	}
 	var se *storageError
@@ -309,7 +322,7 @@ func (b *batch) add(rec events.Record) error {
 		if rejected[prev.Seq] {
 			continue
 		}
-		if err := b.apply(prev); err != nil {
+		if _, err := b.apply(prev); err != nil {
 			return &storageError{fmt.Errorf("refold of seq %d failed (fold is not pure?): %w", prev.Seq, err)}
 		}
 	}
@@ -320,12 +333,12 @@ func (b *batch) add(rec events.Record) error {
 	return nil
 }
 
-func (b *batch) apply(rec events.Record) error {
+func (b *batch) apply(rec events.Record) (events.Ref, error) {
 	ev, err := rec.Decode()
 	if err != nil {
-		return err
+		return events.Ref{}, err
 	}
-	return b.r.p.Fold(batchState{b.pb}, ev)
+	return ev.Object, b.r.p.Fold(batchState{b.pb}, ev)
 }
 
 func (b *batch) commit() error {
@@ -354,6 +367,10 @@ func (b *batch) commit() error {
 	b.r.wake()
 	if b.r.after != nil {
 		b.r.after(last)
+	}
+	if b.r.touched != nil {
+		b.r.touched(b.refs, last)
+		b.refs = nil
 	}
 	_ = b.pb.Close()
 	b.pb = b.r.db.NewIndexedBatch()

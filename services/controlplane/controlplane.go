@@ -20,6 +20,7 @@ import (
 	"github.com/wake-run/wake/projections"
 	"github.com/wake-run/wake/services/namespace"
 	"github.com/wake-run/wake/services/query"
+	"github.com/wake-run/wake/services/scheduler"
 	"github.com/wake-run/wake/services/secrets"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -158,6 +159,27 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.subs = append(s.subs, sealSub)
+	sched := scheduler.NewService(s.log, cfg.Logger.With("service", "scheduler"))
+	schr, err := projections.Open(filepath.Join(projDir, "scheduler"), scheduler.Projection(), s.log,
+		projections.WithLogger(cfg.Logger), projections.WithTouched(sched.Touched))
+	if err != nil {
+		return nil, err
+	}
+	sched.Attach(schr)
+	s.runners = append(s.runners, schr)
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		if err := schr.Run(runCtx); err != nil {
+			cfg.Logger.Error("projection stopped", "projection", schr.Name(), "err", err)
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		if err := sched.Run(runCtx); err != nil {
+			cfg.Logger.Error("scheduler stopped", "err", err)
+		}
+	}()
 	s.query = query.NewService(qr, s.log, cfg.Logger.With("service", "query"))
 	s.query.Secrets = keyring
 	if err = s.query.Start(); err != nil {

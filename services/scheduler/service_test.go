@@ -1,0 +1,176 @@
+package scheduler_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wake-run/wake/cli/client"
+	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/services/controlplane"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+func start(t *testing.T) (*controlplane.Server, *client.Client) {
+	t.Helper()
+	srv, err := controlplane.Start(context.Background(), controlplane.Config{DataDir: t.TempDir(), Port: -1,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	c, err := client.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return srv, c
+}
+
+// registerNode appends what a node agent appends: the Node, then its Ready status.
+func registerNode(t *testing.T, c *client.Client, name, cpu string, taints ...corev1.Taint) {
+	t.Helper()
+	ctx := context.Background()
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name),
+		Labels: map[string]string{"kubernetes.io/hostname": name}}, Spec: corev1.NodeSpec{Taints: taints}}
+	node.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Node"))
+	raw, _ := json.Marshal(node)
+	ref := events.Ref{Kind: "Node", Name: name}
+	ev, _ := events.New("node.created", ref, "system:node:"+name, &object.Change{Object: raw})
+	seq, err := c.Log.Append(ctx, ev, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alloc := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse("8Gi"), corev1.ResourcePods: resource.MustParse("110")}
+	status := corev1.NodeStatus{Capacity: alloc, Allocatable: alloc,
+		Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}
+	st, _ := json.Marshal(status)
+	ev, _ = events.New("node.status", ref, "system:node:"+name, &object.StatusChange{Status: st})
+	if _, err := c.Log.Append(ctx, ev, seq); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func applyPod(t *testing.T, c *client.Client, name, cpu string) {
+	t.Helper()
+	manifest := `apiVersion: v1
+kind: Pod
+metadata: {name: ` + name + `}
+spec:
+  containers:
+  - name: c
+    image: busybox
+    resources: {requests: {cpu: "` + cpu + `"}}
+`
+	docs, err := object.Decode(name+".yaml", []byte(manifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.SetNamespace(docs, "", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(context.Background(), &docs[0], client.ModeApply); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitPod polls until cond holds for the pod.
+func waitPod(t *testing.T, c *client.Client, name string, what string, cond func(*corev1.Pod) bool) *corev1.Pod {
+	t.Helper()
+	k, _ := object.ByKind("Pod")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := c.Query.Get(context.Background(), k, "default", name)
+		if err == nil && cond(st.Object.(*corev1.Pod)) {
+			return st.Object.(*corev1.Pod)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pod %s: %s did not happen (last: %v)", name, what, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func scheduled(p *corev1.Pod) (corev1.ConditionStatus, string) {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled {
+			return c.Status, c.Message
+		}
+	}
+	return "", ""
+}
+
+func TestBindsSpreadsAndRetriesWhenTheClusterChanges(t *testing.T) {
+	_, c := start(t)
+	registerNode(t, c, "n1", "4")
+	registerNode(t, c, "n2", "4", corev1.Taint{Key: "dedicated", Value: "gpu", Effect: corev1.TaintEffectNoSchedule})
+	registerNode(t, c, "n3", "4")
+	for _, name := range []string{"a", "b"} {
+		applyPod(t, c, name, "1")
+	}
+	onNode := map[string]bool{}
+	for _, name := range []string{"a", "b"} {
+		p := waitPod(t, c, name, "bound", func(p *corev1.Pod) bool { return p.Spec.NodeName != "" })
+		if p.Spec.NodeName == "n2" {
+			t.Errorf("pod %s bound to the tainted node", name)
+		}
+		onNode[p.Spec.NodeName] = true
+	}
+	if len(onNode) != 2 {
+		t.Errorf("two equal pods on equal nodes were not spread: %v", onNode)
+	}
+
+	applyPod(t, c, "huge", "16")
+	p := waitPod(t, c, "huge", "reported unschedulable", func(p *corev1.Pod) bool { s, _ := scheduled(p); return s == corev1.ConditionFalse })
+	_, msg := scheduled(p)
+	want := "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 Insufficient cpu."
+	if msg != want {
+		t.Errorf("unschedulable message %q, want %q", msg, want)
+	}
+	registerNode(t, c, "big", "32")
+	p = waitPod(t, c, "huge", "bound after a node joined", func(p *corev1.Pod) bool { return p.Spec.NodeName != "" })
+	if p.Spec.NodeName != "big" {
+		t.Errorf("huge pod on %s, want big", p.Spec.NodeName)
+	}
+
+	// The audit trail: the binding names the scheduler, the pod's apply as cause,
+	// and the scores that won; the unschedulable report is appended once.
+	cur, err := c.Log.Read(context.Background(), events.ReadOptions{Subjects: []string{"ev.pod.default.huge"}, Bounded: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cur.Close()
+	var types []string
+	for {
+		rec, err := cur.Next(context.Background())
+		if err != nil {
+			break
+		}
+		ev, err := rec.Decode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		types = append(types, ev.Type)
+		if ev.Type == "pod.bound" {
+			var b object.Binding
+			_ = json.Unmarshal(ev.Payload, &b)
+			if ev.Actor != "system:scheduler" || ev.Cause == "" || !strings.Contains(b.Message, "score") {
+				t.Errorf("binding event: actor %q cause %q message %q", ev.Actor, ev.Cause, b.Message)
+			}
+		}
+	}
+	// A report is appended only when its message changes: the joining node was
+	// briefly not ready (registered before its status), which is a new reason.
+	got := strings.Join(types, ",")
+	if !strings.HasPrefix(got, "pod.created,pod.unschedulable,") || !strings.HasSuffix(got, ",pod.bound") || strings.Count(got, "unschedulable") > 2 {
+		t.Errorf("events of the huge pod: %s", got)
+	}
+}
