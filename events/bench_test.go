@@ -196,6 +196,8 @@ func rawSync(js jetstream.JetStream, msgs []*nats.Msg) func() error {
 
 func rawPipelined(js jetstream.JetStream, msgs []*nats.Msg) func() error {
 	return func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
 		version := map[string]uint64{}
 		futures := make([]jetstream.PubAckFuture, 0, pipelineWindow)
 		for start := 0; start < len(msgs); start += pipelineWindow {
@@ -213,8 +215,8 @@ func rawPipelined(js jetstream.JetStream, msgs []*nats.Msg) func() error {
 					version[f.Msg().Subject] = ack.Sequence
 				case err := <-f.Err():
 					return err
-				case <-time.After(time.Minute):
-					return fmt.Errorf("no ack for %s", f.Msg().Subject)
+				case <-ctx.Done():
+					return fmt.Errorf("no ack for %s: %w", f.Msg().Subject, ctx.Err())
 				}
 			}
 		}

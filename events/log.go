@@ -119,16 +119,16 @@ func (l *Log) Append(ctx context.Context, ev *Event, expectedVersion uint64) (ui
 		jetstream.WithExpectStream(l.stream),
 		jetstream.WithExpectLastSequencePerSubject(expectedVersion))
 	if err != nil {
-		return l.settle(ctx, ev, l.appendError(ev, expectedVersion, err))
+		return l.settle(ctx, ev, expectedVersion, l.appendError(ev, expectedVersion, err))
 	}
 	return ack.Sequence, nil
 }
 
-// settle turns a conflict into success when the conflicting event is ev itself: a
-// retry of an append whose acknowledgement was lost. The server checks the version
-// guard before its duplicate window, so without this a retried append would report
-// a conflict for an event that is stored.
-func (l *Log) settle(ctx context.Context, ev *Event, err error) (uint64, error) {
+// settle turns a conflict into success when ev itself is stored on its subject
+// after expected: a retry of an append whose acknowledgement was lost. The server
+// checks the version guard before its duplicate window, so without this a retried
+// append would report a conflict for an event that is stored.
+func (l *Log) settle(ctx context.Context, ev *Event, expected uint64, err error) (uint64, error) {
 	if !errors.Is(err, ErrConflict) {
 		return 0, err
 	}
@@ -136,11 +136,17 @@ func (l *Log) settle(ctx context.Context, ev *Event, err error) (uint64, error) 
 	if serr != nil {
 		return 0, err
 	}
-	last, gerr := s.GetLastMsgForSubject(ctx, ev.Object.Subject())
-	if gerr == nil && last.Header.Get(jetstream.MsgIDHeader) == ev.ID {
-		return last.Sequence, nil
+	// Walk the subject's events after expected: usually one or two.
+	for seq := expected + 1; ; {
+		msg, gerr := s.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(ev.Object.Subject()))
+		if gerr != nil {
+			return 0, err
+		}
+		if msg.Header.Get(jetstream.MsgIDHeader) == ev.ID {
+			return msg.Sequence, nil
+		}
+		seq = msg.Sequence + 1
 	}
-	return 0, err
 }
 
 // AppendGuardedBy stores ev on its object's subject if and only if the latest event
@@ -157,7 +163,7 @@ func (l *Log) AppendGuardedBy(ctx context.Context, ev *Event, expectedVersion ui
 		jetstream.WithExpectStream(l.stream),
 		jetstream.WithExpectLastSequenceForSubject(expectedVersion, guardSubject))
 	if err != nil {
-		return l.settle(ctx, ev, l.appendError(ev, expectedVersion, err))
+		return l.settle(ctx, ev, expectedVersion, l.appendError(ev, expectedVersion, err))
 	}
 	return ack.Sequence, nil
 }
@@ -238,7 +244,7 @@ func (p *Pipeline) Wait(ctx context.Context) ([]Result, error) {
 		case ack := <-pe.future.Ok():
 			out[i].Seq = ack.Sequence
 		case err := <-pe.future.Err():
-			out[i].Err = p.l.appendError(pe.ev, pe.expected, err)
+			out[i].Seq, out[i].Err = p.l.settle(ctx, pe.ev, pe.expected, p.l.appendError(pe.ev, pe.expected, err))
 		case <-ctx.Done():
 			p.pending = p.pending[i:]
 			return out[:i], ctx.Err()

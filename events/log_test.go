@@ -108,21 +108,56 @@ func TestAppendRefusesIncompleteEvents(t *testing.T) {
 }
 
 // A writer whose acknowledgement was lost retries the same event with the same
-// expected version; Append promises one stored copy and the first sequence.
+// expected version; Append promises one stored copy and the first sequence, also
+// when another writer has appended to the subject in between, and a Pipeline
+// applies "the same guards and ids".
 func TestAppendSameEventTwiceStoresOnce(t *testing.T) {
-	srv := eventstest.Start(t)
-	ctx := testContext(t)
-	ev := mustNew(t, "pod.created", podRef("web"), nil)
-	first, err := srv.Log.Append(ctx, ev, 0)
-	if err != nil {
-		t.Fatal(err)
+	cases := []struct {
+		name     string
+		between  bool // another writer appends to the subject before the retry
+		pipeline bool // the retry goes through a Pipeline
+	}{
+		{"retry", false, false},
+		{"retry after another writer", true, false},
+		{"pipelined retry", false, true},
 	}
-	again, err := srv.Log.Append(ctx, ev, 0)
-	if err != nil || again != first {
-		t.Errorf("retrying the same event: seq %d, err %v; want seq %d and no error", again, err, first)
-	}
-	if got := lastSeq(t, ctx, srv.Log); got != first {
-		t.Fatalf("the retried event was stored twice: last seq %d, want %d", got, first)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := eventstest.Start(t)
+			ctx := testContext(t)
+			ref := podRef("web")
+			ev := mustNew(t, "pod.created", ref, nil)
+			first, err := srv.Log.Append(ctx, ev, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := first
+			if tc.between {
+				if want, err = srv.Log.Append(ctx, mustNew(t, "pod.updated", ref, nil), first); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var again uint64
+			if tc.pipeline {
+				p := srv.Log.Pipeline()
+				if err := p.Append(ev, 0); err != nil {
+					t.Fatal(err)
+				}
+				results, werr := p.Wait(ctx)
+				if werr != nil {
+					t.Fatal(werr)
+				}
+				again, err = results[0].Seq, results[0].Err
+			} else {
+				again, err = srv.Log.Append(ctx, ev, 0)
+			}
+			if err != nil || again != first {
+				t.Errorf("retrying the same event: seq %d, err %v; want seq %d and no error", again, err, first)
+			}
+			if got := lastSeq(t, ctx, srv.Log); got != want {
+				t.Fatalf("the retried event was stored twice: last seq %d, want %d", got, want)
+			}
+		})
 	}
 }
 

@@ -27,7 +27,8 @@ func (r Record) Decode() (*Event, error) { return Decode(r.Data, r.Seq, r.Subjec
 type ReadOptions struct {
 	// From is the first stream sequence to deliver; 0 or 1 start at the beginning.
 	From uint64
-	// Since, when set and From is 0, starts at the first event stored at or after it.
+	// Since, when set and From is 0 or 1, starts at the first event stored at or
+	// after it.
 	Since time.Time
 	// Subjects filters the subjects to deliver; empty means every event.
 	Subjects []string

@@ -3,6 +3,7 @@ package events
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Subject layout of the stream of record:
@@ -95,13 +96,18 @@ func EncodeToken(s string) string {
 	}
 	var b strings.Builder
 	b.Grow(len(s) + 8)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if escapeByte(c) {
-			fmt.Fprintf(&b, "%%%02X", c)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError || (size == 1 && escapeByte(s[i])) {
+			// Invalid UTF-8 and U+FFFD are escaped too: the server's file store
+			// treats stored subjects holding them as corruption.
+			for _, c := range []byte(s[i : i+size]) {
+				fmt.Fprintf(&b, "%%%02X", c)
+			}
 		} else {
-			b.WriteByte(c)
+			b.WriteString(s[i : i+size])
 		}
+		i += size
 	}
 	return b.String()
 }
@@ -147,7 +153,7 @@ func needsEscape(s string) bool {
 			return true
 		}
 	}
-	return false
+	return !utf8.ValidString(s) || strings.ContainsRune(s, utf8.RuneError)
 }
 
 func escapeByte(c byte) bool {

@@ -3,6 +3,7 @@ package events_test
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/wake-run/wake/events"
@@ -65,10 +66,26 @@ func checkToken(t *testing.T, in, tok string) {
 	if subj := "ev.k." + tok + ".n"; !server.IsValidPublishSubject(subj) {
 		t.Fatalf("EncodeToken(%q) = %q: %q is not a valid publish subject", in, tok, subj)
 	}
+	// The server's file store treats a stored subject that is not valid UTF-8, or
+	// holds U+FFFD or NUL, as corruption: it discards the stream's index on every
+	// restart and rebuilds it from the message blocks.
+	if !utf8.ValidString(tok) || strings.ContainsRune(tok, utf8.RuneError) || strings.ContainsRune(tok, 0) {
+		t.Fatalf("EncodeToken(%q) = %q is not valid UTF-8 free of U+FFFD and NUL", in, tok)
+	}
+}
+
+func TestEncodeTokenIsValidUTF8(t *testing.T) {
+	for _, in := range []string{"\xff", "a\xc3", "日本\x80", "\uFFFD", "x\xef\xbf\xbdy"} {
+		tok := events.EncodeToken(in)
+		checkToken(t, in, tok)
+		if back, err := events.DecodeToken(tok); err != nil || back != in {
+			t.Fatalf("DecodeToken(%q) = %q, %v; want %q", tok, back, err, in)
+		}
+	}
 }
 
 func FuzzToken(f *testing.F) {
-	for _, s := range []string{"", ".", "*", ">", "%", " ", "\t", "a.b.c", "web-1", "日本", "%2E", "%%", "\xff"} {
+	for _, s := range []string{"", ".", "*", ">", "%", " ", "\t", "a.b.c", "web-1", "日本", "%2E", "%%", "\xff", "\uFFFD"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
