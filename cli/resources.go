@@ -35,7 +35,11 @@ func parseTargets(args []string) ([]target, error) {
 		return out, nil
 	}
 	var out []target
-	for _, kind := range strings.Split(args[0], ",") {
+	kinds := strings.Split(args[0], ",")
+	if args[0] == "all" {
+		kinds = []string{"pods", "services", "deployments", "replicasets"} // kubectl's "all"
+	}
+	for _, kind := range kinds {
 		k, err := object.Lookup(kind)
 		if err != nil {
 			return nil, err
