@@ -20,16 +20,19 @@ func (s *Stored) Encode() ([]byte, error) {
 	return json.Marshal(storedJSON{Object: obj, Applied: s.LastApplied, Version: s.Version})
 }
 
-// DecodeStored is the inverse of Stored.Encode for an object of kind k.
+// DecodeStored is the inverse of Stored.Encode for an object of kind k. It parses
+// the data once, straight into the kind's type.
 func DecodeStored(k *Kind, data []byte) (*Stored, error) {
-	var sj storedJSON
+	obj := k.New()
+	sj := struct {
+		Object  Object          `json:"object"`
+		Applied json.RawMessage `json:"applied,omitempty"`
+		Version uint64          `json:"version,omitempty"`
+	}{Object: obj}
 	if err := json.Unmarshal(data, &sj); err != nil {
 		return nil, fmt.Errorf("stored %s: %w", k.Kind, err)
 	}
-	obj, err := DecodeObject(k, sj.Object)
-	if err != nil {
-		return nil, err
-	}
+	obj.GetObjectKind().SetGroupVersionKind(schemaGVK(k))
 	return &Stored{Object: obj, LastApplied: sj.Applied, Version: sj.Version}, nil
 }
 

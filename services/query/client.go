@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -123,19 +125,39 @@ func (c *Client) List(ctx context.Context, k *object.Kind, namespace, selector s
 	if err != nil {
 		return nil, 0, err
 	}
-	var objs []object.Object
+	var items []json.RawMessage
 	var cp uint64
 	for _, r := range rs {
 		cp = r.Checkpoint
-		for _, it := range r.Items {
-			st, err := object.DecodeStored(k, it)
-			if err != nil {
-				return nil, 0, err
-			}
-			objs = append(objs, st.Object)
-		}
+		items = append(items, r.Items...)
 	}
-	return objs, cp, nil
+	objs, err := decodeAll(k, items)
+	return objs, cp, err
+}
+
+// decodeAll decodes stored objects on every core: decoding dominates the cost of a
+// large list.
+func decodeAll(k *object.Kind, items []json.RawMessage) ([]object.Object, error) {
+	objs := make([]object.Object, len(items))
+	workers := min(runtime.GOMAXPROCS(0), 1+len(items)/256)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(items); i += workers {
+				st, err := object.DecodeStored(k, items[i])
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				objs[i] = st.Object
+			}
+		}()
+	}
+	wg.Wait()
+	return objs, errors.Join(errs...)
 }
 
 // Events returns the most recent events (oldest first, up to limit) of an object.

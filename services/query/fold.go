@@ -21,10 +21,11 @@ import (
 //
 // Keys: o\x00<kind>\x00<namespace>\x00<name> -> object.Stored
 //
+//	l\x00<kind>\x00<namespace>\x00<name> -> the object's labels (JSON), for selectors
 //	t\x00<kind>\x00<namespace>\x00<name> -> version of the deletion
 //	e\x00<kind>\x00<namespace>\x00<name>\x00<seq:8> -> EventSummary
 func Projection() projections.Projection {
-	return projections.Projection{Name: "query", Version: 2, Fold: Fold}
+	return projections.Projection{Name: "query", Version: 3, Fold: Fold}
 }
 
 // EventSummary is what describe shows of an event.
@@ -91,8 +92,12 @@ func Fold(s projections.State, ev *events.Event) error {
 		return err
 	}
 	tomb := objectKey('t', k, ev.Object.Namespace, ev.Object.Name)
+	lkey := objectKey('l', k, ev.Object.Namespace, ev.Object.Name)
 	if next == nil {
 		if err := s.Delete(key); err != nil {
+			return err
+		}
+		if err := s.Delete(lkey); err != nil {
 			return err
 		}
 		if err := s.DeletePrefix(eventPrefix(k, ev.Object.Namespace, ev.Object.Name)); err != nil {
@@ -105,6 +110,13 @@ func Fold(s projections.State, ev *events.Event) error {
 		return err
 	}
 	if err := s.Set(key, data); err != nil {
+		return err
+	}
+	lbl, err := json.Marshal(next.Object.GetLabels())
+	if err != nil {
+		return err
+	}
+	if err := s.Set(lkey, lbl); err != nil {
 		return err
 	}
 	if prev == nil {

@@ -63,8 +63,25 @@ func view(t *testing.T, s *projections.MemState) projectionView {
 			}
 			v.objects[parts[3]] = st.Object.GetResourceVersion()
 			v.uids[parts[3]] = string(st.Object.GetUID())
+			if _, ok, _ := s.Get([]byte("l" + key[1:])); !ok {
+				t.Fatalf("object %q has no label record", key)
+			}
 		case strings.HasPrefix(key, "t\x00") && len(parts) == 4:
 			v.tombstones[parts[3]] = val
+		case strings.HasPrefix(key, "l\x00") && len(parts) == 4:
+			// The label index must mirror the object's labels exactly.
+			obj, ok, _ := s.Get([]byte("o" + key[1:]))
+			if !ok {
+				t.Fatalf("label record %q without its object", key)
+			}
+			st, err := object.DecodeStored(k, obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := json.Marshal(st.Object.GetLabels())
+			if val != string(want) {
+				t.Fatalf("label record %q = %s, object has %s", key, val, want)
+			}
 		case strings.HasPrefix(key, "e\x00") && len(key) > 8:
 			// e\x00<kind>\x00<namespace>\x00<name>\x00<seq:8>; the sequence may hold zero bytes.
 			seq := binary.BigEndian.Uint64([]byte(key[len(key)-8:]))

@@ -197,31 +197,44 @@ func (s *Service) list(m *nats.Msg, req *Request) error {
 		chunk := &Response{Checkpoint: cp}
 		size := 0
 		var ferr error
-		err := rd.Scan(scopePrefix('o', k, ns), false, func(_, v []byte) bool {
-			if !sel.Empty() {
-				match, err := matchLabels(k, v, sel)
-				if err != nil {
-					ferr = err
-					return false
-				}
-				if !match {
-					return true
-				}
-			}
-			if size+len(v) > chunkBytes && len(chunk.Items) > 0 {
-				reply(m, chunk)
-				chunk = &Response{Checkpoint: cp}
-				size = 0
-			}
+		add := func(v []byte) bool {
 			item, err := s.open(k, v)
 			if err != nil {
 				ferr = err
 				return false
 			}
+			if size+len(item) > chunkBytes && len(chunk.Items) > 0 {
+				reply(m, chunk)
+				chunk = &Response{Checkpoint: cp}
+				size = 0
+			}
 			chunk.Items = append(chunk.Items, append(json.RawMessage(nil), item...))
 			size += len(item)
 			return true
-		})
+		}
+		var err error
+		if sel.Empty() {
+			err = rd.Scan(scopePrefix('o', k, ns), false, func(_, v []byte) bool { return add(v) })
+		} else {
+			// Match on the small label records; read only the matching objects.
+			err = rd.Scan(scopePrefix('l', k, ns), false, func(key, v []byte) bool {
+				var lbl map[string]string
+				if err := json.Unmarshal(v, &lbl); err != nil {
+					ferr = fmt.Errorf("labels of %q: %w", key, err)
+					return false
+				}
+				if !sel.Matches(labels.Set(lbl)) {
+					return true
+				}
+				okey := append([]byte{'o'}, key[1:]...)
+				obj, found, err := rd.Get(okey)
+				if err != nil || !found {
+					ferr = err
+					return err == nil
+				}
+				return add(obj)
+			})
+		}
 		if err == nil {
 			err = ferr
 		}
@@ -232,21 +245,6 @@ func (s *Service) list(m *nats.Msg, req *Request) error {
 		reply(m, chunk)
 		return nil
 	})
-}
-
-// matchLabels decodes only the labels of a stored object.
-func matchLabels(k *object.Kind, stored []byte, sel labels.Selector) (bool, error) {
-	var st struct {
-		Object struct {
-			Metadata struct {
-				Labels map[string]string `json:"labels"`
-			} `json:"metadata"`
-		} `json:"object"`
-	}
-	if err := json.Unmarshal(stored, &st); err != nil {
-		return false, fmt.Errorf("stored %s: %w", k.Kind, err)
-	}
-	return sel.Matches(labels.Set(st.Object.Metadata.Labels)), nil
 }
 
 func (s *Service) events(m *nats.Msg, req *Request) error {
