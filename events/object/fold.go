@@ -27,9 +27,17 @@ const (
 	Unschedulable = "unschedulable" // payload Binding (Message); the pod fits nowhere yet
 
 	// Pods only, on the pod's facet in its node's inbox (Ref.Node set).
-	Assigned = "assigned" // payload Change (Object: the pod as the node must run it)
+	Assigned = "assigned" // payload Assignment: the pod as the node must run it
 	Stopped  = "stopped"  // no payload; the node stopped the pod and released it
 )
+
+// Assignment is the payload of a pod's assigned event in its node's inbox: the
+// whole pod at Version, the version of the pod's own subject it was copied from.
+// A pod with a deletionTimestamp tells the node to stop it and report stopped.
+type Assignment struct {
+	Pod     json.RawMessage `json:"pod"`
+	Version uint64          `json:"version"`
+}
 
 // Binding is the payload of bound and unschedulable events.
 type Binding struct {

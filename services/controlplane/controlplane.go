@@ -18,6 +18,7 @@ import (
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/dispatch"
 	"github.com/wake-run/wake/services/namespace"
 	"github.com/wake-run/wake/services/query"
 	"github.com/wake-run/wake/services/scheduler"
@@ -105,28 +106,33 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.cancel = cancel
 
 	projDir := filepath.Join(cfg.DataDir, "projections")
-	qr, err := projections.Open(filepath.Join(projDir, "query"), query.Projection(), s.log, projections.WithLogger(cfg.Logger))
+	// project opens a projection and runs it until shutdown.
+	project := func(p projections.Projection, opts ...projections.Option) (*projections.Runner, error) {
+		r, err := projections.Open(filepath.Join(projDir, p.Name), p, s.log, append(opts, projections.WithLogger(cfg.Logger))...)
+		if err != nil {
+			return nil, err
+		}
+		s.runners = append(s.runners, r)
+		s.spawn(func() {
+			if err := r.Run(runCtx); err != nil {
+				cfg.Logger.Error("projection stopped", "projection", r.Name(), "err", err)
+			}
+		})
+		return r, nil
+	}
+	qr, err := project(query.Projection())
 	if err != nil {
 		return nil, err
 	}
-	s.runners = append(s.runners, qr)
+
 	nsCtl := namespace.New(s.log, cfg.Logger.With("service", "namespace-controller"))
-	nr, err := projections.Open(filepath.Join(projDir, "namespaces"), namespace.Projection(), s.log,
-		projections.WithLogger(cfg.Logger), projections.WithAfterCommit(nsCtl.Notify))
+	nr, err := project(namespace.Projection(), projections.WithAfterCommit(nsCtl.Notify))
 	if err != nil {
 		return nil, err
 	}
 	nsCtl.Attach(nr)
-	s.runners = append(s.runners, nr)
-	for _, r := range s.runners {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			if err := r.Run(runCtx); err != nil {
-				cfg.Logger.Error("projection stopped", "projection", r.Name(), "err", err)
-			}
-		}()
-	}
+	s.spawn(func() { nsCtl.Run(runCtx) })
+
 	kek, err := secrets.LoadKEK(filepath.Join(cfg.DataDir, "keys"))
 	if err != nil {
 		return nil, err
@@ -136,60 +142,43 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	shredder := secrets.NewShredder(keyring, cfg.Logger.With("service", "secret-shredder"))
-	sr, err := projections.Open(filepath.Join(projDir, "secret-keys"), secrets.Projection(), s.log,
-		projections.WithLogger(cfg.Logger), projections.WithAfterCommit(shredder.Notify))
+	sr, err := project(secrets.Projection(), projections.WithAfterCommit(shredder.Notify))
 	if err != nil {
 		return nil, err
 	}
 	shredder.Attach(sr)
-	s.runners = append(s.runners, sr)
-	s.wg.Add(2)
-	go func() {
-		defer s.wg.Done()
-		if err := sr.Run(runCtx); err != nil {
-			cfg.Logger.Error("projection stopped", "projection", sr.Name(), "err", err)
-		}
-	}()
-	go func() {
-		defer s.wg.Done()
-		shredder.Run(runCtx)
-	}()
+	s.spawn(func() { shredder.Run(runCtx) })
 	sealSub, err := secrets.Serve(s.nc, keyring)
 	if err != nil {
 		return nil, err
 	}
 	s.subs = append(s.subs, sealSub)
+
 	sched := scheduler.NewService(s.log, cfg.Logger.With("service", "scheduler"))
-	schr, err := projections.Open(filepath.Join(projDir, "scheduler"), scheduler.Projection(), s.log,
-		projections.WithLogger(cfg.Logger), projections.WithTouched(sched.Touched))
+	schr, err := project(scheduler.Projection(), projections.WithTouched(sched.Touched))
 	if err != nil {
 		return nil, err
 	}
 	sched.Attach(schr)
-	s.runners = append(s.runners, schr)
-	s.wg.Add(2)
-	go func() {
-		defer s.wg.Done()
-		if err := schr.Run(runCtx); err != nil {
-			cfg.Logger.Error("projection stopped", "projection", schr.Name(), "err", err)
-		}
-	}()
-	go func() {
-		defer s.wg.Done()
+	s.spawn(func() {
 		if err := sched.Run(runCtx); err != nil {
 			cfg.Logger.Error("scheduler stopped", "err", err)
 		}
-	}()
+	})
+
+	disp := dispatch.New(s.log, cfg.Logger.With("service", "dispatcher"))
+	dr, err := project(dispatch.Projection(), projections.WithTouched(disp.Touched))
+	if err != nil {
+		return nil, err
+	}
+	disp.Attach(dr)
+	s.spawn(func() { disp.Run(runCtx) })
+
 	s.query = query.NewService(qr, s.log, cfg.Logger.With("service", "query"))
 	s.query.Secrets = keyring
 	if err = s.query.Start(); err != nil {
 		return nil, err
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		nsCtl.Run(runCtx)
-	}()
 	if s.admin, err = startAdmin(s.nc, s.log, s.runners); err != nil {
 		return nil, err
 	}
@@ -227,6 +216,15 @@ func (s *Server) ensureDefaultNamespace(ctx context.Context) error {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return nil
+}
+
+// spawn runs fn on a goroutine that Shutdown waits for.
+func (s *Server) spawn(fn func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		fn()
+	}()
 }
 
 // ClientURL is where clients reach the server.

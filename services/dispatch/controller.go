@@ -1,0 +1,144 @@
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/projections"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Controller appends what Decide returns for the pods each commit touched, and
+// resyncs every pod now and then.
+type Controller struct {
+	log    *events.Log
+	logger *slog.Logger
+	runner *projections.Runner
+
+	mu      sync.Mutex
+	dirty   map[[2]string]bool
+	trigger chan struct{}
+}
+
+// New returns a dispatcher; pass Touched to the runner with projections.WithTouched,
+// then Attach the runner.
+func New(log *events.Log, logger *slog.Logger) *Controller {
+	return &Controller{log: log, logger: logger, dirty: map[[2]string]bool{}, trigger: make(chan struct{}, 1)}
+}
+
+// Attach sets the runner folding Projection().
+func (c *Controller) Attach(r *projections.Runner) { c.runner = r }
+
+// Touched marks pods to decide again. It never blocks.
+func (c *Controller) Touched(refs []events.Ref, _ uint64) {
+	c.mu.Lock()
+	for _, r := range refs {
+		c.dirty[[2]string{r.Namespace, r.Name}] = true
+	}
+	c.mu.Unlock()
+	select {
+	case c.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// Run decides after every commit, and for every pod each resync period, until ctx ends.
+func (c *Controller) Run(ctx context.Context) {
+	resync := time.NewTicker(30 * time.Second)
+	defer resync.Stop()
+	c.resync()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.trigger:
+		case <-resync.C:
+			c.resync()
+		}
+		if err := c.reconcile(ctx); err != nil && ctx.Err() == nil {
+			c.logger.Warn("dispatcher", "err", err)
+		}
+	}
+}
+
+func (c *Controller) resync() {
+	var refs []events.Ref
+	_ = c.runner.View(func(rd projections.Reader, _ uint64) error {
+		return rd.Scan([]byte("p\x00"), false, func(k, _ []byte) bool {
+			if parts := strings.SplitN(string(k[2:]), "\x00", 2); len(parts) == 2 {
+				refs = append(refs, events.Ref{Kind: "Pod", Namespace: parts[0], Name: parts[1]})
+			}
+			return true
+		})
+	})
+	c.Touched(refs, 0)
+}
+
+func (c *Controller) reconcile(ctx context.Context) error {
+	c.mu.Lock()
+	dirty := c.dirty
+	c.dirty = map[[2]string]bool{}
+	c.mu.Unlock()
+	var actions []Action
+	err := c.runner.View(func(rd projections.Reader, _ uint64) error {
+		for nn := range dirty {
+			p, err := readPod(rd, nn[0], nn[1])
+			if err != nil || p == nil {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			as, err := Decide(*p)
+			if err != nil {
+				return err
+			}
+			actions = append(actions, as...)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, a := range actions {
+		a.Event.Time = time.Now().UTC()
+		if _, err := c.log.Append(ctx, a.Event, a.Expected); err != nil && !errors.Is(err, events.ErrConflict) {
+			return err
+		}
+	}
+	return nil
+}
+
+func readPod(rd projections.Reader, ns, name string) (*Pod, error) {
+	raw, ok, err := rd.Get(key("p", ns, name))
+	if err != nil || !ok {
+		return nil, err
+	}
+	var rec podRecord
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return nil, err
+	}
+	k, _ := object.ByKind("Pod")
+	st, err := object.DecodeStored(k, rec.Stored)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pod{Pod: st.Object.(*corev1.Pod), Version: st.Version, EventID: rec.EventID, Correlation: rec.Correlation}
+	if raw, ok, err := rd.Get(key("f", ns, name)); err != nil {
+		return nil, err
+	} else if ok {
+		var f facet
+		if err := json.Unmarshal(raw, &f); err != nil {
+			return nil, err
+		}
+		p.Facet = &f
+	}
+	return p, nil
+}

@@ -1,0 +1,83 @@
+package dispatch
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/events/object"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Actor is the identity the dispatcher appends as.
+const Actor = "system:dispatcher"
+
+// Pod is what Decide knows of one pod.
+type Pod struct {
+	Pod         *corev1.Pod
+	Version     uint64 // of the pod's own subject
+	EventID     string // the newest event on it: the cause of what is appended
+	Correlation string
+	Facet       *facet // nil when nothing reached the node's inbox yet
+}
+
+// Action is one guarded append.
+type Action struct {
+	Event    *events.Event
+	Expected uint64
+}
+
+// Decide returns what to append for one pod. It is pure: ids derive from the pod's
+// uid, the decision and the version decided from, so retries dedup.
+//
+//   - bound, and the node has not been given this version: forward it (assigned);
+//   - deleting and never bound: delete it;
+//   - deleting, and its node has stopped it: delete it.
+func Decide(p Pod) ([]Action, error) {
+	pod := p.Pod
+	ref := events.Ref{Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name}
+	deleting := pod.DeletionTimestamp != nil
+	switch {
+	case deleting && pod.Spec.NodeName == "":
+		return deletion(p, ref, "the pod never reached a node")
+	case deleting && p.Facet != nil && p.Facet.Stopped:
+		return deletion(p, ref, fmt.Sprintf("node %s stopped the pod", p.Facet.Node))
+	case pod.Spec.NodeName != "" && (p.Facet == nil || p.Facet.Assigned < p.Version):
+		raw, err := json.Marshal(pod)
+		if err != nil {
+			return nil, err
+		}
+		facetRef := ref
+		facetRef.Node = pod.Spec.NodeName
+		var expected uint64
+		if p.Facet != nil {
+			expected = p.Facet.Version
+		}
+		ev := newEvent(p, "pod."+object.Assigned, facetRef, object.Assignment{Pod: raw, Version: p.Version})
+		ev.Reason = fmt.Sprintf("pod %s/%s at version %d for node %s", pod.Namespace, pod.Name, p.Version, pod.Spec.NodeName)
+		if deleting {
+			ev.Reason = fmt.Sprintf("stop pod %s/%s on node %s", pod.Namespace, pod.Name, pod.Spec.NodeName)
+		}
+		return []Action{{Event: ev, Expected: expected}}, nil
+	}
+	return nil, nil
+}
+
+func deletion(p Pod, ref events.Ref, why string) ([]Action, error) {
+	ev := newEvent(p, "pod."+object.Deleted, ref, object.Deletion{UID: string(p.Pod.UID)})
+	ev.Reason = why
+	return []Action{{Event: ev, Expected: p.Version}}, nil
+}
+
+func newEvent(p Pod, typ string, ref events.Ref, payload any) *events.Event {
+	raw, _ := json.Marshal(payload)
+	h := sha256.Sum256([]byte(fmt.Sprintf("%s|%s|%d", typ, p.Pod.UID, p.Version)))
+	ev := &events.Event{ID: "disp-" + hex.EncodeToString(h[:12]), Type: typ, Object: ref, Actor: Actor,
+		Schema: events.SchemaVersion, Payload: raw, Cause: p.EventID, Correlation: p.Correlation}
+	if ev.Correlation == "" {
+		ev.Correlation = ev.ID
+	}
+	return ev
+}
