@@ -18,7 +18,7 @@ func start(t *testing.T) (*controlplane.Server, *client.Client) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: t.TempDir(), Port: -1,
+	srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: t.TempDir(), Port: -1, NoWorkloadControllers: true,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

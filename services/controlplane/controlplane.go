@@ -18,9 +18,12 @@ import (
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/deployment"
 	"github.com/wake-run/wake/services/dispatch"
+	"github.com/wake-run/wake/services/gc"
 	"github.com/wake-run/wake/services/namespace"
 	"github.com/wake-run/wake/services/query"
+	"github.com/wake-run/wake/services/replicaset"
 	"github.com/wake-run/wake/services/scheduler"
 	"github.com/wake-run/wake/services/secrets"
 	corev1 "k8s.io/api/core/v1"
@@ -38,6 +41,10 @@ type Config struct {
 	Port    int    // NATS client port (default 4222; -1 picks a free port)
 	Name    string // server name (default wake-<hostname>)
 	Logger  *slog.Logger
+	// NoWorkloadControllers leaves out the ReplicaSet and Deployment controllers
+	// and the garbage collector: for tests of the log and the CLI that count the
+	// events a person's commands append.
+	NoWorkloadControllers bool
 }
 
 // Server is a running control plane.
@@ -165,6 +172,28 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			cfg.Logger.Error("scheduler stopped", "err", err)
 		}
 	})
+
+	if !cfg.NoWorkloadControllers {
+		for _, w := range []struct {
+			p   projections.Projection
+			ctl interface {
+				Notify(uint64)
+				Attach(*projections.Runner)
+				Run(context.Context)
+			}
+		}{
+			{replicaset.Projection(), replicaset.New(s.log, cfg.Logger.With("service", "replicaset-controller"))},
+			{deployment.Projection(), deployment.New(s.log, cfg.Logger.With("service", "deployment-controller"))},
+			{gc.Projection(), gc.New(s.log, cfg.Logger.With("service", "garbage-collector"))},
+		} {
+			r, err := project(w.p, projections.WithAfterCommit(w.ctl.Notify))
+			if err != nil {
+				return nil, err
+			}
+			w.ctl.Attach(r)
+			s.spawn(func() { w.ctl.Run(runCtx) })
+		}
+	}
 
 	disp := dispatch.New(s.log, cfg.Logger.With("service", "dispatcher"))
 	dr, err := project(dispatch.Projection(), projections.WithTouched(disp.Touched))

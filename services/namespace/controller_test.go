@@ -17,6 +17,8 @@ import (
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/projections"
 	"github.com/wake-run/wake/services/controlplane"
+	"github.com/wake-run/wake/services/dispatch"
+	"github.com/wake-run/wake/services/gc"
 	"github.com/wake-run/wake/services/namespace"
 	"github.com/wake-run/wake/services/query"
 	corev1 "k8s.io/api/core/v1"
@@ -182,6 +184,12 @@ func TestDeletingANamespaceDeletesItsObjects(t *testing.T) {
 		}
 	}
 	for _, ev := range append([]*events.Event{nsEvents[2]}, mapValues(deleted)...) {
+		if ev.Actor == gc.Actor || ev.Actor == dispatch.Actor { // its owner's deletion, or the end of a graceful one: the same chain
+			if ev.Correlation != deleting.Correlation {
+				t.Errorf("%s %s: correlation %q, want the namespace deletion's %q", ev.Type, ev.Object, ev.Correlation, deleting.Correlation)
+			}
+			continue
+		}
 		if ev.Actor != namespace.Actor {
 			t.Errorf("%s %s: actor %q, want %s", ev.Type, ev.Object, ev.Actor, namespace.Actor)
 		}

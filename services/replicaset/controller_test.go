@@ -1,0 +1,358 @@
+package replicaset_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wake-run/wake/cli/client"
+	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/controlplane"
+	"github.com/wake-run/wake/services/gc"
+	"github.com/wake-run/wake/services/replicaset"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
+var (
+	discard    = slog.New(slog.NewTextHandler(io.Discard, nil))
+	podKind, _ = object.ByKind("Pod")
+	rsKind, _  = object.ByKind("ReplicaSet")
+)
+
+func startControlPlane(t *testing.T) (*controlplane.Server, *client.Client) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: t.TempDir(), Port: -1, Logger: discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	c, err := client.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	c.Actor = "user:alice"
+	return srv, c
+}
+
+// running is a controller started by a test, with its own projection.
+type running struct {
+	stop func()
+}
+
+// startReplicaSets runs a ReplicaSet controller over a fresh projection in dir.
+func startReplicaSets(t *testing.T, log *events.Log, dir string) *running {
+	t.Helper()
+	ctl := replicaset.New(log, discard)
+	r, err := projections.Open(dir, replicaset.Projection(), log, projections.WithLogger(discard), projections.WithAfterCommit(ctl.Notify))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl.Attach(r)
+	return run(t, r, ctl.Run)
+}
+
+// startGC runs a garbage collector over a fresh projection.
+func startGC(t *testing.T, log *events.Log) *running {
+	t.Helper()
+	ctl := gc.New(log, discard)
+	r, err := projections.Open(filepath.Join(t.TempDir(), "gc"), gc.Projection(), log, projections.WithLogger(discard), projections.WithAfterCommit(ctl.Notify))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl.Attach(r)
+	return run(t, r, ctl.Run)
+}
+
+func run(t *testing.T, r *projections.Runner, controller func(context.Context)) *running {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := r.Run(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		controller(ctx)
+	}()
+	var once sync.Once
+	rn := &running{stop: func() {
+		once.Do(func() {
+			cancel()
+			wg.Wait()
+			_ = r.Close()
+		})
+	}}
+	t.Cleanup(rn.stop)
+	return rn
+}
+
+// write applies every document of manifest.
+func write(t *testing.T, c *client.Client, manifest string) {
+	t.Helper()
+	docs, err := object.Decode("test.yaml", []byte(manifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.SetNamespace(docs, "", false); err != nil {
+		t.Fatal(err)
+	}
+	for i := range docs {
+		if _, err := c.Write(context.Background(), &docs[i], client.ModeApply); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// readAll returns every event of the log on subject.
+func readAll(t *testing.T, log *events.Log, subject string) []*events.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cur, err := log.Read(ctx, events.ReadOptions{Subjects: []string{subject}, Bounded: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cur.Close()
+	var out []*events.Event
+	for {
+		rec, err := cur.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := rec.Decode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still %s after 20s", what, state)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// livePods are the pods of namespace default not being deleted, by name.
+func livePods(t *testing.T, c *client.Client) map[string]*corev1.Pod {
+	t.Helper()
+	objs, _, err := c.Query.List(context.Background(), podKind, "default", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*corev1.Pod{}
+	for _, o := range objs {
+		if p := o.(*corev1.Pod); p.DeletionTimestamp == nil {
+			out[p.Name] = p
+		}
+	}
+	return out
+}
+
+func waitForPods(t *testing.T, c *client.Client, n int) map[string]*corev1.Pod {
+	t.Helper()
+	var pods map[string]*corev1.Pod
+	eventually(t, "live pods", func() (bool, string) {
+		pods = livePods(t, c)
+		return len(pods) == n, strings.Repeat("|", len(pods))
+	})
+	return pods
+}
+
+const webRS = `apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: web}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 7
+      containers: [{name: web, image: nginx:1.25}]
+`
+
+var generated = regexp.MustCompile(`^web-[bcdfghjklmnpqrstvwxz2456789]{5}$`)
+
+func TestReplicaSetKeepsItsReplicas(t *testing.T) {
+	srv, c := startControlPlane(t)
+	ctx := context.Background()
+	startReplicaSets(t, srv.Log(), filepath.Join(t.TempDir(), "rs"))
+	startGC(t, srv.Log())
+	write(t, c, webRS)
+	st, err := c.Query.Get(ctx, rsKind, "default", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := st.Object.(*appsv1.ReplicaSet)
+
+	pods := waitForPods(t, c, 3)
+	for name, p := range pods {
+		ref := p.OwnerReferences
+		if !generated.MatchString(name) || len(ref) != 1 || ref[0].UID != rs.UID || ref[0].Kind != "ReplicaSet" ||
+			ref[0].APIVersion != "apps/v1" || ref[0].Name != "web" || !*ref[0].Controller || !*ref[0].BlockOwnerDeletion {
+			t.Errorf("pod %s: ownerReferences %+v", name, ref)
+		}
+		if p.Labels["app"] != "web" || p.UID == "" || p.Spec.Containers[0].Image != "nginx:1.25" {
+			t.Errorf("pod %s: labels %v uid %q", name, p.Labels, p.UID)
+		}
+	}
+	eventually(t, "replicaset status", func() (bool, string) {
+		st, err := c.Query.Get(ctx, rsKind, "default", "web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := st.Object.(*appsv1.ReplicaSet).Status
+		return s.Replicas == 3 && s.FullyLabeledReplicas == 3 && s.ObservedGeneration == 1, "different"
+	})
+
+	if err := c.Scale(ctx, rsKind, "default", "web", 5); err != nil {
+		t.Fatal(err)
+	}
+	waitForPods(t, c, 5)
+	if err := c.Scale(ctx, rsKind, "default", "web", 2); err != nil {
+		t.Fatal(err)
+	}
+	waitForPods(t, c, 2)
+	rsEvents := readAll(t, srv.Log(), events.Ref{Kind: "ReplicaSet", Namespace: "default", Name: "web"}.Subject())
+	var scaleDown *events.Event
+	for _, ev := range rsEvents {
+		if ev.Type == "replicaset.updated" {
+			scaleDown = ev // the last: to 2
+		}
+	}
+	var deletings int
+	for _, ev := range readAll(t, srv.Log(), "ev.pod.default.*") {
+		if ev.Type != "pod.deleting" {
+			continue
+		}
+		deletings++
+		var d object.Deletion
+		if err := json.Unmarshal(ev.Payload, &d); err != nil || d.GracePeriodSeconds == nil || *d.GracePeriodSeconds != 7 || d.UID == "" {
+			t.Errorf("%s %s: payload %s, want the pod's uid and grace period 7", ev.Type, ev.Object, ev.Payload)
+		}
+		if ev.Actor != replicaset.Actor || ev.Cause != scaleDown.ID || ev.Correlation != scaleDown.Correlation {
+			t.Errorf("%s %s: actor %q cause %q, want the scale to 2 (%s)", ev.Type, ev.Object, ev.Actor, ev.Cause, scaleDown.ID)
+		}
+	}
+	if deletings != 3 {
+		t.Errorf("%d pod.deleting events, want 3 (5 -> 2)", deletings)
+	}
+
+	// A deleted pod is replaced.
+	var victim string
+	for name := range livePods(t, c) {
+		victim = name
+	}
+	if err := c.Delete(ctx, podKind, "default", victim); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "replacement", func() (bool, string) {
+		pods := livePods(t, c)
+		_, old := pods[victim]
+		return len(pods) == 2 && !old, "waiting"
+	})
+	createdBefore := countCreated(t, srv.Log())
+
+	// Every event the controller appended says who and why.
+	for _, ev := range readAll(t, srv.Log(), "ev.>") {
+		if ev.Actor == replicaset.Actor && (ev.Cause == "" || ev.Correlation == "") {
+			t.Errorf("%s %s without cause or correlation", ev.Type, ev.Object)
+		}
+		if ev.Type == "pod.created" && ev.Actor != replicaset.Actor {
+			t.Errorf("pod.created by %s", ev.Actor)
+		}
+	}
+
+	// A controller rebuilt from the log on a fresh projection creates nothing more.
+	startReplicaSets(t, srv.Log(), filepath.Join(t.TempDir(), "rs-again"))
+	time.Sleep(1500 * time.Millisecond)
+	if n := countCreated(t, srv.Log()); n != createdBefore || len(livePods(t, c)) != 2 {
+		t.Errorf("after a rebuild: %d pods created (was %d), %d live", n, createdBefore, len(livePods(t, c)))
+	}
+}
+
+func countCreated(t *testing.T, log *events.Log) int {
+	n := 0
+	for _, ev := range readAll(t, log, "ev.pod.default.*") {
+		if ev.Type == "pod.created" {
+			n++
+		}
+	}
+	return n
+}
+
+// Two controllers deciding from separate projections at once (a deposed leader
+// still running) create each pod once: names and ids are deterministic and every
+// create is guarded.
+func TestTwoControllersCreateEachPodOnce(t *testing.T) {
+	srv, c := startControlPlane(t)
+	for i := range 2 {
+		startReplicaSets(t, srv.Log(), filepath.Join(t.TempDir(), "rs", string(rune('a'+i))))
+	}
+	write(t, c, strings.Replace(webRS, "replicas: 3", "replicas: 20", 1))
+	waitForPods(t, c, 20)
+	time.Sleep(500 * time.Millisecond)
+	if n := countCreated(t, srv.Log()); n != 20 || len(livePods(t, c)) != 20 {
+		t.Errorf("%d pods created, %d live; want 20", n, len(livePods(t, c)))
+	}
+}
+
+func TestDeletingAReplicaSetDeletesItsPods(t *testing.T) {
+	srv, c := startControlPlane(t)
+	ctx := context.Background()
+	startReplicaSets(t, srv.Log(), filepath.Join(t.TempDir(), "rs"))
+	startGC(t, srv.Log())
+	write(t, c, webRS)
+	waitForPods(t, c, 3)
+	if err := c.Delete(ctx, rsKind, "default", "web"); err != nil {
+		t.Fatal(err)
+	}
+	waitForPods(t, c, 0)
+	rsDeleted := readAll(t, srv.Log(), events.Ref{Kind: "ReplicaSet", Namespace: "default", Name: "web"}.Subject())
+	cause := rsDeleted[len(rsDeleted)-1]
+	for _, ev := range readAll(t, srv.Log(), "ev.pod.default.*") {
+		if ev.Type != "pod.deleting" {
+			continue
+		}
+		var d object.Deletion
+		_ = json.Unmarshal(ev.Payload, &d)
+		if ev.Actor != gc.Actor || ev.Cause != cause.ID || d.GracePeriodSeconds == nil || *d.GracePeriodSeconds != 7 {
+			t.Errorf("%s %s: actor %q cause %q grace %v, want the collector, %s, 7", ev.Type, ev.Object, ev.Actor, ev.Cause, d.GracePeriodSeconds, cause.ID)
+		}
+	}
+	// The controller made no new pods for the deleted ReplicaSet.
+	if n := countCreated(t, srv.Log()); n != 3 {
+		t.Errorf("%d pods created, want 3", n)
+	}
+}
