@@ -52,7 +52,7 @@ you would use kubectl.`,
 		newApplyCmd(g), newCreateCmd(g), newReplaceCmd(g),
 		newGetCmd(g), newDescribeCmd(g), newDeleteCmd(g), newScaleCmd(g),
 		newEventsCmd(g), newVersionCmd(g), newReplayCmd(g), newProjectionsCmd(g),
-		NewImageCmd(),
+		imageCmd(g), newAgentCmd(g),
 	)
 	return root
 }
@@ -121,4 +121,10 @@ func Main(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+func imageCmd(g *globals) *cobra.Command {
+	cmd := NewImageCmd()
+	cmd.AddCommand(newImageImportCmd(g), newImageListCmd(g))
+	return cmd
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/wake-run/wake/node/agent"
 	"github.com/wake-run/wake/services/controlplane"
 )
 
@@ -28,9 +29,10 @@ func defaultDataDir() string {
 func newServerCmd(g *globals, use string) *cobra.Command {
 	var dataDir, host, logLevel string
 	var port int
+	var af agentFlags
 	short := "Run the control plane: embedded NATS JetStream and every control-plane service"
 	if use == "up" {
-		short = "Run an all-in-one cluster on this machine (today: the control plane; the node agent joins it in a later release)"
+		short = "Run an all-in-one cluster on this machine: the control plane and a node agent"
 	}
 	cmd := &cobra.Command{
 		Use:   use,
@@ -49,13 +51,39 @@ func newServerCmd(g *globals, use string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.out, "wake %s %s is running (ready in %s)\n", use, Version, time.Since(start).Round(time.Millisecond))
+			var agentDone chan error
+			if use == "up" {
+				cfg, err := af.config(logger)
+				if err != nil {
+					srv.Shutdown()
+					return err
+				}
+				if cfg.StateDir == "" {
+					cfg.StateDir = filepath.Join(srv.DataDir(), "agent")
+				}
+				a, err := agent.Start(ctx, srv.Conn(), cfg)
+				if err != nil {
+					srv.Shutdown()
+					return fmt.Errorf("node agent: %w", err)
+				}
+				agentDone = make(chan error, 1)
+				go func() { agentDone <- a.Run(ctx) }()
+				fmt.Fprintf(g.out, "wake up %s: control plane and node %q are running (ready in %s)\n", Version, a.NodeName(), time.Since(start).Round(time.Millisecond))
+			} else {
+				fmt.Fprintf(g.out, "wake server %s is running (ready in %s)\n", Version, time.Since(start).Round(time.Millisecond))
+			}
 			fmt.Fprintf(g.out, "  listening on  %s\n", srv.ClientURL())
 			fmt.Fprintf(g.out, "  data in       %s\n", srv.DataDir())
-			fmt.Fprintf(g.out, "  try           wake apply -f deploy/examples/web.yaml && wake get deploy\n")
-			fmt.Fprintf(g.out, "Press Ctrl-C to stop.\n")
+			fmt.Fprintf(g.out, "  try           wake image build --demo -o demo.tar && wake image import demo.tar\n")
+			fmt.Fprintf(g.out, "                wake apply -f deploy/examples/web.yaml && wake get pods -o wide\n")
+			fmt.Fprintf(g.out, "Press Ctrl-C to stop (pods keep running and are adopted at the next start).\n")
 			<-ctx.Done()
 			fmt.Fprintln(g.out, "shutting down...")
+			if agentDone != nil {
+				if err := <-agentDone; err != nil {
+					logger.Error("node agent", "err", err)
+				}
+			}
 			srv.Shutdown()
 			fmt.Fprintln(g.out, "stopped")
 			return nil
@@ -65,5 +93,8 @@ func newServerCmd(g *globals, use string) *cobra.Command {
 	cmd.Flags().IntVar(&port, "port", 4222, "NATS client port")
 	cmd.Flags().StringVar(&host, "host", "127.0.0.1", "address to listen on (0.0.0.0 to accept other machines)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	if use == "up" {
+		af.register(cmd)
+	}
 	return cmd
 }

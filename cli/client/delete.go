@@ -9,6 +9,7 @@ import (
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // ErrForbidden is wrapped by refusals of operations that are never allowed.
@@ -26,6 +27,15 @@ func (c *Client) Delete(ctx context.Context, k *object.Kind, ns, name string) er
 	}
 	return c.guarded(ctx, k, ns, name, func(cur *object.Stored) (string, any, error) {
 		d := object.Deletion{UID: string(cur.Object.GetUID())}
+		if pod, ok := cur.Object.(*corev1.Pod); ok {
+			// Graceful, as Kubernetes: the node stops the containers within the
+			// grace period, then the pod is deleted.
+			if pod.DeletionTimestamp != nil {
+				return "", nil, nil
+			}
+			d.GracePeriodSeconds = pod.Spec.TerminationGracePeriodSeconds
+			return object.Deleting, d, nil
+		}
 		if k.Kind == "Namespace" {
 			if cur.Object.GetDeletionTimestamp() != nil {
 				return "", nil, nil // already terminating

@@ -379,9 +379,8 @@ func TestKubectlCreateOutput(t *testing.T) {
 			}
 		}
 	}
-	want := "spec.replicas, spec.selector, spec.template.metadata, spec.template.spec.containers[0].name, " +
-		"spec.template.spec.containers[0].image: accepted, not enforced yet: no controller runs workloads in this build"
-	if !slices.Equal(docs[0].Warnings, []string{want}) {
-		t.Errorf("warnings = %q, want [%q]", docs[0].Warnings, want)
+	// Everything kubectl create deployment declares is enforced now.
+	if len(docs[0].Warnings) != 0 {
+		t.Errorf("warnings = %q, want none", docs[0].Warnings)
 	}
 }

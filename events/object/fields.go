@@ -39,18 +39,22 @@ var capabilities = map[string]capability{
 	"server":  {enforced, "set by wake; decode drops any value a manifest carries, as kubectl apply does for the output of get -o yaml"},
 
 	"finalizers":     {notEnforced, "deletion does not wait for finalizers in this build"},
-	"workloads":      {notEnforced, "no controller runs workloads in this build"},
-	"rollouts":       {notEnforced, "no controller rolls out revisions in this build"},
-	"scheduling":     {notEnforced, "no scheduler places pods in this build"},
-	"resources":      {notEnforced, "no node agent reserves or limits resources in this build"},
+	"workloads":      {notEnforced, "this container feature is not run by the node agent yet"},
+	"run":            {enforced, "the node agent runs it on containerd; controllers keep replicas"},
+	"place":          {enforced, "the scheduler places pods by it"},
+	"mount":          {enforced, "the node agent mounts emptyDir and hostPath volumes"},
+	"rollout":        {enforced, "the deployment controller rolls out by it"},
+	"rollouts":       {notEnforced, "the deployment controller does not act on it yet"},
+	"scheduling":     {notEnforced, "the scheduler does not enforce it yet"},
+	"resources":      {notEnforced, "the scheduler and node agent do not apply it yet"},
 	"probes":         {notEnforced, "no node agent runs probes in this build"},
-	"storage":        {notEnforced, "no node agent mounts volumes in this build"},
+	"storage":        {notEnforced, "the node agent mounts only emptyDir and hostPath volumes in this build"},
 	"security":       {notEnforced, "no node agent applies security settings in this build"},
 	"pod-networking": {notEnforced, "no node agent sets up pod networking or DNS in this build"},
 	"identity":       {notEnforced, "no service account credentials are issued in this build"},
 	"services":       {notEnforced, "nothing implements Services in this build"},
 	"ingress":        {notEnforced, "no ingress controller routes traffic in this build"},
-	"nodes":          {notEnforced, "no node agent manages nodes in this build"},
+	"nodes":          {notEnforced, "the node agent does not use it"},
 
 	"cloud-volumes":   {refused, "wake runs no cloud volume plugins; use a persistentVolumeClaim or hostPath"},
 	"in-tree-volumes": {refused, "wake runs no in-tree network storage plugins; use a persistentVolumeClaim or hostPath"},
@@ -104,6 +108,11 @@ var objectRules = []rule{
 var podSpecRules = slices.Concat(
 	[]rule{
 		{path: "volumes[]", capability: "storage"},
+		{path: "volumes[].name", capability: "mount"},
+		{path: "volumes[].emptyDir", capability: "mount"},
+		{path: "volumes[].emptyDir.medium", capability: "storage"},
+		{path: "volumes[].emptyDir.sizeLimit", capability: "storage"},
+		{path: "volumes[].hostPath", capability: "mount"},
 		{path: "volumes[].awsElasticBlockStore", capability: "cloud-volumes"},
 		{path: "volumes[].azureDisk", capability: "cloud-volumes"},
 		{path: "volumes[].azureFile", capability: "cloud-volumes"},
@@ -124,18 +133,19 @@ var podSpecRules = slices.Concat(
 		{path: "volumes[].flexVolume", capability: "flex-volumes"},
 		{path: "volumes[].gitRepo", capability: "git-repo"},
 		{path: "ephemeralContainers", capability: "ephemeral"},
-		{path: "restartPolicy", capability: "workloads"},
-		{path: "terminationGracePeriodSeconds", capability: "workloads"},
+		{path: "restartPolicy", capability: "run"},
+		{path: "terminationGracePeriodSeconds", capability: "run"},
 		{path: "activeDeadlineSeconds", capability: "workloads"},
 		{path: "imagePullSecrets", capability: "workloads"},
 		{path: "shareProcessNamespace", capability: "workloads"},
 		{path: "runtimeClassName", capability: "workloads"},
 		{path: "enableServiceLinks", capability: "workloads"},
-		{path: "nodeSelector", capability: "scheduling"},
-		{path: "nodeName", capability: "scheduling"},
+		{path: "nodeSelector", capability: "place"},
+		{path: "nodeName", capability: "place"},
 		{path: "affinity", capability: "scheduling"},
-		{path: "schedulerName", capability: "scheduling"},
-		{path: "tolerations", capability: "scheduling"},
+		{path: "affinity.nodeAffinity", capability: "place"},
+		{path: "schedulerName", capability: "place"},
+		{path: "tolerations", capability: "place"},
 		{path: "priorityClassName", capability: "scheduling"},
 		{path: "priority", capability: "scheduling"},
 		{path: "preemptionPolicy", capability: "scheduling"},
@@ -143,7 +153,7 @@ var podSpecRules = slices.Concat(
 		{path: "schedulingGates", capability: "scheduling"},
 		{path: "schedulingGroup", capability: "scheduling"},
 		{path: "evictionResponders", capability: "scheduling"},
-		{path: "os", capability: "scheduling"},
+		{path: "os", capability: "place"},
 		{path: "readinessGates", capability: "probes"},
 		{path: "resources", capability: "resources"},
 		{path: "resources.claims", capability: "dra"},
@@ -167,8 +177,21 @@ var podSpecRules = slices.Concat(
 		{path: "automountServiceAccountToken", capability: "identity"},
 	},
 	mount("containers[].", containerRules),
-	mount("initContainers[].", containerRules),
+	mount("initContainers[].", notYet(containerRules)),
 )
+
+// notYet is rules with every enforced capability of a container demoted to
+// "workloads": the node agent does not run init containers yet.
+func notYet(rules []rule) []rule {
+	out := make([]rule, len(rules))
+	for i, r := range rules {
+		if capabilities[r.capability].set == enforced {
+			r.capability = "workloads"
+		}
+		out[i] = r
+	}
+	return out
+}
 
 // podSpecValueRules refuse the values of pod spec fields that only mean Windows.
 var podSpecValueRules = []valueRule{
@@ -195,16 +218,19 @@ func isWindowsPath(path any) bool {
 
 // containerRules are relative to one container, regular or init.
 var containerRules = []rule{
-	{path: "name", capability: "workloads"},
-	{path: "image", capability: "workloads"},
-	{path: "imagePullPolicy", capability: "workloads"},
-	{path: "command", capability: "workloads"},
-	{path: "args", capability: "workloads"},
-	{path: "workingDir", capability: "workloads"},
-	{path: "ports", capability: "workloads"},
+	{path: "name", capability: "run"},
+	{path: "image", capability: "run"},
+	{path: "imagePullPolicy", capability: "run"},
+	{path: "command", capability: "run"},
+	{path: "args", capability: "run"},
+	{path: "workingDir", capability: "run"},
+	{path: "ports", capability: "run"},
 	{path: "ports[].hostPort", capability: "pod-networking"},
 	{path: "ports[].hostIP", capability: "pod-networking"},
 	{path: "env", capability: "workloads"},
+	{path: "env[].name", capability: "run"},
+	{path: "env[].value", capability: "run"},
+	{path: "env[].valueFrom.fieldRef", capability: "run"},
 	{path: "envFrom", capability: "workloads"},
 	{path: "lifecycle", capability: "workloads"},
 	{path: "restartPolicy", capability: "workloads"},
@@ -215,9 +241,14 @@ var containerRules = []rule{
 	{path: "stdinOnce", capability: "workloads"},
 	{path: "tty", capability: "workloads"},
 	{path: "resources", capability: "resources"},
+	{path: "resources.requests", capability: "place"},
+	{path: "resources.limits", capability: "run"},
 	{path: "resources.claims", capability: "dra"},
 	{path: "resizePolicy", capability: "resources"},
 	{path: "volumeMounts", capability: "storage"},
+	{path: "volumeMounts[].name", capability: "mount"},
+	{path: "volumeMounts[].mountPath", capability: "mount"},
+	{path: "volumeMounts[].readOnly", capability: "mount"},
 	{path: "volumeDevices", capability: "storage"},
 	{path: "livenessProbe", capability: "probes"},
 	{path: "readinessProbe", capability: "probes"},
@@ -227,10 +258,10 @@ var containerRules = []rule{
 }
 
 var workloadRules = []rule{
-	{path: "spec.replicas", capability: "workloads"},
-	{path: "spec.selector", capability: "workloads"},
+	{path: "spec.replicas", capability: "run"},
+	{path: "spec.selector", capability: "run"},
 	{path: "spec.minReadySeconds", capability: "rollouts"},
-	{path: "spec.template.metadata", capability: "workloads"},
+	{path: "spec.template.metadata", capability: "run"},
 	{path: "status", capability: "server"},
 }
 
@@ -245,8 +276,8 @@ var kindRules = map[string][]rule{
 		{path: "spec.podCIDRs", capability: "pod-networking"},
 		{path: "spec.providerID", capability: "nodes"},
 		{path: "spec.externalID", capability: "nodes"},
-		{path: "spec.unschedulable", capability: "scheduling"},
-		{path: "spec.taints", capability: "scheduling"},
+		{path: "spec.unschedulable", capability: "place"},
+		{path: "spec.taints", capability: "place"},
 		{path: "spec.podPreemptionPolicy", capability: "scheduling"},
 		{path: "spec.configSource", capability: "kubelet-config"},
 		{path: "status", capability: "server"},
@@ -259,8 +290,8 @@ var kindRules = map[string][]rule{
 		workloadRules,
 		mount("spec.template.spec.", podSpecRules),
 		[]rule{
-			{path: "spec.strategy", capability: "rollouts"},
-			{path: "spec.revisionHistoryLimit", capability: "rollouts"},
+			{path: "spec.strategy", capability: "rollout"},
+			{path: "spec.revisionHistoryLimit", capability: "rollout"},
 			{path: "spec.progressDeadlineSeconds", capability: "rollouts"},
 			{path: "spec.paused", capability: "rollouts"},
 		},

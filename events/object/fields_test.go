@@ -132,19 +132,17 @@ func TestCheckFields(t *testing.T) {
 		manifest: `{"spec":{"replicas":3,"strategy":{"type":"Recreate"},"template":{"spec":{
 			"containers":[{"name":"web","image":"nginx","ports":[{"containerPort":80}],"livenessProbe":{"tcpSocket":{"port":80}}}],
 			"nodeSelector":{"disk":"ssd"}}}}}`,
+		// replicas, containers, nodeSelector and strategy are enforced now.
 		warnings: []string{
-			"spec.replicas, spec.template.spec.containers[0].name, spec.template.spec.containers[0].image, spec.template.spec.containers[0].ports: accepted, not enforced yet: no controller runs workloads in this build",
 			"spec.template.spec.containers[0].livenessProbe: accepted, not enforced yet: no node agent runs probes in this build",
-			"spec.template.spec.nodeSelector: accepted, not enforced yet: no scheduler places pods in this build",
-			"spec.strategy: accepted, not enforced yet: no controller rolls out revisions in this build",
 		},
 	}, {
 		name:     "more than eight paths are counted",
 		kind:     "Pod",
-		manifest: `{"spec":{"containers":[{"name":"a","image":"i","command":["x"],"args":["y"],"workingDir":"/","env":` + manyEnv + `,"tty":true,"stdin":true,"stdinOnce":true,"imagePullPolicy":"Always"}]}}`,
-		warnings: []string{"spec.containers[0].name, spec.containers[0].image, spec.containers[0].command, spec.containers[0].args, " +
-			"spec.containers[0].workingDir, spec.containers[0].env, spec.containers[0].imagePullPolicy, spec.containers[0].stdin and 2 more: " +
-			"accepted, not enforced yet: no controller runs workloads in this build"},
+		manifest: `{"spec":{"initContainers":[{"name":"a","image":"i","command":["x"],"args":["y"],"workingDir":"/","env":` + manyEnv + `,"tty":true,"stdin":true,"stdinOnce":true,"imagePullPolicy":"Always"}]}}`,
+		warnings: []string{"spec.initContainers[0].name, spec.initContainers[0].image, spec.initContainers[0].command, spec.initContainers[0].args, " +
+			"spec.initContainers[0].workingDir, spec.initContainers[0].env[0].name, spec.initContainers[0].env[0].value, spec.initContainers[0].env[1].name and 7 more: " +
+			"accepted, not enforced yet: this container feature is not run by the node agent yet"},
 	}, {
 		name:     "zero values of non-pointer fields declare nothing",
 		kind:     "Deployment",
@@ -154,25 +152,23 @@ func TestCheckFields(t *testing.T) {
 		kind:     "Pod",
 		manifest: `{"spec":{"volumes":[{"name":"scratch","emptyDir":{}}],"securityContext":{}}}`,
 		warnings: []string{
-			"spec.volumes[0]: accepted, not enforced yet: no node agent mounts volumes in this build",
 			"spec.securityContext: accepted, not enforced yet: no node agent applies security settings in this build",
 		},
 	}, {
 		name:     "cloud volume plugins are refused with the alternative",
 		kind:     "Pod",
 		manifest: `{"spec":{"volumes":[{"name":"ok","hostPath":{"path":"/data"}},{"name":"ebs","awsElasticBlockStore":{"volumeID":"vol-1"}}]}}`,
-		warnings: []string{"spec.volumes[0], spec.volumes[1]: accepted, not enforced yet: no node agent mounts volumes in this build"},
 		refused:  []string{"spec.volumes[1].awsElasticBlockStore: Unsupported value: wake runs no cloud volume plugins; use a persistentVolumeClaim or hostPath"},
 	}, {
 		name:     "a null refused field declares nothing",
 		kind:     "Pod",
-		manifest: `{"spec":{"volumes":[{"name":"v","gitRepo":null,"emptyDir":{}}]}}`,
-		warnings: []string{"spec.volumes[0]: accepted, not enforced yet: no node agent mounts volumes in this build"},
+		manifest: `{"spec":{"volumes":[{"name":"v","gitRepo":null,"configMap":{"name":"c"}}]}}`,
+		warnings: []string{"spec.volumes[0]: accepted, not enforced yet: the node agent mounts only emptyDir and hostPath volumes in this build"},
 	}, {
 		name:     "refused fields in a pod template and in init containers",
 		kind:     "ReplicaSet",
 		manifest: `{"spec":{"template":{"spec":{"resourceClaims":[{"name":"gpu"}],"initContainers":[{"name":"i","securityContext":{"windowsOptions":{"runAsUserName":"x"}}}]}}}}`,
-		warnings: []string{"spec.template.spec.initContainers[0].name: accepted, not enforced yet: no controller runs workloads in this build"},
+		warnings: []string{"spec.template.spec.initContainers[0].name: accepted, not enforced yet: this container feature is not run by the node agent yet"},
 		refused: []string{
 			"spec.template.spec.initContainers[0].securityContext.windowsOptions: Unsupported value: wake runs Linux containers only",
 			"spec.template.spec.resourceClaims: Unsupported value: wake has no dynamic resource allocation (resource claims); request devices as extended resources in resources.limits",
@@ -190,7 +186,7 @@ func TestCheckFields(t *testing.T) {
 		name:     "Linux values are accepted",
 		kind:     "Pod",
 		manifest: `{"spec":{"os":{"name":"linux"},"nodeSelector":{"kubernetes.io/os":"linux"}}}`,
-		warnings: []string{"spec.nodeSelector, spec.os: accepted, not enforced yet: no scheduler places pods in this build"},
+		// nodeSelector and os are enforced by the scheduler: no warning.
 	}, {
 		name:     "services and ingresses",
 		kind:     "Service",

@@ -1,0 +1,103 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/nats-io/nats.go"
+	"github.com/spf13/cobra"
+	"github.com/wake-run/wake/cli/client"
+	"github.com/wake-run/wake/node/agent"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// agentFlags are the node agent's settings, shared by `wake agent` and `wake up`.
+type agentFlags struct {
+	nodeName, labels, taints, stateDir, socket, namespace, podCIDR, bridge string
+}
+
+func (f *agentFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.nodeName, "node-name", "", "name of this node (default: the hostname)")
+	cmd.Flags().StringVar(&f.labels, "labels", "", "node labels, k=v,k2=v2")
+	cmd.Flags().StringVar(&f.taints, "taints", "", "node taints, key=value:Effect,... (Effect: NoSchedule, PreferNoSchedule, NoExecute)")
+	cmd.Flags().StringVar(&f.stateDir, "state-dir", "", "agent state (default /var/lib/wake/agent/<node>)")
+	cmd.Flags().StringVar(&f.socket, "containerd-socket", "", "containerd socket to use (default: start a private containerd under the state dir)")
+	cmd.Flags().StringVar(&f.namespace, "containerd-namespace", "wake", "containerd namespace of this node's containers")
+	cmd.Flags().StringVar(&f.podCIDR, "pod-cidr", "10.88.0.0/24", "addresses of this node's pods")
+	cmd.Flags().StringVar(&f.bridge, "bridge", "wake0", "the Linux bridge this node's pods attach to")
+}
+
+func (f *agentFlags) config(logger *slog.Logger) (agent.Config, error) {
+	cfg := agent.Config{NodeName: f.nodeName, StateDir: f.stateDir, Socket: f.socket, Namespace: f.namespace,
+		PodCIDR: f.podCIDR, Bridge: f.bridge, Logger: logger, Labels: map[string]string{}}
+	if f.labels != "" {
+		for _, kv := range strings.Split(f.labels, ",") {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || k == "" {
+				return cfg, fmt.Errorf("--labels %q: use key=value,key2=value2", f.labels)
+			}
+			cfg.Labels[k] = v
+		}
+	}
+	if f.taints != "" {
+		for _, t := range strings.Split(f.taints, ",") {
+			kv, effect, ok := strings.Cut(t, ":")
+			k, v, _ := strings.Cut(kv, "=")
+			switch corev1.TaintEffect(effect) {
+			case corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
+			default:
+				ok = false
+			}
+			if !ok || k == "" {
+				return cfg, fmt.Errorf("--taints %q: use key=value:Effect with Effect NoSchedule, PreferNoSchedule or NoExecute", t)
+			}
+			cfg.Taints = append(cfg.Taints, corev1.Taint{Key: k, Value: v, Effect: corev1.TaintEffect(effect)})
+		}
+	}
+	return cfg, nil
+}
+
+func newAgentCmd(g *globals) *cobra.Command {
+	var f agentFlags
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run the node agent: run the pods the scheduler assigns to this node on containerd",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level %q: use debug, info, warn or error", logLevel)
+			}
+			logger := slog.New(slog.NewTextHandler(g.errOut, &slog.HandlerOptions{Level: level}))
+			cfg, err := f.config(logger)
+			if err != nil {
+				return err
+			}
+			servers := g.server
+			if servers == "" {
+				servers = os.Getenv("WAKE_SERVER")
+			}
+			if servers == "" {
+				servers = client.DefaultServer
+			}
+			nc, err := nats.Connect(servers, nats.Name("wake-agent"), nats.MaxReconnects(-1))
+			if err != nil {
+				return fmt.Errorf("cannot reach the wake server at %s: %v", servers, err)
+			}
+			defer nc.Close()
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			fmt.Fprintf(g.out, "wake agent %s: node %q joining %s\n", Version, cfg.NodeName, servers)
+			return agent.Run(ctx, nc, cfg)
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	return cmd
+}

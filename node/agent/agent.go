@@ -1,0 +1,538 @@
+// Package agent is the node agent: it registers its Node, reads only its own inbox
+// (ev.node.<node>.>), runs the pods assigned to it on containerd, applies their
+// restart policy, and reports their status into the same inbox.
+package agent
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/node/cni"
+	"github.com/wake-run/wake/node/containerd"
+	"github.com/wake-run/wake/node/runtime"
+	crt "github.com/wake-run/wake/node/runtime/containerd"
+	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/query"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/uuid"
+)
+
+// HeartbeatBucket holds one key per node, refreshed every HeartbeatInterval: the
+// node's liveness, outside the audit log.
+const (
+	HeartbeatBucket   = "WAKE_NODE_HEARTBEATS"
+	HeartbeatInterval = 2 * time.Second
+)
+
+// Config of one agent. Several agents run on one machine with distinct NodeName,
+// StateDir, Namespace, PodCIDR and Bridge.
+type Config struct {
+	NodeName  string
+	Labels    map[string]string
+	Taints    []corev1.Taint
+	StateDir  string // agent state: projection, runtime, volumes (default /var/lib/wake/agent/<node>)
+	Socket    string // containerd socket; "" starts a private containerd under StateDir
+	Namespace string // containerd namespace (default "wake")
+	PodCIDR   string // default 10.88.0.0/24
+	Bridge    string // default wake0
+	Logger    *slog.Logger
+}
+
+// Agent is a running node agent.
+type Agent struct {
+	cfg    Config
+	nc     *nats.Conn
+	log    *events.Log
+	query  *query.Client
+	rt     runtime.Runtime
+	runner *projections.Runner
+	logger *slog.Logger
+	hostIP string
+
+	mu      sync.Mutex
+	workers map[string]*worker
+	touched map[string]bool
+	wakeup  chan struct{}
+	adopt   map[string][]runtime.ContainerStatus // pod uid -> containers found at start
+	sandbox map[string]runtime.Sandbox           // pod uid -> sandbox found at start
+}
+
+// Run starts the runtime (and containerd if needed), registers the node, and runs
+// the assigned pods until ctx ends. On return the pods keep running, to be adopted
+// by the next agent on this node.
+func Run(ctx context.Context, nc *nats.Conn, cfg Config) error {
+	a, err := Start(ctx, nc, cfg)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+// Start prepares the agent: containerd (started if none answers), the pod network,
+// the runtime, the node's registration, and an inventory of what still runs.
+func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Agent, error) {
+	if cfg.NodeName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, err
+		}
+		cfg.NodeName = strings.ToLower(h)
+	}
+	if cfg.StateDir == "" {
+		cfg.StateDir = filepath.Join("/var/lib/wake/agent", cfg.NodeName)
+	}
+	if cfg.PodCIDR == "" {
+		cfg.PodCIDR = "10.88.0.0/24"
+	}
+	if cfg.Bridge == "" {
+		cfg.Bridge = "wake0"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	log, err := events.NewLog(nc, "")
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{cfg: cfg, nc: nc, log: log, query: query.NewClient(nc), logger: cfg.Logger.With("node", cfg.NodeName),
+		workers: map[string]*worker{}, touched: map[string]bool{}, wakeup: make(chan struct{}, 1),
+		adopt: map[string][]runtime.ContainerStatus{}, sandbox: map[string]runtime.Sandbox{}}
+	socket := cfg.Socket
+	if socket == "" {
+		d, err := containerd.Ensure(ctx, containerd.Config{StateDir: filepath.Join(cfg.StateDir, "containerd")})
+		if err != nil {
+			return nil, err
+		}
+		socket = d.Socket
+	}
+	network, err := cni.New(cni.Config{BridgeName: cfg.Bridge, Subnet: cfg.PodCIDR, IPMasq: true,
+		CacheDir: filepath.Join(cfg.StateDir, "cni", "cache"), DataDir: filepath.Join(cfg.StateDir, "cni", "ipam")})
+	if err != nil {
+		return nil, err
+	}
+	a.hostIP = network.Gateway()
+	a.rt, err = crt.New(ctx, crt.Config{Socket: socket, Namespace: cfg.Namespace, StateDir: filepath.Join(cfg.StateDir, "runtime"), Network: network})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.register(ctx); err != nil {
+		return nil, err
+	}
+	if err := a.inventory(ctx); err != nil {
+		return nil, err
+	}
+	a.runner, err = projections.Open(filepath.Join(cfg.StateDir, "projection"), Projection(cfg.NodeName), log,
+		projections.WithLogger(a.logger), projections.WithTouched(a.onTouched))
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *Agent) actor() string { return "system:node:" + a.cfg.NodeName }
+
+// inventory records the sandboxes and containers still running from an earlier
+// agent, so workers adopt them instead of starting them again.
+func (a *Agent) inventory(ctx context.Context) error {
+	sbs, err := a.rt.ListSandboxes(ctx)
+	if err != nil {
+		return err
+	}
+	for _, sb := range sbs {
+		a.sandbox[sb.PodUID] = sb
+	}
+	ctrs, err := a.rt.ListContainers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range ctrs {
+		a.adopt[c.PodUID] = append(a.adopt[c.PodUID], c)
+	}
+	return nil
+}
+
+func (a *Agent) onTouched(refs []events.Ref, _ uint64) {
+	a.mu.Lock()
+	for _, r := range refs {
+		a.touched[r.Namespace+"/"+r.Name] = true
+	}
+	a.mu.Unlock()
+	select {
+	case a.wakeup <- struct{}{}:
+	default:
+	}
+}
+
+// NodeName is the node this agent runs.
+func (a *Agent) NodeName() string { return a.cfg.NodeName }
+
+// Run runs the assigned pods until ctx ends; the pods keep running after it.
+func (a *Agent) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := a.runner.Run(rctx); err != nil {
+			a.logger.Error("agent projection stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		a.heartbeat(rctx)
+	}()
+	defer a.runner.Close()
+	subs, err := a.serveImages(rctx, a.nc)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, s := range subs {
+			_ = s.Unsubscribe()
+		}
+	}()
+	a.resync()
+	orphans := time.NewTimer(10 * time.Second)
+	defer orphans.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			a.mu.Lock()
+			for _, w := range a.workers {
+				<-w.done
+			}
+			a.mu.Unlock()
+			return nil
+		case <-a.wakeup:
+		case <-orphans.C:
+			a.removeOrphans(ctx)
+			orphans.Reset(time.Minute)
+		}
+		a.dispatch(rctx, &wg)
+	}
+}
+
+// resync marks every pod of the projection, for the first pass.
+func (a *Agent) resync() {
+	var refs []events.Ref
+	_ = a.runner.View(func(rd projections.Reader, _ uint64) error {
+		return rd.Scan([]byte("p\x00"), false, func(k, _ []byte) bool {
+			if parts := strings.SplitN(string(k[2:]), "\x00", 2); len(parts) == 2 {
+				refs = append(refs, events.Ref{Namespace: parts[0], Name: parts[1]})
+			}
+			return true
+		})
+	})
+	a.onTouched(refs, 0)
+}
+
+// dispatch hands each touched pod's desired state to its worker.
+func (a *Agent) dispatch(ctx context.Context, wg *sync.WaitGroup) {
+	a.mu.Lock()
+	touched := a.touched
+	a.touched = map[string]bool{}
+	a.mu.Unlock()
+	for key := range touched {
+		ns, name, _ := strings.Cut(key, "/")
+		pod, err := a.desired(ns, name)
+		if err != nil {
+			a.logger.Warn("read assignment", "pod", key, "err", err)
+			continue
+		}
+		a.mu.Lock()
+		w := a.workers[key]
+		a.mu.Unlock()
+		if pod == nil {
+			continue // released (stopped): its worker has finished
+		}
+		if w == nil || isDone(w) {
+			w = newWorker(a, ns, name)
+			a.adoptInto(w, pod)
+			a.mu.Lock()
+			a.workers[key] = w
+			a.mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w.run(ctx)
+			}()
+		}
+		w.give(pod)
+	}
+}
+
+func isDone(w *worker) bool {
+	select {
+	case <-w.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (a *Agent) desired(ns, name string) (*corev1.Pod, error) {
+	var pod *corev1.Pod
+	err := a.runner.View(func(rd projections.Reader, _ uint64) error {
+		raw, ok, err := rd.Get(podKey("p", ns, name))
+		if err != nil || !ok {
+			return err
+		}
+		var asg object.Assignment
+		if err := json.Unmarshal(raw, &asg); err != nil {
+			return err
+		}
+		pod = &corev1.Pod{}
+		return json.Unmarshal(asg.Pod, pod)
+	})
+	return pod, err
+}
+
+// adoptInto gives a new worker the sandbox and containers an earlier agent left.
+func (a *Agent) adoptInto(w *worker, pod *corev1.Pod) {
+	a.mu.Lock()
+	sb, ok := a.sandbox[string(pod.UID)]
+	ctrs := a.adopt[string(pod.UID)]
+	delete(a.sandbox, string(pod.UID))
+	delete(a.adopt, string(pod.UID))
+	a.mu.Unlock()
+	if !ok {
+		return
+	}
+	w.sandbox, w.start = &sb, sb.CreatedAt
+	w.pod = pod
+	for _, c := range ctrs {
+		cs := w.ctrs[c.Name]
+		if cs == nil {
+			cs = &ctrState{name: c.Name, image: c.Image}
+			w.ctrs[c.Name] = cs
+		}
+		if c.Attempt < cs.attempt && cs.id != "" {
+			continue
+		}
+		cs.attempt, cs.id, cs.restarts = c.Attempt, c.ID, int32(c.Attempt)
+		switch c.State {
+		case runtime.ContainerRunning:
+			cs.running, cs.started = true, c.StartedAt
+			if err := w.watch(context.Background(), c.Name, c.ID); err != nil {
+				cs.running = false
+			}
+		case runtime.ContainerExited:
+			if c.Exit != nil {
+				w.exits <- exitNote{name: c.Name, id: c.ID, st: *c.Exit}
+			}
+		}
+	}
+}
+
+// removeOrphans stops pods this node runs that its inbox no longer assigns to it.
+func (a *Agent) removeOrphans(ctx context.Context) {
+	a.mu.Lock()
+	var orphans []string
+	for uid := range a.sandbox {
+		orphans = append(orphans, uid)
+	}
+	a.mu.Unlock()
+	for _, uid := range orphans {
+		a.logger.Info("removing a pod no longer assigned to this node", "uid", uid)
+		a.removePod(ctx, uid, 0)
+		a.mu.Lock()
+		delete(a.sandbox, uid)
+		delete(a.adopt, uid)
+		a.mu.Unlock()
+	}
+}
+
+// removePod stops a pod's containers within grace and removes its sandbox.
+func (a *Agent) removePod(ctx context.Context, podUID string, grace time.Duration) {
+	ctrs, err := a.rt.ListContainers(ctx)
+	if err == nil {
+		var wg sync.WaitGroup
+		for _, c := range ctrs {
+			if c.PodUID != podUID {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if c.State == runtime.ContainerRunning {
+					_ = a.rt.StopContainer(ctx, c.ID, grace)
+				}
+				_ = a.rt.RemoveContainer(ctx, c.ID)
+			}()
+		}
+		wg.Wait()
+	}
+	if err := a.rt.RemoveSandbox(ctx, crt.SandboxID(podUID)); err != nil {
+		a.logger.Warn("remove sandbox", "uid", podUID, "err", err)
+	}
+	_ = os.RemoveAll(filepath.Join(a.cfg.StateDir, "pods", podUID))
+}
+
+func (a *Agent) containerID(sb *runtime.Sandbox, name string, attempt uint32) string {
+	return crt.ContainerID(sb.ID, name, attempt)
+}
+
+// appendFacet appends an event to a pod's facet in this node's inbox, guarded by
+// the facet's newest event; on a conflict it reads the newer version and retries
+// (the agent's reports are whole snapshots, so they do not depend on it).
+func (a *Agent) appendFacet(ctx context.Context, ev *events.Event) error {
+	version, err := a.log.SubjectVersion(ctx, ev.Object)
+	if err != nil {
+		return err
+	}
+	for attempt := 0; attempt < 5; attempt++ {
+		ev.Time = time.Now().UTC()
+		_, err = a.log.Append(ctx, ev, version)
+		if !errors.Is(err, events.ErrConflict) {
+			return err
+		}
+		if version, err = a.log.SubjectVersion(ctx, ev.Object); err != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// register creates or updates this node's Node and reports its status.
+func (a *Agent) register(ctx context.Context) error {
+	k, _ := object.ByKind("Node")
+	ref := events.Ref{Kind: "Node", Name: a.cfg.NodeName}
+	labels := map[string]string{"kubernetes.io/hostname": a.cfg.NodeName, "kubernetes.io/os": goruntime.GOOS, "kubernetes.io/arch": goruntime.GOARCH}
+	for k, v := range a.cfg.Labels {
+		labels[k] = v
+	}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.NodeName, Labels: labels},
+		Spec: corev1.NodeSpec{Taints: a.cfg.Taints, PodCIDR: a.cfg.PodCIDR, PodCIDRs: []string{a.cfg.PodCIDR}}}
+	node.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Node"))
+	cur, err := a.query.Get(ctx, k, "", a.cfg.NodeName)
+	var nf *query.NotFoundError
+	var version uint64
+	verb := object.Updated
+	switch {
+	case errors.As(err, &nf):
+		node.UID = uuid.NewUUID()
+		version, verb = nf.Version, object.Created
+	case err != nil:
+		return fmt.Errorf("register node %s: %w", a.cfg.NodeName, err)
+	default:
+		node.UID = cur.Object.GetUID()
+		version = cur.Version
+	}
+	if verb == object.Created || !sameNodeSpec(cur.Object.(*corev1.Node), node) {
+		raw, _ := json.Marshal(node)
+		ev, _ := events.New(object.EventType(k, verb), ref, a.actor(), &object.Change{Object: raw})
+		ev.Reason = "node agent started"
+		if version, err = a.log.Append(ctx, ev, version); err != nil {
+			return fmt.Errorf("register node %s: %w", a.cfg.NodeName, err)
+		}
+	}
+	st, _ := json.Marshal(a.nodeStatus())
+	ev, _ := events.New(object.EventType(k, object.Status), ref, a.actor(), &object.StatusChange{Status: st})
+	ev.Reason = "Ready"
+	if _, err := a.log.Append(ctx, ev, version); err != nil {
+		return fmt.Errorf("report node %s status: %w", a.cfg.NodeName, err)
+	}
+	return nil
+}
+
+func sameNodeSpec(old, node *corev1.Node) bool {
+	o, _ := json.Marshal(struct {
+		L map[string]string
+		S corev1.NodeSpec
+	}{old.Labels, old.Spec})
+	n, _ := json.Marshal(struct {
+		L map[string]string
+		S corev1.NodeSpec
+	}{node.Labels, node.Spec})
+	return string(o) == string(n)
+}
+
+func (a *Agent) nodeStatus() corev1.NodeStatus {
+	capacity := corev1.ResourceList{
+		corev1.ResourceCPU:    *resource.NewQuantity(int64(goruntime.NumCPU()), resource.DecimalSI),
+		corev1.ResourceMemory: *resource.NewQuantity(memTotal(), resource.BinarySI),
+		corev1.ResourcePods:   *resource.NewQuantity(110, resource.DecimalSI),
+	}
+	now := metav1.Now()
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return corev1.NodeStatus{
+		Capacity: capacity, Allocatable: capacity,
+		Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "AgentReady",
+			Message: "wake agent is running", LastHeartbeatTime: now, LastTransitionTime: now}},
+		Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: a.hostIP}, {Type: corev1.NodeHostName, Address: a.cfg.NodeName}},
+		NodeInfo: corev1.NodeSystemInfo{KernelVersion: strings.TrimSpace(string(kernel)), OSImage: osImage(),
+			ContainerRuntimeVersion: "containerd", KubeletVersion: "wake", OperatingSystem: goruntime.GOOS, Architecture: goruntime.GOARCH},
+	}
+}
+
+func memTotal() int64 {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var kb int64
+		if n, _ := fmt.Sscanf(sc.Text(), "MemTotal: %d kB", &kb); n == 1 {
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+func osImage() string {
+	data, err := os.ReadFile("/etc/os-release")
+	if err != nil {
+		return "linux"
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "PRETTY_NAME="); ok {
+			return strings.Trim(v, `"`)
+		}
+	}
+	return "linux"
+}
+
+// heartbeat refreshes this node's key in the heartbeat bucket.
+func (a *Agent) heartbeat(ctx context.Context) {
+	kv, err := a.log.JetStream().CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: HeartbeatBucket,
+		Description: "wake: node liveness", History: 1, TTL: time.Minute, Storage: jetstream.MemoryStorage})
+	if err != nil {
+		a.logger.Warn("heartbeat bucket", "err", err)
+		return
+	}
+	tick := time.NewTicker(HeartbeatInterval)
+	defer tick.Stop()
+	for {
+		if _, err := kv.Put(ctx, a.cfg.NodeName, []byte(strconv.FormatInt(time.Now().UnixMilli(), 10))); err != nil && ctx.Err() == nil {
+			a.logger.Warn("heartbeat", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func mkdirAll(dir string) error { return os.MkdirAll(dir, 0o755) }

@@ -1,0 +1,124 @@
+package agent
+
+import (
+	"time"
+
+	"github.com/wake-run/wake/node/runtime"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ctrState is what the agent knows of one container of a pod.
+type ctrState struct {
+	name     string
+	image    string
+	id       string // the current attempt's container id ("" before the first)
+	attempt  uint32
+	running  bool
+	started  time.Time
+	restarts int32
+	last     *runtime.ExitStatus // the most recent termination
+	// waiting is why the container is not running: ContainerCreating,
+	// ErrImagePull, ImagePullBackOff, CrashLoopBackOff, ...
+	waiting, waitingMsg string
+	retryAt             time.Time // no new attempt before this
+	backoff             time.Duration
+	done                bool // terminated for good (restart policy)
+}
+
+// podStatus renders the pod's status as the node reports it. It is pure.
+func podStatus(pod *corev1.Pod, ctrs []*ctrState, ip, hostIP string, start time.Time) corev1.PodStatus {
+	st := corev1.PodStatus{HostIP: hostIP, PodIP: ip, QOSClass: qos(pod)}
+	if hostIP != "" {
+		st.HostIPs = []corev1.HostIP{{IP: hostIP}}
+	}
+	if ip != "" {
+		st.PodIPs = []corev1.PodIP{{IP: ip}}
+	}
+	if !start.IsZero() {
+		t := metav1.NewTime(start)
+		st.StartTime = &t
+	}
+	allRunning, anyRunning, allDone, allOK := len(ctrs) > 0, false, len(ctrs) > 0, true
+	for _, c := range ctrs {
+		cs := corev1.ContainerStatus{Name: c.name, Image: c.image, RestartCount: c.restarts, Ready: c.running}
+		if c.id != "" {
+			cs.ContainerID = "containerd://" + c.id
+		}
+		started := c.running
+		cs.Started = &started
+		switch {
+		case c.running:
+			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(c.started)}
+		case c.done && c.last != nil:
+			cs.State.Terminated = terminated(c.last, c.id)
+		default:
+			reason := c.waiting
+			if reason == "" {
+				reason = "ContainerCreating"
+			}
+			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: reason, Message: c.waitingMsg}
+		}
+		if c.last != nil && !(c.done && cs.State.Terminated != nil) {
+			cs.LastTerminationState.Terminated = terminated(c.last, "")
+		}
+		st.ContainerStatuses = append(st.ContainerStatuses, cs)
+		allRunning = allRunning && c.running
+		anyRunning = anyRunning || c.running || c.restarts > 0
+		allDone = allDone && c.done
+		allOK = allOK && (!c.done || c.last == nil || c.last.Code == 0)
+	}
+	switch {
+	case allDone && allOK:
+		st.Phase = corev1.PodSucceeded
+	case allDone:
+		st.Phase = corev1.PodFailed
+	case anyRunning:
+		st.Phase = corev1.PodRunning
+	default:
+		st.Phase = corev1.PodPending
+	}
+	ready := corev1.ConditionFalse
+	if allRunning {
+		ready = corev1.ConditionTrue
+	}
+	st.Conditions = []corev1.PodCondition{
+		{Type: corev1.PodScheduled, Status: corev1.ConditionTrue},
+		{Type: corev1.PodInitialized, Status: corev1.ConditionTrue},
+		{Type: corev1.ContainersReady, Status: ready},
+		{Type: corev1.PodReady, Status: ready},
+	}
+	return st
+}
+
+func terminated(e *runtime.ExitStatus, id string) *corev1.ContainerStateTerminated {
+	t := &corev1.ContainerStateTerminated{ExitCode: int32(e.Code), Reason: e.Reason,
+		StartedAt: metav1.NewTime(e.StartedAt), FinishedAt: metav1.NewTime(e.FinishedAt)}
+	if id != "" {
+		t.ContainerID = "containerd://" + id
+	}
+	return t
+}
+
+func qos(pod *corev1.Pod) corev1.PodQOSClass {
+	requests, limits, guaranteed := false, false, true
+	for _, c := range pod.Spec.Containers {
+		if len(c.Resources.Requests) > 0 {
+			requests = true
+		}
+		if len(c.Resources.Limits) > 0 {
+			limits = true
+		}
+		cpu, mem := c.Resources.Limits[corev1.ResourceCPU], c.Resources.Limits[corev1.ResourceMemory]
+		if cpu.IsZero() || mem.IsZero() {
+			guaranteed = false
+		}
+	}
+	switch {
+	case guaranteed && limits:
+		return corev1.PodQOSGuaranteed
+	case requests || limits:
+		return corev1.PodQOSBurstable
+	}
+	return corev1.PodQOSBestEffort
+}

@@ -1,0 +1,367 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/node/runtime"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Back-off between restarts of a crashing container, as the kubelet: the first
+// restart is immediate, then 10 s doubling up to 5 min; a container that ran 10
+// minutes starts again from no back-off.
+const (
+	backoffStart = 10 * time.Second
+	backoffMax   = 5 * time.Minute
+	backoffReset = 10 * time.Minute
+	retryCreate  = 2 * time.Second
+)
+
+type exitNote struct {
+	name, id string
+	st       runtime.ExitStatus
+}
+
+// worker runs one pod: it owns the pod's sandbox and containers, applies the
+// restart policy, and reports status. Its state lives in its goroutine.
+type worker struct {
+	a        *Agent
+	ns, name string
+	update   chan *corev1.Pod
+	exits    chan exitNote
+	done     chan struct{}
+
+	pod      *corev1.Pod
+	sandbox  *runtime.Sandbox
+	ctrs     map[string]*ctrState
+	start    time.Time
+	reported []byte
+}
+
+func newWorker(a *Agent, ns, name string) *worker {
+	return &worker{a: a, ns: ns, name: name, update: make(chan *corev1.Pod, 1), exits: make(chan exitNote, 16),
+		done: make(chan struct{}), ctrs: map[string]*ctrState{}}
+}
+
+// give hands the worker the newest desired pod, replacing one not yet taken.
+func (w *worker) give(pod *corev1.Pod) {
+	for {
+		select {
+		case w.update <- pod:
+			return
+		default:
+			select {
+			case <-w.update:
+			default:
+			}
+		}
+	}
+}
+
+func (w *worker) run(ctx context.Context) {
+	defer close(w.done)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return // containers keep running: the next agent adopts them
+		case p := <-w.update:
+			w.pod = p
+		case e := <-w.exits:
+			w.onExit(e)
+		case <-timer.C:
+		}
+		if w.pod == nil {
+			continue
+		}
+		if w.pod.DeletionTimestamp != nil {
+			w.stop(ctx)
+			return
+		}
+		w.sync(ctx)
+		w.report(ctx)
+		timer.Reset(w.nextWake())
+	}
+}
+
+func (w *worker) nextWake() time.Duration {
+	next := time.Hour
+	now := time.Now()
+	for _, c := range w.ctrs {
+		if !c.running && !c.done && !c.retryAt.IsZero() {
+			next = min(next, max(c.retryAt.Sub(now), 10*time.Millisecond))
+		}
+	}
+	return next
+}
+
+// sync moves the pod towards running: sandbox first, then every container that
+// is neither running, finished, nor backing off.
+func (w *worker) sync(ctx context.Context) {
+	rt := w.a.rt
+	pod := w.pod
+	for _, c := range pod.Spec.Containers {
+		if w.ctrs[c.Name] == nil {
+			w.ctrs[c.Name] = &ctrState{name: c.Name, image: c.Image}
+		}
+	}
+	if w.sandbox == nil {
+		sb, err := rt.CreateSandbox(ctx, runtime.SandboxConfig{PodUID: string(pod.UID), Name: pod.Name, Namespace: pod.Namespace,
+			Hostname: hostname(pod), Ports: hostPorts(pod)})
+		if err != nil {
+			for _, c := range w.ctrs {
+				c.waiting, c.waitingMsg, c.retryAt = "ContainerCreating", "pod network: "+err.Error(), time.Now().Add(retryCreate)
+			}
+			w.a.logger.Warn("create sandbox", "pod", w.ns+"/"+w.name, "err", err)
+			return
+		}
+		w.sandbox = &sb
+		w.start = time.Now()
+	}
+	now := time.Now()
+	for _, c := range pod.Spec.Containers {
+		cs := w.ctrs[c.Name]
+		if cs.running || cs.done || now.Before(cs.retryAt) {
+			continue
+		}
+		w.startContainer(ctx, c, cs)
+	}
+}
+
+func (w *worker) startContainer(ctx context.Context, c corev1.Container, cs *ctrState) {
+	rt := w.a.rt
+	img, err := rt.EnsureImage(ctx, c.Image, c.ImagePullPolicy)
+	if err != nil {
+		reason := "ErrImagePull"
+		if errors.Is(err, runtime.ErrImageNeverPull) {
+			reason = "ErrImageNeverPull"
+		} else if cs.waiting == "ErrImagePull" || cs.waiting == "ImagePullBackOff" {
+			reason = "ImagePullBackOff"
+		}
+		cs.waiting, cs.waitingMsg = reason, err.Error()
+		cs.backoff = nextBackoff(cs.backoff)
+		cs.retryAt = time.Now().Add(cs.backoff)
+		return
+	}
+	cfg := runtime.ContainerConfig{Name: c.Name, Attempt: cs.attempt, Image: img.Ref, Command: c.Command, Args: c.Args,
+		Env: envOf(c, w.pod, w.sandbox.IP), WorkingDir: c.WorkingDir, Mounts: w.mounts(c),
+		Resources: runtime.ResourcesFor(c.Resources)}
+	id, err := rt.CreateContainer(ctx, *w.sandbox, cfg)
+	if errors.Is(err, runtime.ErrAlreadyExists) {
+		cs.attempt++ // left over from a crash between create and start
+		cfg.Attempt = cs.attempt
+		id, err = rt.CreateContainer(ctx, *w.sandbox, cfg)
+	}
+	if err != nil {
+		cs.waiting, cs.waitingMsg, cs.retryAt = "CreateContainerError", err.Error(), time.Now().Add(retryCreate)
+		return
+	}
+	if err := w.watch(ctx, c.Name, id); err != nil {
+		cs.waiting, cs.waitingMsg, cs.retryAt = "CreateContainerError", err.Error(), time.Now().Add(retryCreate)
+		return
+	}
+	if _, err := rt.StartContainer(ctx, id); err != nil {
+		cs.waiting, cs.waitingMsg, cs.retryAt = "RunContainerError", err.Error(), time.Now().Add(retryCreate)
+		return
+	}
+	cs.id, cs.running, cs.started, cs.waiting, cs.waitingMsg = id, true, time.Now(), "", ""
+}
+
+// watch forwards the container's exit to the worker.
+func (w *worker) watch(ctx context.Context, name, id string) error {
+	ch, err := w.a.rt.WaitContainer(ctx, id)
+	if err != nil {
+		return err
+	}
+	go func() {
+		select {
+		case st, ok := <-ch:
+			if ok {
+				select {
+				case w.exits <- exitNote{name: name, id: id, st: st}:
+				case <-w.done:
+				}
+			}
+		case <-w.done:
+		}
+	}()
+	return nil
+}
+
+func (w *worker) onExit(e exitNote) {
+	cs := w.ctrs[e.name]
+	if cs == nil || cs.id != e.id {
+		return
+	}
+	st := e.st
+	cs.running, cs.last = false, &st
+	policy := w.pod.Spec.RestartPolicy
+	if policy == corev1.RestartPolicyNever || (policy == corev1.RestartPolicyOnFailure && st.Code == 0) {
+		cs.done = true
+		return
+	}
+	if !st.StartedAt.IsZero() && st.FinishedAt.Sub(st.StartedAt) > backoffReset {
+		cs.backoff = 0
+	}
+	cs.restarts++
+	cs.attempt++
+	if cs.restarts == 1 {
+		cs.retryAt = time.Now() // the first restart is immediate
+	} else {
+		cs.backoff = nextBackoff(cs.backoff)
+		cs.retryAt = time.Now().Add(cs.backoff)
+		cs.waiting = "CrashLoopBackOff"
+		cs.waitingMsg = fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s", cs.backoff, cs.name, w.name, w.ns)
+	}
+	if cs.attempt >= 2 {
+		// Keep the previous attempt (for logs --previous); remove the one before.
+		old := w.a.containerID(w.sandbox, cs.name, cs.attempt-2)
+		_ = w.a.rt.RemoveContainer(context.Background(), old)
+	}
+}
+
+func nextBackoff(b time.Duration) time.Duration {
+	if b == 0 {
+		return backoffStart
+	}
+	return min(2*b, backoffMax)
+}
+
+// stop stops every container with the pod's grace period, releases the sandbox,
+// and reports the pod stopped, so the dispatcher can delete it.
+func (w *worker) stop(ctx context.Context) {
+	grace := 30 * time.Second
+	if g := w.pod.DeletionGracePeriodSeconds; g != nil {
+		grace = time.Duration(*g) * time.Second
+	} else if g := w.pod.Spec.TerminationGracePeriodSeconds; g != nil {
+		grace = time.Duration(*g) * time.Second
+	}
+	w.a.removePod(ctx, string(w.pod.UID), grace)
+	ref := events.Ref{Kind: "Pod", Namespace: w.ns, Name: w.name, Node: w.a.cfg.NodeName}
+	ev, _ := events.New("pod."+object.Stopped, ref, w.a.actor(), nil)
+	ev.Reason = fmt.Sprintf("containers stopped (grace %s) and network released", grace)
+	if err := w.a.appendFacet(ctx, ev); err != nil {
+		w.a.logger.Warn("report stopped", "pod", w.ns+"/"+w.name, "err", err)
+	}
+}
+
+// report appends the pod's status when it changed since the last report.
+func (w *worker) report(ctx context.Context) {
+	var ctrs []*ctrState
+	for _, c := range w.pod.Spec.Containers {
+		ctrs = append(ctrs, w.ctrs[c.Name])
+	}
+	ip := ""
+	if w.sandbox != nil {
+		ip = w.sandbox.IP
+	}
+	st := podStatus(w.pod, ctrs, ip, w.a.hostIP, w.start)
+	data, _ := json.Marshal(st)
+	if string(data) == string(w.reported) {
+		return
+	}
+	ref := events.Ref{Kind: "Pod", Namespace: w.ns, Name: w.name, Node: w.a.cfg.NodeName}
+	ev, _ := events.New("pod."+object.Status, ref, w.a.actor(), &object.StatusChange{Status: data})
+	ev.Reason = summary(st)
+	if err := w.a.appendFacet(ctx, ev); err != nil {
+		w.a.logger.Warn("report status", "pod", w.ns+"/"+w.name, "err", err)
+		return
+	}
+	w.reported = data
+}
+
+func summary(st corev1.PodStatus) string {
+	s := string(st.Phase)
+	for _, c := range st.ContainerStatuses {
+		switch {
+		case c.State.Waiting != nil:
+			s += fmt.Sprintf("; %s: %s", c.Name, c.State.Waiting.Reason)
+		case c.State.Terminated != nil:
+			s += fmt.Sprintf("; %s: %s (exit %d)", c.Name, c.State.Terminated.Reason, c.State.Terminated.ExitCode)
+		}
+		if c.RestartCount > 0 {
+			s += fmt.Sprintf("; %s restarts: %d", c.Name, c.RestartCount)
+		}
+	}
+	return s
+}
+
+func hostname(pod *corev1.Pod) string {
+	if pod.Spec.Hostname != "" {
+		return pod.Spec.Hostname
+	}
+	return pod.Name
+}
+
+func hostPorts(pod *corev1.Pod) []runtime.PortMapping {
+	var out []runtime.PortMapping
+	for _, c := range pod.Spec.Containers {
+		for _, p := range c.Ports {
+			if p.HostPort != 0 {
+				out = append(out, runtime.PortMapping{HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: string(p.Protocol), HostIP: p.HostIP})
+			}
+		}
+	}
+	return out
+}
+
+// envOf renders a container's environment: literal values and the downward-API
+// fields a pod knows about itself.
+func envOf(c corev1.Container, pod *corev1.Pod, ip string) []string {
+	var env []string
+	for _, e := range c.Env {
+		v := e.Value
+		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+			switch e.ValueFrom.FieldRef.FieldPath {
+			case "metadata.name":
+				v = pod.Name
+			case "metadata.namespace":
+				v = pod.Namespace
+			case "metadata.uid":
+				v = string(pod.UID)
+			case "status.podIP":
+				v = ip
+			case "spec.nodeName":
+				v = pod.Spec.NodeName
+			}
+		}
+		env = append(env, e.Name+"="+v)
+	}
+	return env
+}
+
+// mounts renders emptyDir (a directory of the pod under the agent's state) and
+// hostPath volumes; other volume kinds are not mounted by this build.
+func (w *worker) mounts(c corev1.Container) []runtime.Mount {
+	var out []runtime.Mount
+	for _, vm := range c.VolumeMounts {
+		for _, v := range w.pod.Spec.Volumes {
+			if v.Name != vm.Name {
+				continue
+			}
+			var host string
+			switch {
+			case v.EmptyDir != nil:
+				host = filepath.Join(w.a.cfg.StateDir, "pods", string(w.pod.UID), "volumes", v.Name)
+				_ = mkdirAll(host)
+			case v.HostPath != nil:
+				host = v.HostPath.Path
+				if v.HostPath.Type != nil && (*v.HostPath.Type == corev1.HostPathDirectoryOrCreate) {
+					_ = mkdirAll(host)
+				}
+			}
+			if host != "" {
+				out = append(out, runtime.Mount{HostPath: host, ContainerPath: vm.MountPath, ReadOnly: vm.ReadOnly})
+			}
+		}
+	}
+	return out
+}
