@@ -1,0 +1,413 @@
+package agent_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/wake-run/wake/cli/client"
+	"github.com/wake-run/wake/deploy/images"
+	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/node/agent"
+	"github.com/wake-run/wake/node/cni"
+	"github.com/wake-run/wake/node/containerd"
+	"github.com/wake-run/wake/node/image"
+	crt "github.com/wake-run/wake/node/runtime/containerd"
+	"github.com/wake-run/wake/services/controlplane"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// cluster is a control plane and one node agent on real containerd, runc and CNI.
+type cluster struct {
+	t      *testing.T
+	srv    *controlplane.Server
+	c      *client.Client
+	cfg    agent.Config
+	stop   context.CancelFunc
+	done   chan error
+	socket string
+}
+
+func needRealNode(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespaces, bridges, containerd)")
+	}
+	for _, bin := range []string{"containerd", "runc", "/usr/lib/cni/bridge", "/bin/busybox"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s is not installed (deploy/setup-debian.sh installs it)", bin)
+		}
+	}
+}
+
+func startCluster(t *testing.T) *cluster {
+	needRealNode(t)
+	ctx := context.Background()
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: t.TempDir(), Port: -1, Logger: discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	c, err := client.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	state, err := os.MkdirTemp("", "wkag")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := containerd.Ensure(ctx, containerd.Config{StateDir: filepath.Join(state, "ctrd")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &cluster{t: t, srv: srv, c: c, socket: d.Socket, cfg: agent.Config{NodeName: "node-1", StateDir: filepath.Join(state, "agent"),
+		Socket: d.Socket, Namespace: "wake-e2e", PodCIDR: "10.66.0.0/24", Bridge: "wke2e0", Logger: discard}}
+	t.Cleanup(func() {
+		cl.stopAgent()
+		cl.removeAll(ctx)
+		d.Stop()
+		os.RemoveAll(state)
+	})
+	cl.startAgent()
+	return cl
+}
+
+func (cl *cluster) startAgent() {
+	nc, err := nats.Connect(cl.srv.ClientURL())
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := agent.Start(ctx, nc, cl.cfg)
+	if err != nil {
+		cancel()
+		cl.t.Fatal(err)
+	}
+	cl.stop, cl.done = cancel, make(chan error, 1)
+	go func() {
+		cl.done <- a.Run(ctx)
+		nc.Close()
+	}()
+}
+
+func (cl *cluster) stopAgent() {
+	if cl.stop != nil {
+		cl.stop()
+		<-cl.done
+		cl.stop = nil
+	}
+}
+
+// removeAll removes every pod the agent left running, its network and images.
+func (cl *cluster) removeAll(ctx context.Context) {
+	network, err := cni.New(cni.Config{BridgeName: cl.cfg.Bridge, Subnet: cl.cfg.PodCIDR,
+		CacheDir: filepath.Join(cl.cfg.StateDir, "cni", "cache"), DataDir: filepath.Join(cl.cfg.StateDir, "cni", "ipam")})
+	if err != nil {
+		cl.t.Error(err)
+		return
+	}
+	rt, err := crt.New(ctx, crt.Config{Socket: cl.socket, Namespace: cl.cfg.Namespace, StateDir: filepath.Join(cl.cfg.StateDir, "runtime"), Network: network})
+	if err != nil {
+		cl.t.Error(err)
+		return
+	}
+	defer rt.Close()
+	sbs, _ := rt.ListSandboxes(ctx)
+	for _, sb := range sbs {
+		if err := rt.RemoveSandbox(ctx, sb.ID); err != nil {
+			cl.t.Errorf("remove sandbox %s: %v", sb.ID, err)
+		}
+	}
+	_ = network.Destroy(ctx)
+}
+
+func (cl *cluster) apply(manifest string) {
+	cl.t.Helper()
+	docs, err := object.Decode("test.yaml", []byte(manifest))
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	if err := client.SetNamespace(docs, "", false); err != nil {
+		cl.t.Fatal(err)
+	}
+	for i := range docs {
+		if _, err := cl.c.Write(context.Background(), &docs[i], client.ModeApply); err != nil {
+			cl.t.Fatal(err)
+		}
+	}
+}
+
+func (cl *cluster) pods(selector string) []*corev1.Pod {
+	k, _ := object.ByKind("Pod")
+	objs, _, err := cl.c.Query.List(context.Background(), k, "default", selector)
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	var out []*corev1.Pod
+	for _, o := range objs {
+		out = append(out, o.(*corev1.Pod))
+	}
+	return out
+}
+
+func (cl *cluster) pod(name string) *corev1.Pod {
+	k, _ := object.ByKind("Pod")
+	st, err := cl.c.Query.Get(context.Background(), k, "default", name)
+	if err != nil {
+		return nil
+	}
+	return st.Object.(*corev1.Pod)
+}
+
+func eventually(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func running(p *corev1.Pod) bool {
+	if p == nil || p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
+		return false
+	}
+	for _, c := range p.Status.ContainerStatuses {
+		if !c.Ready {
+			return false
+		}
+	}
+	return len(p.Status.ContainerStatuses) > 0
+}
+
+func importDemo(t *testing.T, cl *cluster) {
+	t.Helper()
+	imgs, err := images.Demo(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := image.WriteArchive(&buf, imgs); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := cl.c.NC.Request(agent.ImageImportSubject(cl.cfg.NodeName), buf.Bytes(), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(msg.Data), "wake.local/hostname-web:1") {
+		t.Fatalf("import answered %s", msg.Data)
+	}
+}
+
+const webDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 5
+      containers:
+      - name: web
+        image: wake.local/hostname-web:1
+        ports: [{containerPort: 8080}]
+`
+
+func TestDeploymentRunsRealPods(t *testing.T) {
+	cl := startCluster(t)
+	importDemo(t, cl)
+	cl.apply(webDeployment)
+
+	// Three pods Running with distinct IPs; each answers its own name.
+	eventually(t, "3 pods running", 60*time.Second, func() bool {
+		n := 0
+		for _, p := range cl.pods("app=web") {
+			if running(p) {
+				n++
+			}
+		}
+		return n == 3
+	})
+	ips := map[string]bool{}
+	for _, p := range cl.pods("app=web") {
+		if ips[p.Status.PodIP] || p.Status.PodIP == "" {
+			t.Fatalf("pod %s has IP %q, not distinct", p.Name, p.Status.PodIP)
+		}
+		ips[p.Status.PodIP] = true
+		if got := httpGet(t, "http://"+p.Status.PodIP+":8080/"); got != p.Name {
+			t.Errorf("pod %s at %s answered %q", p.Name, p.Status.PodIP, got)
+		}
+	}
+
+	// Kill a container's process: it is restarted and RESTARTS increments.
+	victim := cl.pods("app=web")[0]
+	pid := containerPID(t, victim.Status.PodIP)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "restart counted", 30*time.Second, func() bool {
+		p := cl.pod(victim.Name)
+		return p != nil && running(p) && p.Status.ContainerStatuses[0].RestartCount == 1
+	})
+	if got := httpGet(t, "http://"+cl.pod(victim.Name).Status.PodIP+":8080/"); got != victim.Name {
+		t.Errorf("restarted pod answered %q", got)
+	}
+
+	// Delete a pod: a replacement appears.
+	k, _ := object.ByKind("Pod")
+	if err := cl.c.Delete(context.Background(), k, "default", victim.Name); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "replacement running", 60*time.Second, func() bool {
+		ps := cl.pods("app=web")
+		n := 0
+		for _, p := range ps {
+			if running(p) && p.Name != victim.Name {
+				n++
+			}
+		}
+		return n == 3 && cl.pod(victim.Name) == nil
+	})
+
+	// Scale to 5 and back to 2.
+	dk, _ := object.ByKind("Deployment")
+	for _, n := range []int32{5, 2} {
+		if err := cl.c.Scale(context.Background(), dk, "default", "web", n); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, fmt.Sprintf("%d pods", n), 60*time.Second, func() bool {
+			ps := cl.pods("app=web")
+			run := 0
+			for _, p := range ps {
+				if running(p) {
+					run++
+				}
+			}
+			return len(ps) == int(n) && run == int(n)
+		})
+	}
+
+	// Restart the agent: the same containers keep running (same PIDs).
+	before := map[string]int{}
+	for _, p := range cl.pods("app=web") {
+		before[p.Name] = containerPID(t, p.Status.PodIP)
+	}
+	cl.stopAgent()
+	cl.startAgent()
+	time.Sleep(2 * time.Second)
+	for _, p := range cl.pods("app=web") {
+		if !running(p) {
+			t.Errorf("pod %s not running after the agent restarted", p.Name)
+		}
+		if got := containerPID(t, p.Status.PodIP); got != before[p.Name] {
+			t.Errorf("pod %s: pid %d after the agent restarted, was %d", p.Name, got, before[p.Name])
+		}
+		if p.Status.ContainerStatuses[0].RestartCount != 0 {
+			t.Errorf("pod %s restarted by the agent restart", p.Name)
+		}
+	}
+}
+
+func TestPodsThatCannotRun(t *testing.T) {
+	cl := startCluster(t)
+	importDemo(t, cl)
+	cl.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: badimage}
+spec:
+  containers: [{name: c, image: "127.0.0.1:1/nope:1"}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: huge}
+spec:
+  containers: [{name: c, image: busybox, command: [sleep, "3600"], resources: {requests: {cpu: "512"}}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: crasher}
+spec:
+  containers: [{name: c, image: busybox, imagePullPolicy: IfNotPresent, command: [sh, -c, "exit 3"]}]
+`)
+	eventually(t, "bad image in back-off with the registry's error", 30*time.Second, func() bool {
+		p := cl.pod("badimage")
+		if p == nil || len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].State.Waiting == nil {
+			return false
+		}
+		w := p.Status.ContainerStatuses[0].State.Waiting
+		return (w.Reason == "ImagePullBackOff" || w.Reason == "ErrImagePull") && strings.Contains(w.Message, "127.0.0.1:1")
+	})
+	eventually(t, "huge pod pending with the reason", 10*time.Second, func() bool {
+		p := cl.pod("huge")
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
+				return c.Message == "0/1 nodes are available: 1 Insufficient cpu."
+			}
+		}
+		return false
+	})
+	eventually(t, "crash loop with exit codes", 30*time.Second, func() bool {
+		p := cl.pod("crasher")
+		if p == nil || len(p.Status.ContainerStatuses) == 0 {
+			return false
+		}
+		cs := p.Status.ContainerStatuses[0]
+		last := cs.LastTerminationState.Terminated
+		return cs.RestartCount >= 2 && last != nil && last.ExitCode == 3 && last.Reason == "Error" &&
+			cs.State.Waiting != nil && cs.State.Waiting.Reason == "CrashLoopBackOff"
+	})
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	c := http.Client{Timeout: 3 * time.Second}
+	for i := 0; ; i++ {
+		resp, err := c.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return strings.TrimSpace(string(body))
+		}
+		if i > 20 {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// containerPID finds the hostname-web process serving ip: the one whose network
+// namespace holds that address.
+func containerPID(t *testing.T, ip string) int {
+	t.Helper()
+	out, err := exec.Command("pgrep", "-x", "hostname-web").Output()
+	if err != nil {
+		t.Fatalf("pgrep: %v", err)
+	}
+	for _, f := range strings.Fields(string(out)) {
+		var pid int
+		fmt.Sscan(f, &pid)
+		addrs, err := exec.Command("nsenter", "-t", f, "-n", "ip", "-4", "-o", "addr").Output()
+		if err == nil && strings.Contains(string(addrs), " "+ip+"/") {
+			return pid
+		}
+	}
+	t.Fatalf("no hostname-web process has %s", ip)
+	return 0
+}
