@@ -29,6 +29,7 @@ func defaultDataDir() string {
 func newServerCmd(g *globals, use string) *cobra.Command {
 	var dataDir, host, logLevel string
 	var port int
+	var nodeGrace time.Duration
 	var af agentFlags
 	short := "Run the control plane: embedded NATS JetStream and every control-plane service"
 	if use == "up" {
@@ -47,7 +48,7 @@ func newServerCmd(g *globals, use string) *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			start := time.Now()
-			srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: dataDir, Host: host, Port: port, Logger: logger})
+			srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: dataDir, Host: host, Port: port, Logger: logger, NodeGrace: nodeGrace})
 			if err != nil {
 				return err
 			}
@@ -93,6 +94,7 @@ func newServerCmd(g *globals, use string) *cobra.Command {
 	cmd.Flags().IntVar(&port, "port", 4222, "NATS client port")
 	cmd.Flags().StringVar(&host, "host", "127.0.0.1", "address to listen on (0.0.0.0 to accept other machines)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	cmd.Flags().DurationVar(&nodeGrace, "node-grace", 20*time.Second, "how long a node may miss heartbeats before it is NotReady and its pods are replaced elsewhere")
 	if use == "up" {
 		af.register(cmd)
 	}

@@ -52,10 +52,14 @@ func needRealNode(t *testing.T) {
 }
 
 func startCluster(t *testing.T) *cluster {
+	return startClusterWith(t, 0, "node-1", "10.66.0.0/24", "wke2e0")
+}
+
+func startClusterWith(t *testing.T, grace time.Duration, node, cidr, bridge string) *cluster {
 	needRealNode(t)
 	ctx := context.Background()
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: t.TempDir(), Port: -1, Logger: discard})
+	srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: t.TempDir(), Port: -1, Logger: discard, NodeGrace: grace})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,8 +77,8 @@ func startCluster(t *testing.T) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl := &cluster{t: t, srv: srv, c: c, socket: d.Socket, cfg: agent.Config{NodeName: "node-1", StateDir: filepath.Join(state, "agent"),
-		Socket: d.Socket, Namespace: "wake-e2e", PodCIDR: "10.66.0.0/24", Bridge: "wke2e0", Logger: discard}}
+	cl := &cluster{t: t, srv: srv, c: c, socket: d.Socket, cfg: agent.Config{NodeName: node, StateDir: filepath.Join(state, "agent"),
+		Socket: d.Socket, Namespace: "wake-" + node, PodCIDR: cidr, Bridge: bridge, Logger: discard}}
 	t.Cleanup(func() {
 		cl.stopAgent()
 		cl.removeAll(ctx)
@@ -83,6 +87,25 @@ func startCluster(t *testing.T) *cluster {
 	})
 	cl.startAgent()
 	return cl
+}
+
+// join starts a second agent, on the first one's containerd, with its own node
+// name, state, containerd namespace, bridge and pod CIDR.
+func (cl *cluster) join(node, cidr, bridge string) *cluster {
+	state, err := os.MkdirTemp("", "wkag")
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	other := &cluster{t: cl.t, srv: cl.srv, c: cl.c, socket: cl.socket, cfg: cl.cfg}
+	other.cfg.NodeName, other.cfg.PodCIDR, other.cfg.Bridge = node, cidr, bridge
+	other.cfg.StateDir, other.cfg.Namespace = filepath.Join(state, "agent"), "wake-"+node
+	cl.t.Cleanup(func() {
+		other.stopAgent()
+		other.removeAll(context.Background())
+		os.RemoveAll(state)
+	})
+	other.startAgent()
+	return other
 }
 
 func (cl *cluster) startAgent() {
@@ -410,4 +433,46 @@ func containerPID(t *testing.T, ip string) int {
 	}
 	t.Fatalf("no hostname-web process has %s", ip)
 	return 0
+}
+
+// Two nodes; one stops (as after kill -9: no goodbye, heartbeats just end). Its
+// node goes NotReady after the grace period and its pods are replaced on the other.
+func TestLostNodesPodsAreReplaced(t *testing.T) {
+	const grace = 3 * time.Second
+	cl := startClusterWith(t, grace, "node-a", "10.66.1.0/24", "wke2ea")
+	second := cl.join("node-b", "10.66.2.0/24", "wke2eb")
+	importDemo(t, cl)
+	importDemo(t, second)
+	cl.apply(strings.Replace(webDeployment, "replicas: 3", "replicas: 4", 1))
+	eventually(t, "4 pods running on both nodes", 60*time.Second, func() bool {
+		on := map[string]int{}
+		for _, p := range cl.pods("app=web") {
+			if running(p) {
+				on[p.Spec.NodeName]++
+			}
+		}
+		return on["node-a"]+on["node-b"] == 4 && on["node-a"] > 0 && on["node-b"] > 0
+	})
+	second.stopAgent()
+	lost := time.Now()
+	eventually(t, "all 4 running on node-a", grace+20*time.Second, func() bool {
+		n := 0
+		for _, p := range cl.pods("app=web") {
+			if running(p) && p.Spec.NodeName == "node-a" {
+				n++
+			}
+		}
+		return n == 4
+	})
+	t.Logf("pods replaced %s after node-b stopped (grace %s)", time.Since(lost).Round(100*time.Millisecond), grace)
+	k, _ := object.ByKind("Node")
+	st, err := cl.c.Query.Get(context.Background(), k, "", "node-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range st.Object.(*corev1.Node).Status.Conditions {
+		if c.Type == corev1.NodeReady && c.Status != corev1.ConditionUnknown {
+			t.Errorf("node-b Ready = %s, want Unknown", c.Status)
+		}
+	}
 }

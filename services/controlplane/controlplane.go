@@ -22,6 +22,7 @@ import (
 	"github.com/wake-run/wake/services/dispatch"
 	"github.com/wake-run/wake/services/gc"
 	"github.com/wake-run/wake/services/namespace"
+	"github.com/wake-run/wake/services/nodelifecycle"
 	"github.com/wake-run/wake/services/query"
 	"github.com/wake-run/wake/services/replicaset"
 	"github.com/wake-run/wake/services/scheduler"
@@ -45,6 +46,9 @@ type Config struct {
 	// and the garbage collector: for tests of the log and the CLI that count the
 	// events a person's commands append.
 	NoWorkloadControllers bool
+	// NodeGrace is how long a node may go without heartbeats before it is marked
+	// NotReady and its pods are evicted (default 20s).
+	NodeGrace time.Duration
 }
 
 // Server is a running control plane.
@@ -194,6 +198,17 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			s.spawn(func() { w.ctl.Run(runCtx) })
 		}
 	}
+
+	if cfg.NodeGrace == 0 {
+		cfg.NodeGrace = 20 * time.Second
+	}
+	nlc := nodelifecycle.New(s.log, cfg.Logger.With("service", "node-lifecycle"), cfg.NodeGrace)
+	nlr, err := project(nodelifecycle.Projection())
+	if err != nil {
+		return nil, err
+	}
+	nlc.Attach(nlr)
+	s.spawn(func() { nlc.Run(runCtx) })
 
 	disp := dispatch.New(s.log, cfg.Logger.With("service", "dispatcher"))
 	dr, err := project(dispatch.Projection(), projections.WithTouched(disp.Touched))

@@ -1,0 +1,131 @@
+package nodelifecycle
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/projections"
+)
+
+// HeartbeatBucket is where node agents refresh their key (see node/agent).
+const HeartbeatBucket = "WAKE_NODE_HEARTBEATS"
+
+// Controller watches heartbeats and appends what Decide returns.
+type Controller struct {
+	log    *events.Log
+	logger *slog.Logger
+	runner *projections.Runner
+	grace  time.Duration
+	start  time.Time
+
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+// New returns a controller that declares a node lost after grace without
+// heartbeats; Attach its runner before Run.
+func New(log *events.Log, logger *slog.Logger, grace time.Duration) *Controller {
+	return &Controller{log: log, logger: logger, grace: grace, seen: map[string]time.Time{}}
+}
+
+// Attach sets the runner folding Projection().
+func (c *Controller) Attach(r *projections.Runner) { c.runner = r }
+
+// Run watches the heartbeat bucket and checks every node each second until ctx ends.
+func (c *Controller) Run(ctx context.Context) {
+	c.start = time.Now()
+	kv, err := c.log.JetStream().CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: HeartbeatBucket,
+		Description: "wake: node liveness", History: 1, TTL: time.Minute, Storage: jetstream.MemoryStorage})
+	if err != nil {
+		c.logger.Error("heartbeat bucket", "err", err)
+		return
+	}
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		c.logger.Error("watch heartbeats", "err", err)
+		return
+	}
+	defer w.Stop()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-w.Updates():
+			if e != nil && e.Operation() == jetstream.KeyValuePut {
+				c.mu.Lock()
+				c.seen[e.Key()] = time.Now() // the controller's clock: heartbeats need no clock sync
+				c.mu.Unlock()
+			}
+		case <-tick.C:
+			if err := c.check(ctx); err != nil && ctx.Err() == nil {
+				c.logger.Warn("node lifecycle", "err", err)
+			}
+		}
+	}
+}
+
+func (c *Controller) check(ctx context.Context) error {
+	now := time.Now()
+	var actions []Action
+	err := c.runner.View(func(rd projections.Reader, _ uint64) error {
+		var nodes []*Node
+		err := rd.Scan([]byte("n\x00"), false, func(k, v []byte) bool {
+			var rec nodeRec
+			if json.Unmarshal(v, &rec) != nil || rec.Node == nil {
+				return true
+			}
+			c.mu.Lock()
+			last, ok := c.seen[rec.Node.Name]
+			c.mu.Unlock()
+			if !ok {
+				last = c.start // a node gets a full grace period after the controller starts
+			}
+			nodes = append(nodes, &Node{Node: rec.Node, Version: rec.Version, EventID: rec.EventID, LastHeartbeat: last})
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		for _, n := range nodes {
+			if now.Sub(n.LastHeartbeat) <= c.grace {
+				continue
+			}
+			err := rd.Scan([]byte("p\x00"+n.Node.Name+"\x00"), false, func(k, v []byte) bool {
+				parts := strings.SplitN(string(k[2:]), "\x00", 3)
+				var r podRec
+				if len(parts) == 3 && json.Unmarshal(v, &r) == nil {
+					n.Pods = append(n.Pods, Pod{Namespace: parts[1], Name: parts[2], UID: r.UID, Version: r.Version, Deleting: r.Deleting, Grace: r.Grace})
+				}
+				return true
+			})
+			if err != nil {
+				return err
+			}
+			as, err := Decide(*n, now, c.grace)
+			if err != nil {
+				return err
+			}
+			actions = append(actions, as...)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, a := range actions {
+		a.Event.Time = now.UTC()
+		if _, err := c.log.Append(ctx, a.Event, a.Expected); err != nil && !errors.Is(err, events.ErrConflict) {
+			return err
+		}
+	}
+	return nil
+}
