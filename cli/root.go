@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -53,6 +54,7 @@ you would use kubectl.`,
 		newGetCmd(g), newDescribeCmd(g), newDeleteCmd(g), newScaleCmd(g),
 		newEventsCmd(g), newVersionCmd(g), newReplayCmd(g), newProjectionsCmd(g),
 		imageCmd(g), newAgentCmd(g),
+		newLogsCmd(g), newExecCmd(g),
 	)
 	return root
 }
@@ -117,6 +119,11 @@ func Main(args []string) int {
 	root := NewRoot(os.Stdout, os.Stderr)
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
+		var ee *ExitError
+		if errors.As(err, &ee) {
+			fmt.Fprintf(os.Stderr, "command terminated with exit code %d\n", ee.Code)
+			return ee.Code
+		}
 		fmt.Fprintln(os.Stderr, formatError(err))
 		return 1
 	}

@@ -205,6 +205,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if more, err := a.serveStreams(rctx, a.nc); err == nil {
+		subs = append(subs, more...)
+	}
 	defer func() {
 		for _, s := range subs {
 			_ = s.Unsubscribe()

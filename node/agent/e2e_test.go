@@ -30,7 +30,7 @@ import (
 
 // cluster is a control plane and one node agent on real containerd, runc and CNI.
 type cluster struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *controlplane.Server
 	c      *client.Client
 	cfg    agent.Config
@@ -39,7 +39,7 @@ type cluster struct {
 	socket string
 }
 
-func needRealNode(t *testing.T) {
+func needRealNode(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (network namespaces, bridges, containerd)")
@@ -55,7 +55,14 @@ func startCluster(t *testing.T) *cluster {
 	return startClusterWith(t, 0, "node-1", "10.66.0.0/24", "wke2e0")
 }
 
-func startClusterWith(t *testing.T, grace time.Duration, node, cidr, bridge string) *cluster {
+// startClusterB is startCluster for benchmarks, with the demo images imported.
+func startClusterB(b *testing.B) *cluster {
+	cl := startClusterWith(b, 0, "node-1", "10.66.0.0/24", "wke2e0")
+	importDemo(b, cl)
+	return cl
+}
+
+func startClusterWith(t testing.TB, grace time.Duration, node, cidr, bridge string) *cluster {
 	needRealNode(t)
 	ctx := context.Background()
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -218,7 +225,7 @@ func running(p *corev1.Pod) bool {
 	return len(p.Status.ContainerStatuses) > 0
 }
 
-func importDemo(t *testing.T, cl *cluster) {
+func importDemo(t testing.TB, cl *cluster) {
 	t.Helper()
 	imgs, err := images.Demo(context.Background(), t.TempDir())
 	if err != nil {
