@@ -31,7 +31,7 @@ func BenchmarkBindPipeline(b *testing.B) {
 	const nodes, pods = 1000, 10000
 	for i := 0; i < b.N; i++ {
 		ctx := context.Background()
-		srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: b.TempDir(), Port: -1, NoWorkloadControllers: true,
+		srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: b.TempDir(), Port: -1, NoWorkloadControllers: true, NodeGrace: time.Hour,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
 			b.Fatal(err)
