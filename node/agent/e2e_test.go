@@ -143,7 +143,7 @@ func (cl *cluster) stopAgent() {
 
 // removeAll removes every pod the agent left running, its network and images.
 func (cl *cluster) removeAll(ctx context.Context) {
-	network, err := cni.New(cni.Config{BridgeName: cl.cfg.Bridge, Subnet: cl.cfg.PodCIDR,
+	network, err := cni.New(cni.Config{BridgeName: cl.cfg.Bridge, Subnet: cl.cfg.PodCIDR, IPMasq: true,
 		CacheDir: filepath.Join(cl.cfg.StateDir, "cni", "cache"), DataDir: filepath.Join(cl.cfg.StateDir, "cni", "ipam")})
 	if err != nil {
 		cl.t.Error(err)
