@@ -284,6 +284,12 @@ func summary(st corev1.PodStatus) string {
 		switch {
 		case c.State.Waiting != nil:
 			s += fmt.Sprintf("; %s: %s", c.Name, c.State.Waiting.Reason)
+			if m := c.State.Waiting.Message; m != "" && c.State.Waiting.Reason != "CrashLoopBackOff" {
+				if len(m) > 300 {
+					m = m[:300] + "..."
+				}
+				s += " (" + m + ")" // e.g. the registry's answer to a failed pull
+			}
 		case c.State.Terminated != nil:
 			s += fmt.Sprintf("; %s: %s (exit %d)", c.Name, c.State.Terminated.Reason, c.State.Terminated.ExitCode)
 		}
