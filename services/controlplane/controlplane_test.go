@@ -158,6 +158,7 @@ func populate(t *testing.T, c *client.Client) {
 // every kind across namespaces, every get, and every object's events.
 func answers(t *testing.T, c *client.Client) string {
 	t.Helper()
+	quiet(t, c)
 	ctx := context.Background()
 	var buf bytes.Buffer
 	for _, k := range object.Kinds() {
@@ -312,5 +313,24 @@ func TestShutdownStopsEverything(t *testing.T) {
 	}
 	if _, err := client.Connect(url); err == nil {
 		t.Errorf("%s still accepts connections after Shutdown", url)
+	}
+}
+
+// quiet waits until the log has stopped growing for half a second: the
+// controllers, the scheduler and the dispatcher have reacted to everything.
+func quiet(t *testing.T, c *client.Client) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(15 * time.Second)
+	last, _ := c.Log.LastSeq(ctx)
+	stable := time.Now()
+	for time.Since(stable) < 500*time.Millisecond {
+		if time.Now().After(deadline) {
+			t.Fatal("the log kept growing for 15 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+		if seq, _ := c.Log.LastSeq(ctx); seq != last {
+			last, stable = seq, time.Now()
+		}
 	}
 }
