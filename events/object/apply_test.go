@@ -279,7 +279,7 @@ func TestApplyRefusesSelectorChange(t *testing.T) {
 	changed := strings.ReplaceAll(webYAML, "{app: web}", "{app: web2}")
 	next := doc(t, changed).Object
 	if len(object.ValidateUpdate(tl.st.Object, next)) == 0 {
-		t.Skip("ValidateUpdate not implemented yet: it accepts a changed Deployment selector")
+		t.Fatal("ValidateUpdate accepts a changed Deployment selector")
 	}
 	_, err := tl.apply(changed)
 	var de *object.DocumentError

@@ -23,7 +23,9 @@ import (
 // corpusPath is the corpus of real Kubernetes manifests and their conformance
 // rules (README.md beside it); WAKE_CORPUS overrides it.
 func corpusPath() (string, bool) {
-	dir := cmp.Or(os.Getenv("WAKE_CORPUS"), "/work/shared/corpus/k8s-examples")
+	// The corpus is vendored in the repository (testdata/corpus, with its sources
+	// and licences in its README), so CI never runs without it.
+	dir := cmp.Or(os.Getenv("WAKE_CORPUS"), filepath.Join("..", "..", "testdata", "corpus", "k8s-examples"))
 	_, err := os.Stat(filepath.Join(dir, "INDEX.tsv"))
 	return dir, err == nil
 }
