@@ -8,6 +8,7 @@ import (
 
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/services/reconcile"
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,10 +25,7 @@ type ReplicaSet struct {
 
 // Action is one guarded append: Expected is the version of the event's subject the
 // decision was made from (0: the subject must hold no event).
-type Action struct {
-	Event    *events.Event
-	Expected uint64
-}
+type Action = reconcile.Action
 
 // Input is what Decide knows of one Deployment.
 type Input struct {

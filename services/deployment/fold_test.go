@@ -10,6 +10,7 @@ import (
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/reconcile"
 	appsv1 "k8s.io/api/apps/v1"
 )
 
@@ -50,7 +51,7 @@ func TestFold(t *testing.T) {
 		if err := Fold(s, st.ev); err != nil {
 			t.Fatalf("seq %d: %v", st.ev.Seq, err)
 		}
-		got, _ := touchedSince(s, after)
+		got, _ := reconcile.TouchedSince(s, after)
 		if !reflect.DeepEqual(got, st.touched) {
 			t.Errorf("seq %d touched %q, want %q", st.ev.Seq, got, st.touched)
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/services/reconcile"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -16,10 +17,7 @@ const Actor = "system:garbage-collector-controller"
 
 // Action is one guarded append: Expected is the version of the event's subject the
 // decision was made from.
-type Action struct {
-	Event    *events.Event
-	Expected uint64
-}
+type Action = reconcile.Action
 
 // Dependent is an object that names a gone owner in its ownerReferences.
 type Dependent struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/reconcile"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -229,7 +230,7 @@ func ownerGone(s projections.State, uid string, ev *events.Event) error {
 	if err := markGone(s, uid, ev); err != nil {
 		return err
 	}
-	return touch(s, uid, ev.Seq)
+	return reconcile.Touch(s, uid, ev.Seq)
 }
 
 // markGone records the first event that made owner gone.
@@ -255,7 +256,7 @@ func settle(s projections.State, owner string) error {
 	if err := s.Delete(goneKey(owner)); err != nil {
 		return err
 	}
-	return forget(s, owner)
+	return reconcile.Forget(s, owner)
 }
 
 // revive takes back the verdict on an owner that objects named before it was
@@ -267,7 +268,7 @@ func revive(s projections.State, uid string) error {
 	if err := s.Delete(goneKey(uid)); err != nil {
 		return err
 	}
-	return forget(s, uid)
+	return reconcile.Forget(s, uid)
 }
 
 // touchGoneOwners marks for collection the gone owners of an object that changed:
@@ -277,7 +278,7 @@ func touchGoneOwners(s projections.State, owners []string, ev *events.Event) err
 		if _, ok, err := s.Get(goneKey(o)); err != nil {
 			return err
 		} else if ok {
-			if err := touch(s, o, ev.Seq); err != nil {
+			if err := reconcile.Touch(s, o, ev.Seq); err != nil {
 				return err
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/reconcile"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -54,17 +55,17 @@ type decision struct {
 // seq, decided.
 func collect(t *testing.T, s *projections.MemState, after uint64) []decision {
 	t.Helper()
-	owners, err := touchedSince(s, after)
+	owners, err := reconcile.TouchedSince(s, after)
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := decideRound(s, owners)
+	plan, err := decideRound(s, owners, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := []decision{}
 	for _, st := range plan {
-		a := st.action
+		a := st.Action
 		if a.Event.Actor != Actor || a.Event.Cause == "" || a.Event.Correlation != "corr" || a.Event.Reason == "" {
 			t.Errorf("%s %s: actor %q cause %q correlation %q reason %q", a.Event.Type, a.Event.Object, a.Event.Actor, a.Event.Cause, a.Event.Correlation, a.Event.Reason)
 		}

@@ -1,7 +1,6 @@
 package replicaset
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,223 +8,65 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/reconcile"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 )
 
 // Controller appends what Decide returns for the ReplicaSets its projection saw
-// change. Its state is its own projection; it reads nothing else.
-//
-// Each round reads the ReplicaSets touched since the round before, plus those
-// whose appends conflicted (they are decided again from newer state); every
-// resync interval it reads them all, which also catches pods that became
-// available by the passing of minReadySeconds.
-type Controller struct {
-	log     *events.Log
-	logger  *slog.Logger
-	runner  *projections.Runner
-	trigger chan struct{}
-	tick    time.Duration
-	resync  time.Duration
-
-	// Owned by Run.
-	cursor   uint64          // the touch log is read up to here
-	lastFull time.Time       // the last round that read every ReplicaSet
-	retry    map[string]bool // owners whose appends conflicted
-}
+// change, through the shared reconcile loop: a round decides for what was touched
+// since the last, plus owners whose appends conflicted; every resync interval, for
+// all. Its state is its own projection; it reads nothing else.
+type Controller struct{ *reconcile.Loop }
 
 // Option configures a Controller.
 type Option func(*Controller)
 
-// WithResync sets how often a round reads every ReplicaSet (default 30s) and how
+// WithResync sets how often a round decides for every owner (default 30s) and how
 // often a round runs without a commit to react to (default 2s).
 func WithResync(full, tick time.Duration) Option {
-	return func(c *Controller) { c.resync, c.tick = full, tick }
+	return func(c *Controller) { c.SetResync(full, tick) }
 }
 
 // New returns a controller; pass Notify to the runner with
 // projections.WithAfterCommit, then Attach the runner.
 func New(log *events.Log, logger *slog.Logger, opts ...Option) *Controller {
-	c := &Controller{log: log, logger: logger, trigger: make(chan struct{}, 1),
-		tick: 2 * time.Second, resync: 30 * time.Second, retry: map[string]bool{}}
+	c := &Controller{reconcile.New(reconcile.Config{Name: "replicaset controller", Log: log, Logger: logger,
+		Subjects: Projection().Subjects, AllOwners: []byte("r\x00"), Decide: decideRound})}
 	for _, o := range opts {
 		o(c)
 	}
 	return c
 }
 
-// Attach sets the runner that folds Projection().
-func (c *Controller) Attach(r *projections.Runner) { c.runner = r }
-
-// Notify asks for a reconcile soon. It never blocks.
-func (c *Controller) Notify(uint64) {
-	select {
-	case c.trigger <- struct{}{}:
-	default:
-	}
-}
-
-// Run reconciles after every commit of its projection, and every tick, until ctx
-// ends. The first round waits until the projection has folded what the log held
-// when Run started, so that a rebuilt projection decides from the log's present,
-// not from a replay of its past.
-func (c *Controller) Run(ctx context.Context) {
-	if err := c.waitCaughtUp(ctx); err != nil && ctx.Err() == nil {
-		c.logger.Warn("deciding before the projection caught up", "err", err)
-	}
-	tick := time.NewTicker(c.tick)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.trigger:
-		case <-tick.C:
-		}
-		if err := c.reconcile(ctx); err != nil && ctx.Err() == nil {
-			c.logger.Warn("replicaset controller", "err", err)
-		}
-	}
-}
-
-// waitCaughtUp blocks until the projection has folded the newest event its
-// subjects held when called.
-func (c *Controller) waitCaughtUp(ctx context.Context) error {
-	js := c.log.JetStream()
-	var target uint64
-	for _, subject := range Projection().Subjects {
-		name, err := js.StreamNameBySubject(ctx, subject)
+// decideRound decides for each owner in turn.
+func decideRound(rd projections.Reader, owners []string, now time.Time) ([]reconcile.Step, error) {
+	var plan []reconcile.Step
+	for _, owner := range owners {
+		in, ok, err := loadInput(rd, owner, now)
 		if err != nil {
-			return fmt.Errorf("stream of %s: %w", subject, err)
+			return nil, fmt.Errorf("replicaset %s: %w", strings.ReplaceAll(owner, "\x00", "/"), err)
 		}
-		stream, err := js.Stream(ctx, name)
-		if err != nil {
-			return fmt.Errorf("stream %s: %w", name, err)
-		}
-		last, err := stream.GetLastMsgForSubject(ctx, subject)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
+		if !ok {
 			continue
 		}
-		if err != nil {
-			return fmt.Errorf("newest event of %s: %w", subject, err)
+		var nameErr error
+		in.Names = func(name string) (uint64, bool) {
+			v, live, err := nameState(rd, in.ReplicaSet.Namespace, name)
+			nameErr = errors.Join(nameErr, err)
+			return v, live
 		}
-		target = max(target, last.Sequence)
-	}
-	return c.runner.WaitFor(ctx, target)
-}
-
-type step struct {
-	owner  string
-	action Action
-}
-
-func (c *Controller) reconcile(ctx context.Context) error {
-	now := time.Now()
-	full := c.lastFull.IsZero() || now.Sub(c.lastFull) >= c.resync
-	var plan []step
-	var checkpoint uint64
-	err := c.runner.View(func(rd projections.Reader, cp uint64) error {
-		checkpoint = cp
-		owners, err := c.dirty(rd, full)
-		if err != nil {
-			return err
+		actions := Decide(in)
+		if nameErr != nil {
+			return nil, nameErr
 		}
-		for _, owner := range owners {
-			in, ok, err := loadInput(rd, owner, now)
-			if err != nil {
-				return fmt.Errorf("replicaset %s: %w", strings.ReplaceAll(owner, "\x00", "/"), err)
-			}
-			if !ok {
-				continue
-			}
-			var nameErr error
-			in.Names = func(name string) (uint64, bool) {
-				v, live, err := nameState(rd, in.ReplicaSet.Namespace, name)
-				nameErr = errors.Join(nameErr, err)
-				return v, live
-			}
-			actions := Decide(in)
-			if nameErr != nil {
-				return nameErr
-			}
-			for _, a := range actions {
-				plan = append(plan, step{owner, a})
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	c.retry = map[string]bool{}
-	c.cursor = checkpoint
-	if full {
-		c.lastFull = now
-	}
-	return c.appendAll(ctx, plan)
-}
-
-// dirty returns the owners to decide for this round.
-func (c *Controller) dirty(rd projections.Reader, full bool) ([]string, error) {
-	seen := map[string]bool{}
-	var owners []string
-	add := func(o string) {
-		if !seen[o] {
-			seen[o] = true
-			owners = append(owners, o)
+		for _, a := range actions {
+			plan = append(plan, reconcile.Step{Owner: owner, Action: a})
 		}
 	}
-	if full {
-		err := rd.Scan([]byte("r\x00"), false, func(k, _ []byte) bool {
-			add(string(k[2:]))
-			return true
-		})
-		return owners, err
-	}
-	touched, err := touchedSince(rd, c.cursor)
-	for _, o := range touched {
-		add(o)
-	}
-	for o := range c.retry {
-		add(o)
-	}
-	return owners, err
-}
-
-// appendAll sends the plan in one pipeline. Owners whose appends conflicted, or
-// that a failure left undecided, are decided again next round.
-func (c *Controller) appendAll(ctx context.Context, plan []step) error {
-	if len(plan) == 0 {
-		return nil
-	}
-	p := c.log.Pipeline()
-	var sendErr error
-	for _, pl := range plan {
-		pl.action.Event.Time = time.Now().UTC()
-		if sendErr = p.Append(pl.action.Event, pl.action.Expected); sendErr != nil {
-			break
-		}
-	}
-	results, err := p.Wait(ctx)
-	err = errors.Join(sendErr, err)
-	for i, r := range results {
-		switch {
-		case r.Err == nil:
-			c.logger.Debug("appended", "type", r.Event.Type, "object", r.Event.Object.String(), "reason", r.Event.Reason)
-		case errors.Is(r.Err, events.ErrConflict):
-			c.retry[plan[i].owner] = true
-		default:
-			c.retry[plan[i].owner] = true
-			err = errors.Join(err, r.Err)
-		}
-	}
-	for _, pl := range plan[len(results):] {
-		c.retry[pl.owner] = true
-	}
-	return err
+	return plan, nil
 }
 
 // loadInput reads what Decide needs of one ReplicaSet but Names; ok is false when

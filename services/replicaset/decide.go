@@ -8,6 +8,7 @@ import (
 
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/services/reconcile"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -31,10 +32,7 @@ type Pod struct {
 
 // Action is one guarded append: Expected is the version of the event's subject the
 // decision was made from (0: the subject must hold no event).
-type Action struct {
-	Event    *events.Event
-	Expected uint64
-}
+type Action = reconcile.Action
 
 // Input is what Decide knows of one ReplicaSet.
 type Input struct {

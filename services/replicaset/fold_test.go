@@ -11,6 +11,7 @@ import (
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/reconcile"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -64,7 +65,7 @@ func TestFold(t *testing.T) {
 		if err := Fold(s, st.ev); err != nil {
 			t.Fatalf("seq %d: %v", st.ev.Seq, err)
 		}
-		got, err := touchedSince(s, after)
+		got, err := reconcile.TouchedSince(s, after)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +97,7 @@ func TestFold(t *testing.T) {
 		}
 	}
 	// Only the newest touch of each owner stays in the log.
-	if all, _ := touchedSince(s, 0); !reflect.DeepEqual(all, []string{"shop\x00web"}) {
+	if all, _ := reconcile.TouchedSince(s, 0); !reflect.DeepEqual(all, []string{"shop\x00web"}) {
 		t.Errorf("touch log = %q, want one entry", all)
 	}
 

@@ -1,11 +1,11 @@
 package replicaset
 
 import (
-	"encoding/binary"
 	"encoding/json"
 
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/reconcile"
 )
 
 // The touch log is the projection's dirty set. Every event that can change what
@@ -14,34 +14,20 @@ import (
 // and a round reads only those touched since the round before: its cost follows
 // what changed, not the size of the cluster.
 //
-// Keys: t\x00<owner> -> sequence (8 bytes, big endian); c\x00<sequence><owner> -> "".
+// Keys: those of reconcile.Touch (t\x00, c\x00).
 //
 // Causes, of events this controller did not append itself (no payload):
 // m\x00<owner> -> the newest that changed the ReplicaSet's spec or which pods count
 // toward it: the cause of pod creations and deletions; e\x00<owner> -> the newest
 // of any kind: the cause of a status update.
 
-func touchKey(owner string) []byte       { return []byte("t\x00" + owner) }
 func causeKey(owner string) []byte       { return []byte("m\x00" + owner) }
 func statusCauseKey(owner string) []byte { return []byte("e\x00" + owner) }
-
-func changeKey(seq uint64, owner string) []byte {
-	k := append([]byte("c\x00"), make([]byte, 8)...)
-	binary.BigEndian.PutUint64(k[2:], seq)
-	return append(k, owner...)
-}
 
 // touch records that ev touched owner; counts tells whether ev changed the spec or
 // which pods count.
 func touch(s projections.State, owner string, ev *events.Event, counts bool) error {
-	if err := dropTouch(s, owner); err != nil {
-		return err
-	}
-	seq := binary.BigEndian.AppendUint64(nil, ev.Seq)
-	if err := s.Set(touchKey(owner), seq); err != nil {
-		return err
-	}
-	if err := s.Set(changeKey(ev.Seq, owner), []byte{}); err != nil {
+	if err := reconcile.Touch(s, owner, ev.Seq); err != nil {
 		return err
 	}
 	if ev.Actor == Actor {
@@ -61,39 +47,15 @@ func touch(s projections.State, owner string, ev *events.Event, counts bool) err
 	return s.Set(statusCauseKey(owner), data)
 }
 
-func dropTouch(s projections.State, owner string) error {
-	prev, ok, err := s.Get(touchKey(owner))
-	if err != nil || !ok || len(prev) != 8 {
-		return err
-	}
-	return s.Delete(changeKey(binary.BigEndian.Uint64(prev), owner))
-}
-
 // forget removes every trace of owner from the touch log.
 func forget(s projections.State, owner string) error {
-	if err := dropTouch(s, owner); err != nil {
-		return err
-	}
-	if err := s.Delete(touchKey(owner)); err != nil {
+	if err := reconcile.Forget(s, owner); err != nil {
 		return err
 	}
 	if err := s.Delete(statusCauseKey(owner)); err != nil {
 		return err
 	}
 	return s.Delete(causeKey(owner))
-}
-
-// touchedSince returns the owners touched after sequence after, newest first.
-func touchedSince(rd projections.Reader, after uint64) ([]string, error) {
-	var owners []string
-	err := rd.Scan([]byte("c\x00"), true, func(k, _ []byte) bool {
-		if len(k) < 10 || binary.BigEndian.Uint64(k[2:10]) <= after {
-			return false
-		}
-		owners = append(owners, string(k[10:]))
-		return true
-	})
-	return owners, err
 }
 
 // causesOf returns the events that owner's next decisions react to.

@@ -1,4 +1,8 @@
-package gc
+// Package reconcile is the loop every controller shares: a touch log in its
+// projection (the dirty set), rounds that decide only for owners touched since the
+// round before (plus a slow full resync, and owners whose appends conflicted), and
+// guarded, pipelined appends of what was decided.
+package reconcile
 
 import (
 	"encoding/binary"
@@ -6,13 +10,12 @@ import (
 	"github.com/wake-run/wake/projections"
 )
 
-// The touch log is the projection's dirty set. Every event that can change what
-// Decide returns for a gone owner records the owner under the event's sequence
-// and drops its previous record, so the log holds at most one entry per gone
-// owner and a round reads only those touched since the round before: its cost
-// follows what changed, not the size of the cluster.
+// The touch log: every event that can change a decision records its owner under
+// the event's sequence and drops the owner's previous record, so the log holds at
+// most one entry per owner and a round reads only what changed since the last.
 //
-// Keys: t\x00<owner uid> -> sequence (8 bytes, big endian); c\x00<sequence><owner uid> -> "".
+// Keys: t\x00<owner> -> sequence (8 bytes, big endian); c\x00<sequence><owner> -> "".
+// Folds using the touch log must not use these two prefixes themselves.
 
 func touchKey(owner string) []byte { return []byte("t\x00" + owner) }
 
@@ -22,8 +25,8 @@ func changeKey(seq uint64, owner string) []byte {
 	return append(k, owner...)
 }
 
-// touch records that the event at seq touched owner.
-func touch(s projections.State, owner string, seq uint64) error {
+// Touch records that the event at seq touched owner. It is pure over s.
+func Touch(s projections.State, owner string, seq uint64) error {
 	if err := dropTouch(s, owner); err != nil {
 		return err
 	}
@@ -41,16 +44,16 @@ func dropTouch(s projections.State, owner string) error {
 	return s.Delete(changeKey(binary.BigEndian.Uint64(prev), owner))
 }
 
-// forget removes owner from the touch log.
-func forget(s projections.State, owner string) error {
+// Forget removes owner from the touch log.
+func Forget(s projections.State, owner string) error {
 	if err := dropTouch(s, owner); err != nil {
 		return err
 	}
 	return s.Delete(touchKey(owner))
 }
 
-// touchedSince returns the owners touched after sequence after, newest first.
-func touchedSince(rd projections.Reader, after uint64) ([]string, error) {
+// TouchedSince returns the owners touched after sequence after, newest first.
+func TouchedSince(rd projections.Reader, after uint64) ([]string, error) {
 	var owners []string
 	err := rd.Scan([]byte("c\x00"), true, func(k, _ []byte) bool {
 		if len(k) < 10 || binary.BigEndian.Uint64(k[2:10]) <= after {
