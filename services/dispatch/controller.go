@@ -107,10 +107,22 @@ func (c *Controller) reconcile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Pipelined: thousands of pods bound at once are forwarded without waiting for
+	// each acknowledgement. A conflict means newer events: the pod comes back dirty.
+	p := c.log.Pipeline()
 	for _, a := range actions {
 		a.Event.Time = time.Now().UTC()
-		if _, err := c.log.Append(ctx, a.Event, a.Expected); err != nil && !errors.Is(err, events.ErrConflict) {
+		if err := p.Append(a.Event, a.Expected); err != nil {
 			return err
+		}
+	}
+	res, err := p.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range res {
+		if r.Err != nil && !errors.Is(r.Err, events.ErrConflict) {
+			return r.Err
 		}
 	}
 	return nil

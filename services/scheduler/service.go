@@ -267,7 +267,7 @@ func (s *Service) placePending(ctx context.Context) error {
 			s.nodes[node].AddPod(ps.info)
 		}
 		sent = append(sent, sentBinding{key, node})
-		if p.Len() >= 256 {
+		if p.Len() >= 1024 {
 			if err := s.settle(ctx, p, sent); err != nil {
 				return err
 			}
