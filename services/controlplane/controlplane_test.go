@@ -316,7 +316,7 @@ func TestShutdownStopsEverything(t *testing.T) {
 	}
 }
 
-// quiet waits until the log has stopped growing for half a second: the
+// quiet waits until the log has stopped growing for 1.5 s: the
 // controllers, the scheduler and the dispatcher have reacted to everything.
 func quiet(t *testing.T, c *client.Client) {
 	t.Helper()
@@ -324,7 +324,7 @@ func quiet(t *testing.T, c *client.Client) {
 	deadline := time.Now().Add(15 * time.Second)
 	last, _ := c.Log.LastSeq(ctx)
 	stable := time.Now()
-	for time.Since(stable) < 500*time.Millisecond {
+	for time.Since(stable) < 1500*time.Millisecond {
 		if time.Now().After(deadline) {
 			t.Fatal("the log kept growing for 15 s")
 		}
