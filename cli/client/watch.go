@@ -47,7 +47,16 @@ func (c *Client) Watch(ctx context.Context, k *object.Kind, namespace, selector 
 	if err := initial(objs); err != nil {
 		return err
 	}
-	cur, err := c.Log.Read(ctx, events.ReadOptions{From: cp + 1, Subjects: []string{events.KindSubjects(k.Kind, namespace, !k.Namespaced)}})
+	subjects := []string{events.KindSubjects(k.Kind, namespace, !k.Namespaced)}
+	if k.Kind == "Pod" {
+		// A pod's status comes from its node, on the pod's facet in the node's inbox.
+		ns := "*"
+		if namespace != "" {
+			ns = events.EncodeToken(namespace)
+		}
+		subjects = append(subjects, events.Prefix+".node.*.pod."+ns+".*")
+	}
+	cur, err := c.Log.Read(ctx, events.ReadOptions{From: cp + 1, Subjects: subjects})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -75,8 +84,8 @@ func (c *Client) Watch(ctx context.Context, k *object.Kind, namespace, selector 
 		}
 		typ, obj := Modified, (object.Object)(nil)
 		switch {
-		case next == nil && prev == nil:
-			continue
+		case next == nil && prev == nil, next != nil && next == prev:
+			continue // nothing changed (e.g. a copy of a pod for its node)
 		case next == nil:
 			typ, obj = Deleted, prev.Object
 			delete(state, key)
