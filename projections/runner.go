@@ -270,7 +270,16 @@ func (r *Runner) fold(ctx context.Context) error {
 	b := newBatch(r)
 	defer b.close()
 	for {
-		rec, err := cur.Next(ctx)
+		rec, err := r.next(ctx, cur, len(b.recs) > 0)
+		if errors.Is(err, errIdle) {
+			// The reported backlog did not arrive promptly (a filtered consumer's
+			// pending count can overstate it): commit what is folded rather than
+			// hold it back from readers.
+			if err := b.commit(); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			if cerr := b.commit(); cerr != nil {
 				return cerr
@@ -286,6 +295,27 @@ func (r *Runner) fold(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// errIdle reports that no event arrived within idleCommit while a batch waited.
+var errIdle = errors.New("idle")
+
+// idleCommit bounds how long folded events wait for more before they are committed.
+const idleCommit = 10 * time.Millisecond
+
+// next returns the next record; with a batch waiting, it gives up after
+// idleCommit with errIdle.
+func (r *Runner) next(ctx context.Context, cur *events.Cursor, waiting bool) (events.Record, error) {
+	if !waiting {
+		return cur.Next(ctx)
+	}
+	nctx, cancel := context.WithTimeout(ctx, idleCommit)
+	defer cancel()
+	rec, err := cur.Next(nctx)
+	if err != nil && ctx.Err() == nil && nctx.Err() != nil {
+		return rec, errIdle
+	}
+	return rec, err
 }
 
 // batch accumulates folded events until commit. When a fold fails, its partial writes
