@@ -23,6 +23,7 @@ import (
 	"github.com/wake-run/wake/node/cni"
 	"github.com/wake-run/wake/node/containerd"
 	"github.com/wake-run/wake/node/image"
+	"github.com/wake-run/wake/node/runtime"
 	crt "github.com/wake-run/wake/node/runtime/containerd"
 	"github.com/wake-run/wake/services/controlplane"
 	corev1 "k8s.io/api/core/v1"
@@ -155,6 +156,17 @@ func (cl *cluster) removeAll(ctx context.Context) {
 		return
 	}
 	defer rt.Close()
+	// Containers first, from containerd itself: a pod the agent was stopping when
+	// it stopped may have lost its sandbox record but not its container.
+	ctrs, _ := rt.ListContainers(ctx)
+	for _, c := range ctrs {
+		if c.State == runtime.ContainerRunning {
+			_ = rt.StopContainer(ctx, c.ID, 0)
+		}
+		if err := rt.RemoveContainer(ctx, c.ID); err != nil {
+			cl.t.Errorf("remove container %s: %v", c.ID, err)
+		}
+	}
 	sbs, _ := rt.ListSandboxes(ctx)
 	for _, sb := range sbs {
 		if err := rt.RemoveSandbox(ctx, sb.ID); err != nil {
