@@ -27,7 +27,7 @@ func defaultDataDir() string {
 }
 
 func newServerCmd(g *globals, use string) *cobra.Command {
-	var dataDir, host, logLevel string
+	var dataDir, host, logLevel, httpAddr string
 	var port int
 	var nodeGrace time.Duration
 	var af agentFlags
@@ -48,7 +48,7 @@ func newServerCmd(g *globals, use string) *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			start := time.Now()
-			srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: dataDir, Host: host, Port: port, Logger: logger, NodeGrace: nodeGrace})
+			srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: dataDir, Host: host, Port: port, Logger: logger, NodeGrace: nodeGrace, HTTPAddr: httpAddr})
 			if err != nil {
 				return err
 			}
@@ -75,6 +75,10 @@ func newServerCmd(g *globals, use string) *cobra.Command {
 			}
 			fmt.Fprintf(g.out, "  listening on  %s\n", srv.ClientURL())
 			fmt.Fprintf(g.out, "  data in       %s\n", srv.DataDir())
+			if u := srv.HTTPURL(); u != "" {
+				fmt.Fprintf(g.out, "  dashboard     %s/\n", u)
+				fmt.Fprintf(g.out, "  metrics       %s/metrics\n", u)
+			}
 			fmt.Fprintf(g.out, "  try           wake image build --demo -o demo.tar && wake image import demo.tar\n")
 			fmt.Fprintf(g.out, "                wake apply -f deploy/examples/web.yaml && wake get pods -o wide\n")
 			fmt.Fprintf(g.out, "Press Ctrl-C to stop (pods keep running and are adopted at the next start).\n")
@@ -93,6 +97,7 @@ func newServerCmd(g *globals, use string) *cobra.Command {
 	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir(), "directory for the log (JetStream) and projections (Pebble)")
 	cmd.Flags().IntVar(&port, "port", 4222, "NATS client port")
 	cmd.Flags().StringVar(&host, "host", "127.0.0.1", "address to listen on (0.0.0.0 to accept other machines)")
+	cmd.Flags().StringVar(&httpAddr, "http", controlplane.DefaultHTTPAddr, "address of the dashboard and /metrics (127.0.0.1:0 picks a free port; off disables them)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	cmd.Flags().DurationVar(&nodeGrace, "node-grace", 20*time.Second, "how long a node may miss heartbeats before it is NotReady and its pods are replaced elsewhere")
 	if use == "up" {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -49,6 +50,10 @@ type Config struct {
 	// NodeGrace is how long a node may go without heartbeats before it is marked
 	// NotReady and its pods are evicted (default 20s).
 	NodeGrace time.Duration
+	// HTTPAddr is where the dashboard and /metrics are served (default
+	// DefaultHTTPAddr, or a free port when Port is -1; "127.0.0.1:0" picks a free
+	// port; "off" serves nothing).
+	HTTPAddr string
 }
 
 // Server is a running control plane.
@@ -65,6 +70,9 @@ type Server struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	logger  *slog.Logger
+	mux     *http.ServeMux
+	httpSrv *http.Server
+	httpURL string
 }
 
 // Start brings up NATS, the stream of record, the projections and the services, and
@@ -79,6 +87,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if cfg.Port == 0 {
 		cfg.Port = 4222
 	}
+	if cfg.Port == -1 && cfg.HTTPAddr == "" {
+		cfg.HTTPAddr = "127.0.0.1:0"
+	}
 	if cfg.Name == "" {
 		h, _ := os.Hostname()
 		cfg.Name = "wake-" + h
@@ -91,7 +102,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	cfg.DataDir = abs
-	s := &Server{cfg: cfg, logger: cfg.Logger}
+	s := &Server{cfg: cfg, logger: cfg.Logger, mux: http.NewServeMux()}
 	defer func() {
 		if err != nil {
 			s.Shutdown()
@@ -229,6 +240,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err = s.ensureDefaultNamespace(ctx); err != nil {
 		return nil, err
 	}
+	if err = s.startHTTP(cfg.HTTPAddr); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -289,6 +303,7 @@ func (s *Server) Runners() []*projections.Runner { return s.runners }
 // Shutdown stops the services, closes the projections, and stops NATS. It is safe
 // to call on a partly started server and more than once.
 func (s *Server) Shutdown() {
+	s.stopHTTP()
 	if s.admin != nil {
 		s.admin.stop()
 		s.admin = nil

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -332,5 +333,35 @@ func quiet(t *testing.T, c *client.Client) {
 		if seq, _ := c.Log.LastSeq(ctx); seq != last {
 			last, stable = seq, time.Now()
 		}
+	}
+}
+
+func TestWebEndpointsServeAndStop(t *testing.T) {
+	srv := startIn(t, t.TempDir())
+	url := srv.HTTPURL()
+	if url == "" {
+		t.Fatal("no web endpoint address")
+	}
+	resp, err := http.Get(url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "ok\n" {
+		t.Fatalf("GET /healthz = %d %q", resp.StatusCode, body)
+	}
+	srv.Shutdown()
+	if _, err := http.Get(url + "/healthz"); err == nil {
+		t.Fatal("the web endpoints still answer after Shutdown")
+	}
+}
+
+func TestBusyHTTPAddressIsAClearError(t *testing.T) {
+	first := startIn(t, t.TempDir())
+	addr := strings.TrimPrefix(first.HTTPURL(), "http://")
+	_, err := controlplane.Start(context.Background(), controlplane.Config{DataDir: t.TempDir(), Port: -1, HTTPAddr: addr, Logger: discard})
+	if err == nil || !strings.Contains(err.Error(), "--http") {
+		t.Fatalf("second server on %s: err = %v, want one naming --http", addr, err)
 	}
 }
