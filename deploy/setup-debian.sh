@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what wake needs on a Debian machine, idempotently: containerd and runc
 # (the node runtime; the image tests import into a private containerd), and
-# busybox-static (packaged by `wake image build --demo`).
+# busybox-static (packaged by `wake image build --demo`). The test task adds
+# chromium (the dashboard test drives it headless).
 set -eu
 WAKE_APT_PACKAGES="${WAKE_APT_PACKAGES:-containerd runc busybox-static}"
 need=""

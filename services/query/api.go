@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Subjects the query service answers on (core NATS request/reply, not the log).
@@ -24,6 +25,30 @@ type Request struct {
 	// means the newest event in the log when the request arrives (read your writes).
 	MinSeq uint64 `json:"minSeq,omitempty"`
 	Limit  int    `json:"limit,omitempty"`
+	// At asks for the state as it was at a past moment: after the event with
+	// this sequence, or after the last event at or before AtTime. Zero: now.
+	At     uint64    `json:"at,omitempty"`
+	AtTime time.Time `json:"atTime,omitzero"`
+}
+
+// At names a moment of the log: a sequence, or a time (the state after the last
+// event at or before it). The zero At means now.
+type At struct {
+	Seq  uint64
+	Time time.Time
+}
+
+// IsZero reports whether a is now.
+func (a At) IsZero() bool { return a.Seq == 0 && a.Time.IsZero() }
+
+func (a At) String() string {
+	if !a.Time.IsZero() {
+		return a.Time.UTC().Format(time.RFC3339Nano)
+	}
+	if a.Seq == 0 {
+		return "now"
+	}
+	return fmt.Sprintf("sequence %d", a.Seq)
 }
 
 // Response is one reply message. A list may span several messages; the last has

@@ -104,24 +104,38 @@ func decodeResponse(subject string, msg *nats.Msg) (*Response, error) {
 // Get returns the object and the checkpoint the answer reflects. A missing object
 // returns a *NotFoundError carrying the version of its deletion.
 func (c *Client) Get(ctx context.Context, k *object.Kind, namespace, name string) (*object.Stored, error) {
-	rs, err := c.call(ctx, SubjectGet, &Request{Kind: k.Kind, Namespace: namespace, Name: name})
+	st, _, err := c.GetAt(ctx, k, namespace, name, At{})
+	return st, err
+}
+
+// GetAt returns the object as it was at a moment of the log, and the sequence the
+// answer reflects. A missing object returns a *NotFoundError.
+func (c *Client) GetAt(ctx context.Context, k *object.Kind, namespace, name string, at At) (*object.Stored, uint64, error) {
+	rs, err := c.call(ctx, SubjectGet, &Request{Kind: k.Kind, Namespace: namespace, Name: name, At: at.Seq, AtTime: at.Time})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	r := rs[0]
 	if r.Code == CodeNotFound {
-		return nil, &NotFoundError{Kind: resourceName(k), Namespace: namespace, Name: name, Version: r.Version}
+		return nil, r.Checkpoint, &NotFoundError{Kind: resourceName(k), Namespace: namespace, Name: name, Version: r.Version}
 	}
 	if len(r.Items) != 1 {
-		return nil, fmt.Errorf("get %s: malformed answer", k.Qualified(name))
+		return nil, 0, fmt.Errorf("get %s: malformed answer", k.Qualified(name))
 	}
-	return object.DecodeStored(k, r.Items[0])
+	st, err := object.DecodeStored(k, r.Items[0])
+	return st, r.Checkpoint, err
 }
 
 // List returns the objects of kind k in namespace (all namespaces when empty)
 // that match the label selector, in name order, and the checkpoint they reflect.
 func (c *Client) List(ctx context.Context, k *object.Kind, namespace, selector string) ([]object.Object, uint64, error) {
-	rs, err := c.call(ctx, SubjectList, &Request{Kind: k.Kind, Namespace: namespace, Selector: selector})
+	return c.ListAt(ctx, k, namespace, selector, At{})
+}
+
+// ListAt is List as of a moment of the log; the sequence returned is the one the
+// answer reflects (for a time, the last event at or before it).
+func (c *Client) ListAt(ctx context.Context, k *object.Kind, namespace, selector string, at At) ([]object.Object, uint64, error) {
+	rs, err := c.call(ctx, SubjectList, &Request{Kind: k.Kind, Namespace: namespace, Selector: selector, At: at.Seq, AtTime: at.Time})
 	if err != nil {
 		return nil, 0, err
 	}
