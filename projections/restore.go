@@ -142,6 +142,7 @@ func (r *Runner) restore(ctx context.Context) (uint64, error) {
 		return 0, nil
 	}
 	r.checkpoint.Store(info.Seq)
+	r.restoredFrom.Store(info.Seq)
 	r.snap.mu.Lock()
 	r.snap.last = max(r.snap.last, info.Seq)
 	r.snap.mu.Unlock()

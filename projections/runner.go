@@ -62,7 +62,8 @@ type Runner struct {
 	mu sync.RWMutex // guards db against the swap of a rebuild
 	db *pebble.DB
 
-	checkpoint atomic.Uint64
+	checkpoint   atomic.Uint64
+	restoredFrom atomic.Uint64
 	rejected   atomic.Uint64
 	folded     atomic.Uint64
 
@@ -191,6 +192,7 @@ func (r *Runner) wipe() error {
 		return err
 	}
 	r.checkpoint.Store(0)
+	r.restoredFrom.Store(0)
 	r.rejected.Store(0)
 	r.folded.Store(0)
 	return r.db.Set(keyVersion, []byte(strconv.Itoa(r.p.Version)), pebble.Sync)
@@ -526,13 +528,23 @@ type Status struct {
 	Folded     uint64      `json:"folded"`
 	Rejected   uint64      `json:"rejected"`
 	Recent     []Rejection `json:"recentRejections,omitempty"`
+	// RestoredFrom is the sequence of the snapshot the database was last
+	// restored from (0: folded from the start of the log).
+	RestoredFrom uint64 `json:"restoredFrom,omitempty"`
+	// LastSnapshot is the sequence of the newest snapshot taken or restored.
+	LastSnapshot uint64 `json:"lastSnapshot,omitempty"`
 	Dir        string      `json:"dir"`
 }
 
 // Status reports the checkpoint, counters, and the most recent rejections (up to 10).
 func (r *Runner) Status() Status {
 	st := Status{Name: r.p.Name, Checkpoint: r.checkpoint.Load(), Folded: r.folded.Load(),
-		Rejected: r.rejected.Load(), Dir: r.dir}
+		Rejected: r.rejected.Load(), Dir: r.dir, RestoredFrom: r.restoredFrom.Load()}
+	if r.snap != nil {
+		r.snap.mu.Lock()
+		st.LastSnapshot = r.snap.last
+		r.snap.mu.Unlock()
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	iter, err := r.db.NewIter(&pebble.IterOptions{LowerBound: rejectPrefix, UpperBound: prefixEnd(rejectPrefix)})
