@@ -64,8 +64,8 @@ type Runner struct {
 
 	checkpoint   atomic.Uint64
 	restoredFrom atomic.Uint64
-	rejected   atomic.Uint64
-	folded     atomic.Uint64
+	rejected     atomic.Uint64
+	folded       atomic.Uint64
 
 	nmu    sync.Mutex
 	notify chan struct{}
@@ -533,7 +533,7 @@ type Status struct {
 	RestoredFrom uint64 `json:"restoredFrom,omitempty"`
 	// LastSnapshot is the sequence of the newest snapshot taken or restored.
 	LastSnapshot uint64 `json:"lastSnapshot,omitempty"`
-	Dir        string      `json:"dir"`
+	Dir          string `json:"dir"`
 }
 
 // Status reports the checkpoint, counters, and the most recent rejections (up to 10).

@@ -45,7 +45,7 @@ type ReplayResult struct {
 	// start of the log); Folded counts the events folded after it.
 	Snapshot uint64 `json:"snapshot,omitempty"`
 	Folded   uint64 `json:"folded"`
-	Error    string        `json:"error,omitempty"`
+	Error    string `json:"error,omitempty"`
 }
 
 type admin struct{ subs []*nats.Subscription }

@@ -37,7 +37,7 @@ type Service struct {
 	Snapshots *projections.SnapshotStore
 	history   *history
 	subs      []*nats.Subscription
-	wg      sync.WaitGroup
+	wg        sync.WaitGroup
 }
 
 // SecretOpener turns a sealed Secret and its applied configuration back into
