@@ -36,14 +36,37 @@ func TestReplayAndProjectionsCommands(t *testing.T) {
 	before := h.ok("get", "deploy", "web", "-o", "json").out
 	last := h.lastSeq()
 	out := h.ok("replay", "query").out
-	if !strings.HasPrefix(out, "projection query rebuilt from 2 events in ") || last != 2 {
-		t.Errorf("replay printed %q (log at %d)", out, last)
+	if want := "projection query rebuilt to sequence 2 from the start of the log: 2 events folded in "; !strings.HasPrefix(out, want) || last != 2 {
+		t.Errorf("replay printed %q (log at %d), want %q...", out, last, want)
 	}
 	if after := h.ok("get", "deploy", "web", "-o", "json").out; after != before {
 		t.Errorf("get after replay differs:\n%s\n%s", before, after)
 	}
+
+	// A snapshot, then more events: a replay folds only those after it.
+	out = h.ok("projections", "snapshot", "query").out
+	if !strings.HasPrefix(out, "projection query: snapshot at sequence 2, ") {
+		t.Errorf("projections snapshot printed %q", out)
+	}
+	h.ok("scale", "deploy/web", "--replicas=4")
+	before = h.ok("get", "deploy", "web", "-o", "json").out
+	out = h.ok("replay", "query").out
+	if want := "projection query rebuilt to sequence 3 from the snapshot at sequence 2: 1 events folded in "; !strings.HasPrefix(out, want) {
+		t.Errorf("replay after a snapshot printed %q, want %q...", out, want)
+	}
+	if after := h.ok("get", "deploy", "web", "-o", "json").out; after != before {
+		t.Errorf("get after a replay from the snapshot differs:\n%s\n%s", before, after)
+	}
+	out = h.ok("replay", "query", "--from-log").out
+	if want := "projection query rebuilt to sequence 3 from the start of the log: 3 events folded in "; !strings.HasPrefix(out, want) {
+		t.Errorf("replay --from-log printed %q, want %q...", out, want)
+	}
+	if r := h.fails("projections", "snapshot", "nope"); !strings.Contains(r.errLine, `no projection named "nope" (projections: query, `) {
+		t.Errorf("snapshot of an unknown projection: %q", r.errLine)
+	}
+
 	rows := lines(h.ok("projections").out)
-	if len(rows) < 3 || strings.Join(rows[0], " ") != "NAME CHECKPOINT FOLDED REJECTED DIR" {
+	if len(rows) < 3 || strings.Join(rows[0], " ") != "NAME CHECKPOINT FOLDED REJECTED SNAPSHOT DIR" {
 		t.Fatalf("projections = %q", rows)
 	}
 	seen := map[string]bool{}
@@ -51,9 +74,12 @@ func TestReplayAndProjectionsCommands(t *testing.T) {
 		switch r[0] {
 		case "query", "namespaces": // both read every event
 			seen[r[0]] = true
-			if r[1] != "2" || r[3] != "0" {
-				t.Errorf("projection %s: checkpoint %s rejected %s, want 2 and 0", r[0], r[1], r[3])
+			if r[1] != "3" || r[3] != "0" {
+				t.Errorf("projection %s: checkpoint %s rejected %s, want 3 and 0", r[0], r[1], r[3])
 			}
+		}
+		if r[0] == "query" && r[4] != "2" {
+			t.Errorf("query's last snapshot is %q, want 2", r[4])
 		}
 	}
 	if !seen["query"] || !seen["namespaces"] {

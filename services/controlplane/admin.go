@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -77,6 +78,8 @@ func startAdmin(nc *nats.Conn, log *events.Log, runners []*projections.Runner) (
 				return
 			}
 		}
+		data, _ := json.Marshal(ReplayResult{Name: req.Name, Error: unknownProjection(req.Name, runners)})
+		_ = m.Respond(data)
 	})
 	if err != nil {
 		return nil, err
@@ -102,12 +105,22 @@ func startAdmin(nc *nats.Conn, log *events.Log, runners []*projections.Runner) (
 				return
 			}
 		}
+		data, _ := json.Marshal(SnapshotResult{Error: unknownProjection(req.Name, runners)})
+		_ = m.Respond(data)
 	})
 	if err != nil {
 		return nil, err
 	}
 	a.subs = append(a.subs, sub)
 	return a, nil
+}
+
+func unknownProjection(name string, runners []*projections.Runner) string {
+	names := make([]string, len(runners))
+	for i, r := range runners {
+		names[i] = r.Name()
+	}
+	return fmt.Sprintf("no projection named %q (projections: %s)", name, strings.Join(names, ", "))
 }
 
 func replay(log *events.Log, r *projections.Runner, fromLog bool) ReplayResult {

@@ -63,6 +63,9 @@ type Response struct {
 	Version uint64            `json:"version,omitempty"`
 	Items   []json.RawMessage `json:"items,omitempty"` // object.Stored encodings
 	Events  []EventSummary    `json:"events,omitempty"`
+	Steps   []Step            `json:"steps,omitempty"`
+	// Note says why a causal chain ended before an event without a cause.
+	Note string `json:"note,omitempty"`
 	Done    bool              `json:"done"`
 }
 

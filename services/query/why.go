@@ -1,0 +1,133 @@
+package query
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/projections"
+)
+
+// SubjectWhy answers the causal chain of an object's current state.
+const SubjectWhy = "wake.query.why"
+
+// maxChain bounds a causal chain (a chain longer than this is cut, and says so).
+const maxChain = 64
+
+// Step is one link of a causal chain: an event and what it was about.
+type Step struct {
+	EventSummary
+	Object events.Ref `json:"object"`
+	// Detail is what the event's payload says beyond its reason, such as the
+	// scores that won a scheduling decision.
+	Detail string `json:"detail,omitempty"`
+}
+
+// why walks from the newest event on the object's own subject (its deletion, for
+// an object that is gone) back through each event's cause, to the event that had
+// none: usually a person's command.
+func (s *Service) why(m *nats.Msg, req *Request) error {
+	k, err := kindOf(req)
+	if err != nil {
+		return err
+	}
+	ns := req.Namespace
+	if !k.Namespaced {
+		ns = ""
+	}
+	resp := &Response{Done: true}
+	err = s.view(req, func(rd projections.Reader, cp uint64) error {
+		resp.Checkpoint = cp
+		var start uint64
+		err := rd.Scan(eventPrefix(k, ns, req.Name), true, func(_, v []byte) bool {
+			var e EventSummary
+			if json.Unmarshal(v, &e) == nil && e.Node == "" {
+				start = e.Seq
+				return false
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		if start == 0 {
+			if t, ok, err := rd.Get(objectKey('t', k, ns, req.Name)); err == nil && ok {
+				fmt.Sscan(string(t), &start)
+			}
+		}
+		if start == 0 {
+			resp.Code = CodeNotFound
+			resp.Error = fmt.Sprintf("%s %q not found", resourceName(k), req.Name)
+			return nil
+		}
+		resp.Steps, resp.Note = s.chain(rd, start)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	reply(m, resp)
+	return nil
+}
+
+// chain follows causes from the event at seq. A cause that cannot be found ends the
+// chain with a note in the returned message.
+func (s *Service) chain(rd projections.Reader, seq uint64) ([]Step, string) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.WaitTimeout)
+	defer cancel()
+	var steps []Step
+	seen := map[uint64]bool{}
+	for len(steps) < maxChain {
+		if seen[seq] {
+			return steps, fmt.Sprintf("the chain loops back to sequence %d", seq)
+		}
+		seen[seq] = true
+		rec, err := s.log.Get(ctx, seq)
+		if err != nil {
+			return steps, err.Error()
+		}
+		ev, err := rec.Decode()
+		if err != nil {
+			return steps, err.Error()
+		}
+		steps = append(steps, stepOf(ev))
+		if ev.Cause == "" {
+			return steps, ""
+		}
+		v, ok, err := rd.Get(idKey(ev.Cause))
+		if err != nil || !ok || len(v) != 8 {
+			return steps, fmt.Sprintf("cause %s of sequence %d is not in the log", ev.Cause, ev.Seq)
+		}
+		seq = binary.BigEndian.Uint64(v)
+	}
+	return steps, fmt.Sprintf("chain cut after %d steps", maxChain)
+}
+
+func stepOf(ev *events.Event) Step {
+	st := Step{Object: ev.Object, EventSummary: EventSummary{Seq: ev.Seq, ID: ev.ID, Type: ev.Type, Time: ev.Time,
+		Actor: ev.Actor, Reason: ev.Reason, Cause: ev.Cause, Correlation: ev.Correlation, Node: ev.Object.Node}}
+	var p struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(ev.Payload, &p) == nil && p.Message != ev.Reason {
+		st.Detail = p.Message
+	}
+	return st
+}
+
+// Why returns the causal chain of an object's current state, newest first, and a
+// note when the chain ends early (empty when it reaches an event without a cause).
+func (c *Client) Why(ctx context.Context, kind, namespace, name string, at At) ([]Step, string, error) {
+	rs, err := c.call(ctx, SubjectWhy, &Request{Kind: kind, Namespace: namespace, Name: name, At: at.Seq, AtTime: at.Time})
+	if err != nil {
+		return nil, "", err
+	}
+	r := rs[0]
+	if r.Code == CodeNotFound {
+		return nil, "", &NotFoundError{Kind: kind, Namespace: namespace, Name: name, Version: r.Version}
+	}
+	return r.Steps, r.Note, nil
+}
