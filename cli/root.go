@@ -54,7 +54,7 @@ you would use kubectl.`,
 		newGetCmd(g), newDescribeCmd(g), newDeleteCmd(g), newScaleCmd(g),
 		newEventsCmd(g), newVersionCmd(g), newReplayCmd(g), newProjectionsCmd(g),
 		imageCmd(g), newAgentCmd(g),
-		newLogsCmd(g), newExecCmd(g),
+		newLogsCmd(g), newExecCmd(g), newDashboardCmd(g),
 	)
 	return root
 }
