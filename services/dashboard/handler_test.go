@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -60,21 +61,11 @@ func (cl *cluster) apply(t *testing.T, manifest string) {
 	}
 }
 
-const shopYAML = `apiVersion: v1
+var shopYAML = `apiVersion: v1
 kind: Namespace
 metadata: {name: shop}
 ---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: shop}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers: [{name: web, image: "nginx:1.25"}]
----
+` + deploymentYAML("shop", "web", 2) + `---
 apiVersion: v1
 kind: Pod
 metadata: {name: solo, namespace: shop}
@@ -87,6 +78,21 @@ metadata: {name: other, namespace: default}
 spec:
   containers: [{name: main, image: "busybox:1.36"}]
 `
+
+// deploymentYAML is a Deployment of nginx with replicas pods labelled app=NAME.
+func deploymentYAML(namespace, name string, replicas int) string {
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: %[2]s, namespace: %[1]s}
+spec:
+  replicas: %[3]d
+  selector: {matchLabels: {app: %[2]s}}
+  template:
+    metadata: {labels: {app: %[2]s}}
+    spec:
+      containers: [{name: %[2]s, image: "nginx:1.25"}]
+`, namespace, name, replicas)
+}
 
 // dashboardOf serves a dashboard of cl whose clock is three days ahead, so every
 // age reads "3d".
