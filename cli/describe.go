@@ -12,12 +12,16 @@ import (
 )
 
 func newDescribeCmd(g *globals) *cobra.Command {
-	var selector string
+	var selector, atFlag string
 	cmd := &cobra.Command{
 		Use:   "describe TYPE NAME | TYPE/NAME | TYPE -l SELECTOR",
 		Short: "Show an object in detail, with its recent events",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			targets, err := parseTargets(args)
+			if err != nil {
+				return err
+			}
+			at, err := parseAt("at", atFlag, time.Now())
 			if err != nil {
 				return err
 			}
@@ -31,21 +35,31 @@ func newDescribeCmd(g *globals) *cobra.Command {
 			var errs []error
 			for _, t := range targets {
 				var objs []object.Object
+				var seq uint64
 				if len(t.names) == 0 {
-					if objs, _, err = c.Query.List(ctx, t.kind, g.ns(), selector); err != nil {
+					if objs, seq, err = c.Query.ListAt(ctx, t.kind, g.ns(), selector, at); err != nil {
 						return err
 					}
 				}
 				for _, name := range t.names {
-					st, err := c.Query.Get(ctx, t.kind, g.ns(), name)
+					st, cp, err := c.Query.GetAt(ctx, t.kind, g.ns(), name, at)
+					seq = cp
 					if err != nil {
 						errs = append(errs, err)
 						continue
 					}
 					objs = append(objs, st.Object)
 				}
+				now, evAt := time.Now(), query.At{}
+				if !at.IsZero() {
+					evAt = query.At{Seq: seq}
+					now = momentOf(ctx, c, at, seq)
+					if first {
+						fmt.Fprintf(g.errOut, "As of sequence %d%s:\n", seq, atSuffix(now))
+					}
+				}
 				for _, o := range objs {
-					evs, err := c.Query.Events(ctx, t.kind, o.GetNamespace(), o.GetName(), 20)
+					evs, err := c.Query.EventsAt(ctx, t.kind, o.GetNamespace(), o.GetName(), 20, evAt)
 					if err != nil {
 						return err
 					}
@@ -53,7 +67,7 @@ func newDescribeCmd(g *globals) *cobra.Command {
 						fmt.Fprintln(g.out)
 					}
 					first = false
-					if err := printer.Describe(g.out, o, describeEvents(evs), time.Now()); err != nil {
+					if err := printer.Describe(g.out, o, describeEvents(evs), now); err != nil {
 						return err
 					}
 				}
@@ -62,6 +76,7 @@ func newDescribeCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "label selector, when no name is given")
+	cmd.Flags().StringVar(&atFlag, "at", "", atHelp)
 	return cmd
 }
 

@@ -23,6 +23,7 @@ type getFlags struct {
 	showLabels    bool
 	noHeaders     bool
 	ignoreMissing bool
+	at            string
 }
 
 func newGetCmd(g *globals) *cobra.Command {
@@ -33,7 +34,9 @@ func newGetCmd(g *globals) *cobra.Command {
 		Example: `  wake get pods -o wide
   wake get deploy web -o yaml
   wake get svc,cm -A -l app=web
-  wake get deploy -w`,
+  wake get deploy -w
+  wake get deploy web -o yaml --at 2h        # as it was two hours ago
+  wake get pods -A --at 1234                 # after the event with sequence 1234`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.get(cmd, args, &f)
 		},
@@ -45,6 +48,7 @@ func newGetCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&f.showLabels, "show-labels", false, "show all labels as the last column")
 	cmd.Flags().BoolVar(&f.noHeaders, "no-headers", false, "do not print headers")
 	cmd.Flags().BoolVar(&f.ignoreMissing, "ignore-not-found", false, "treat a missing named object as an empty result")
+	cmd.Flags().StringVar(&f.at, "at", "", atHelp)
 	return cmd
 }
 
@@ -57,6 +61,13 @@ func (g *globals) get(cmd *cobra.Command, args []string, f *getFlags) error {
 	case "", "wide", "yaml", "json", "name":
 	default:
 		return fmt.Errorf("--output %q: allowed formats are wide, yaml, json, name", f.output)
+	}
+	at, err := parseAt("at", f.at, time.Now())
+	if err != nil {
+		return err
+	}
+	if f.watch && !at.IsZero() {
+		return errors.New("--watch follows changes from now on; it cannot be combined with --at")
 	}
 	c, err := g.connect()
 	if err != nil {
@@ -78,12 +89,14 @@ func (g *globals) get(cmd *cobra.Command, args []string, f *getFlags) error {
 	var objs []runtime.Object
 	var errs []error
 	named := false
+	var seq uint64
 	for _, t := range targets {
 		if len(t.names) == 0 {
-			list, _, err := c.Query.List(ctx, t.kind, ns, f.selector)
+			list, cp, err := c.Query.ListAt(ctx, t.kind, ns, f.selector, at)
 			if err != nil {
 				return err
 			}
+			seq = cp
 			for _, o := range list {
 				objs = append(objs, o)
 			}
@@ -91,7 +104,8 @@ func (g *globals) get(cmd *cobra.Command, args []string, f *getFlags) error {
 		}
 		named = true
 		for _, name := range t.names {
-			st, err := c.Query.Get(ctx, t.kind, g.ns(), name)
+			st, cp, err := c.Query.GetAt(ctx, t.kind, g.ns(), name, at)
+			seq = cp
 			if err != nil {
 				if f.ignoreMissing && errors.Is(err, errNotFound) {
 					continue
@@ -104,6 +118,10 @@ func (g *globals) get(cmd *cobra.Command, args []string, f *getFlags) error {
 	}
 	// As kubectl: one named object prints as itself, a list request as a List.
 	opts.List = !named
+	if !at.IsZero() {
+		opts.Now = momentOf(ctx, c, at, seq)
+		fmt.Fprintf(g.errOut, "As of sequence %d%s:\n", seq, atSuffix(opts.Now))
+	}
 	if len(objs) > 0 || f.output == "yaml" || f.output == "json" {
 		if !(len(objs) == 0 && named) {
 			if err := printer.Print(g.out, objs, opts); err != nil {

@@ -12,9 +12,10 @@ import (
 )
 
 func newReplayCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var fromLog bool
+	cmd := &cobra.Command{
 		Use:   "replay PROJECTION",
-		Short: "Delete a projection and rebuild it from the log (see `wake projections`)",
+		Short: "Delete a projection and rebuild it from its newest snapshot and the log (see `wake projections`)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.connect()
@@ -22,7 +23,7 @@ func newReplayCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			req, _ := json.Marshal(map[string]string{"name": args[0]})
+			req, _ := json.Marshal(controlplane.ReplayRequest{Name: args[0], FromLog: fromLog})
 			msg, err := c.NC.Request(controlplane.SubjectProjectionReplay, req, 30*time.Minute)
 			if err != nil {
 				return fmt.Errorf("no server runs a projection named %q (see `wake projections`): %v", args[0], err)
@@ -34,15 +35,52 @@ func newReplayCmd(g *globals) *cobra.Command {
 			if res.Error != "" {
 				return fmt.Errorf("%s", res.Error)
 			}
-			rate := float64(res.Events) / res.Duration.Seconds()
-			fmt.Fprintf(g.out, "projection %s rebuilt from %d events in %s (%.0f events/s)\n", res.Name, res.Events, res.Duration.Round(time.Millisecond), rate)
+			rate := float64(res.Folded) / res.Duration.Seconds()
+			from := "the start of the log"
+			if res.Snapshot > 0 {
+				from = fmt.Sprintf("the snapshot at sequence %d", res.Snapshot)
+			}
+			fmt.Fprintf(g.out, "projection %s rebuilt to sequence %d from %s: %d events folded in %s (%.0f events/s)\n",
+				res.Name, res.Events, from, res.Folded, res.Duration.Round(time.Millisecond), rate)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&fromLog, "from-log", false, "ignore snapshots: fold every event from sequence 1")
+	return cmd
+}
+
+func newSnapshotCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "snapshot PROJECTION",
+		Short: "Write a snapshot of a projection now (servers also take one every 10,000 events)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.connect()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			req, _ := json.Marshal(controlplane.ReplayRequest{Name: args[0]})
+			msg, err := c.NC.Request(controlplane.SubjectProjectionSnapshot, req, 10*time.Minute)
+			if err != nil {
+				return fmt.Errorf("no server runs a projection named %q (see `wake projections`): %v", args[0], err)
+			}
+			var res controlplane.SnapshotResult
+			if err := json.Unmarshal(msg.Data, &res); err != nil {
+				return err
+			}
+			if res.Error != "" {
+				return fmt.Errorf("snapshot %s: %s", args[0], res.Error)
+			}
+			fmt.Fprintf(g.out, "projection %s: snapshot at sequence %d, %d keys, %d bytes, in %s\n",
+				res.Projection, res.Seq, res.Keys, res.Size, res.Duration.Round(time.Millisecond))
 			return nil
 		},
 	}
 }
 
 func newProjectionsCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "projections",
 		Short: "List projections with their checkpoint and rejected events",
 		Args:  cobra.NoArgs,
@@ -61,9 +99,13 @@ func newProjectionsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(g.out, 6, 4, 3, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tCHECKPOINT\tFOLDED\tREJECTED\tDIR")
+			fmt.Fprintln(tw, "NAME\tCHECKPOINT\tFOLDED\tREJECTED\tSNAPSHOT\tDIR")
 			for _, s := range sts {
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", s.Name, s.Checkpoint, s.Folded, s.Rejected, s.Dir)
+				snap := "-"
+				if s.LastSnapshot > 0 {
+					snap = fmt.Sprint(s.LastSnapshot)
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\n", s.Name, s.Checkpoint, s.Folded, s.Rejected, snap, s.Dir)
 			}
 			tw.Flush()
 			for _, s := range sts {
@@ -74,4 +116,6 @@ func newProjectionsCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.AddCommand(newSnapshotCmd(g))
+	return cmd
 }

@@ -20,6 +20,7 @@ var Version = "v0.1.0-dev"
 type globals struct {
 	server    string
 	namespace string
+	as        string
 	out       io.Writer
 	errOut    io.Writer
 	// command is the command line being run, recorded as the reason of events.
@@ -48,13 +49,14 @@ you would use kubectl.`,
 	root.SetErr(errOut)
 	root.PersistentFlags().StringVar(&g.server, "server", "", "NATS URL(s) of the wake server, comma-separated (default $WAKE_SERVER or "+client.DefaultServer+")")
 	root.PersistentFlags().StringVarP(&g.namespace, "namespace", "n", "", "namespace of the request (default \"default\")")
+	root.PersistentFlags().StringVar(&g.as, "as", "", "the user to act as, recorded as the actor of your changes (default: your login; until permissions land, the server trusts this name)")
 	root.AddCommand(
 		newServerCmd(g, "server"), newServerCmd(g, "up"),
 		newApplyCmd(g), newCreateCmd(g), newReplaceCmd(g),
 		newGetCmd(g), newDescribeCmd(g), newDeleteCmd(g), newScaleCmd(g),
 		newEventsCmd(g), newVersionCmd(g), newReplayCmd(g), newProjectionsCmd(g),
 		imageCmd(g), newAgentCmd(g),
-		newLogsCmd(g), newExecCmd(g), newDashboardCmd(g),
+		newLogsCmd(g), newExecCmd(g), newSetCmd(g), newDashboardCmd(g),
 	)
 	return root
 }
@@ -67,6 +69,12 @@ func (g *globals) connect() (*client.Client, error) {
 		return nil, err
 	}
 	c.Reason = g.command
+	if g.as != "" {
+		if strings.ContainsAny(g.as, " \t\n") {
+			return nil, fmt.Errorf("--as %q: a user name has no spaces", g.as)
+		}
+		c.Actor = "user:" + strings.TrimPrefix(g.as, "user:")
+	}
 	return c, nil
 }
 

@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -131,4 +132,35 @@ func (c *Cursor) Close() {
 	if c.iter != nil {
 		c.iter.Stop()
 	}
+}
+
+// SeqAt returns the sequence of the newest event stored at or before t (0 when
+// the log has none that old).
+func (l *Log) SeqAt(ctx context.Context, t time.Time) (uint64, error) {
+	cur, err := l.Read(ctx, ReadOptions{Since: t.Add(time.Nanosecond), Bounded: true})
+	if err != nil {
+		return 0, err
+	}
+	defer cur.Close()
+	rec, err := cur.Next(ctx)
+	if errors.Is(err, io.EOF) {
+		return l.LastSeq(ctx)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sequence at %s: %w", t.Format(time.RFC3339Nano), err)
+	}
+	return rec.Seq - 1, nil
+}
+
+// Get returns the record stored at seq.
+func (l *Log) Get(ctx context.Context, seq uint64) (Record, error) {
+	s, err := l.js.Stream(ctx, l.stream)
+	if err != nil {
+		return Record{}, fmt.Errorf("stream %s: %w", l.stream, err)
+	}
+	m, err := s.GetMsg(ctx, seq)
+	if err != nil {
+		return Record{}, fmt.Errorf("event at sequence %d: %w", seq, err)
+	}
+	return Record{Seq: m.Sequence, Subject: m.Subject, Time: m.Time, Data: m.Data}, nil
 }

@@ -62,15 +62,29 @@ type Runner struct {
 	mu sync.RWMutex // guards db against the swap of a rebuild
 	db *pebble.DB
 
-	checkpoint atomic.Uint64
-	rejected   atomic.Uint64
-	folded     atomic.Uint64
+	checkpoint   atomic.Uint64
+	restoredFrom atomic.Uint64
+	rejected     atomic.Uint64
+	folded       atomic.Uint64
 
 	nmu    sync.Mutex
 	notify chan struct{}
 
-	rebuild chan chan error
+	rebuild chan rebuildRequest
+	snap    *snapshotting
+	// fresh: the database was empty when opened, so Run first restores the
+	// nearest snapshot (if the runner has a store).
+	fresh bool
 }
+
+// rebuildRequest asks the running fold to start over.
+type rebuildRequest struct {
+	done         chan error
+	fromSnapshot bool
+}
+
+// snapshotTimeout bounds one background snapshot.
+const snapshotTimeout = 10 * time.Minute
 
 // Option configures a Runner.
 type Option func(*Runner)
@@ -102,13 +116,14 @@ func WithTouched(fn func(refs []events.Ref, seq uint64)) Option {
 // written by another Projection.Version is deleted and rebuilt.
 func Open(dir string, p Projection, log *events.Log, opts ...Option) (*Runner, error) {
 	r := &Runner{p: p, dir: dir, log: log, logger: slog.Default(), batchMax: 1000,
-		notify: make(chan struct{}), rebuild: make(chan chan error)}
+		notify: make(chan struct{}), rebuild: make(chan rebuildRequest)}
 	for _, o := range opts {
 		o(r)
 	}
 	if err := r.open(); err != nil {
 		return nil, err
 	}
+	defer func() { r.fresh = r.checkpoint.Load() == 0 }()
 	switch v, ok, err := readUint(r.db, keyVersion); {
 	case err != nil:
 		return nil, fmt.Errorf("projection %s: read version: %w", p.Name, err)
@@ -154,8 +169,8 @@ func (r *Runner) open() error {
 	return nil
 }
 
-func readUint(db *pebble.DB, key []byte) (uint64, bool, error) {
-	v, ok, err := get(db, key)
+func readUint(g getter, key []byte) (uint64, bool, error) {
+	v, ok, err := get(g, key)
 	if err != nil || !ok {
 		return 0, ok, err
 	}
@@ -177,6 +192,7 @@ func (r *Runner) wipe() error {
 		return err
 	}
 	r.checkpoint.Store(0)
+	r.restoredFrom.Store(0)
 	r.rejected.Store(0)
 	r.folded.Store(0)
 	return r.db.Set(keyVersion, []byte(strconv.Itoa(r.p.Version)), pebble.Sync)
@@ -188,8 +204,10 @@ func (r *Runner) Name() string { return r.p.Name }
 // Checkpoint returns the last stream sequence folded and committed.
 func (r *Runner) Checkpoint() uint64 { return r.checkpoint.Load() }
 
-// Close closes the database. Run must have returned.
+// Close closes the database, after any snapshot in progress. Run must have
+// returned.
 func (r *Runner) Close() error {
+	r.waitSnapshots()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.db.Close()
@@ -231,15 +249,21 @@ func (e *storageError) Error() string { return "projection storage: " + e.err.Er
 func (e *storageError) Unwrap() error { return e.err }
 
 func (r *Runner) consume(ctx context.Context) error {
+	if r.fresh {
+		if _, err := r.restore(ctx); err != nil {
+			return err
+		}
+		r.fresh = false
+	}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var rebuildDone chan error
+	var req *rebuildRequest
 	watch := make(chan struct{})
 	go func() {
 		defer close(watch)
 		select {
-		case done := <-r.rebuild:
-			rebuildDone = done
+		case rq := <-r.rebuild:
+			req = &rq
 			cancel()
 		case <-cctx.Done():
 		}
@@ -247,10 +271,18 @@ func (r *Runner) consume(ctx context.Context) error {
 	err := r.fold(cctx)
 	cancel()
 	<-watch
-	if rebuildDone != nil {
+	if req != nil {
+		r.waitSnapshots()
 		werr := r.wipe()
-		rebuildDone <- werr
+		if werr == nil && req.fromSnapshot {
+			_, werr = r.restore(ctx)
+		}
+		req.done <- werr
 		if werr != nil {
+			var se *storageError
+			if errors.As(werr, &se) {
+				return werr
+			}
 			return &storageError{werr}
 		}
 		return errRebuilt
@@ -407,6 +439,7 @@ func (b *batch) commit() error {
 		b.r.touched(b.refs, last)
 		b.refs = nil
 	}
+	b.r.maybeSnapshot(last)
 	_ = b.pb.Close()
 	b.pb = b.r.db.NewIndexedBatch()
 	b.recs, b.rejs = b.recs[:0], b.rejs[:0]
@@ -464,13 +497,19 @@ func (r *Runner) View(fn func(rd Reader, checkpoint uint64) error) error {
 	return fn(snapshotReader{snap}, cp)
 }
 
-// Rebuild deletes the projection's database and refolds it from the log. It returns
-// once the database is wiped and folding has restarted from sequence 1; use WaitFor
-// to wait until it has caught up. Run must be running.
-func (r *Runner) Rebuild(ctx context.Context) error {
+// Rebuild deletes the projection's database and refolds it from the log: from the
+// nearest snapshot when the runner has a snapshot store, else from sequence 1. It
+// returns once the database is wiped (and restored) and folding has restarted; use
+// WaitFor to wait until it has caught up. Run must be running.
+func (r *Runner) Rebuild(ctx context.Context) error { return r.rebuildFrom(ctx, true) }
+
+// RebuildFromLog is Rebuild ignoring snapshots: every event from sequence 1.
+func (r *Runner) RebuildFromLog(ctx context.Context) error { return r.rebuildFrom(ctx, false) }
+
+func (r *Runner) rebuildFrom(ctx context.Context, fromSnapshot bool) error {
 	done := make(chan error, 1)
 	select {
-	case r.rebuild <- done:
+	case r.rebuild <- rebuildRequest{done: done, fromSnapshot: fromSnapshot}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -489,13 +528,23 @@ type Status struct {
 	Folded     uint64      `json:"folded"`
 	Rejected   uint64      `json:"rejected"`
 	Recent     []Rejection `json:"recentRejections,omitempty"`
-	Dir        string      `json:"dir"`
+	// RestoredFrom is the sequence of the snapshot the database was last
+	// restored from (0: folded from the start of the log).
+	RestoredFrom uint64 `json:"restoredFrom,omitempty"`
+	// LastSnapshot is the sequence of the newest snapshot taken or restored.
+	LastSnapshot uint64 `json:"lastSnapshot,omitempty"`
+	Dir          string `json:"dir"`
 }
 
 // Status reports the checkpoint, counters, and the most recent rejections (up to 10).
 func (r *Runner) Status() Status {
 	st := Status{Name: r.p.Name, Checkpoint: r.checkpoint.Load(), Folded: r.folded.Load(),
-		Rejected: r.rejected.Load(), Dir: r.dir}
+		Rejected: r.rejected.Load(), Dir: r.dir, RestoredFrom: r.restoredFrom.Load()}
+	if r.snap != nil {
+		r.snap.mu.Lock()
+		st.LastSnapshot = r.snap.last
+		r.snap.mu.Unlock()
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	iter, err := r.db.NewIter(&pebble.IterOptions{LowerBound: rejectPrefix, UpperBound: prefixEnd(rejectPrefix)})

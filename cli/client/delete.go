@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
@@ -97,4 +98,61 @@ func (c *Client) guarded(ctx context.Context, k *object.Kind, ns, name string, d
 		return err
 	}
 	return fmt.Errorf("%s kept changing under %d attempts; try again", k.Qualified(name), c.MaxAttempts)
+}
+
+// SetImage sets the image of named containers (init containers included) in a
+// Deployment's or ReplicaSet's pod template; the name "*" means every container.
+// Names matching no container are an error that lists the containers there are.
+// An unchanged image appends nothing.
+func (c *Client) SetImage(ctx context.Context, k *object.Kind, ns, name string, images map[string]string) error {
+	return c.guarded(ctx, k, ns, name, func(cur *object.Stored) (string, any, error) {
+		obj := cur.Object.DeepCopyObject().(object.Object)
+		var spec *corev1.PodSpec
+		switch o := obj.(type) {
+		case *appsv1.Deployment:
+			spec, o.Status = &o.Spec.Template.Spec, appsv1.DeploymentStatus{}
+		case *appsv1.ReplicaSet:
+			spec, o.Status = &o.Spec.Template.Spec, appsv1.ReplicaSetStatus{}
+		case *corev1.Pod:
+			return "", nil, fmt.Errorf("pod %q: wake does not change a running pod's image; set it on the Deployment or ReplicaSet that owns it", name)
+		default:
+			return "", nil, fmt.Errorf("%s have no pod template: set image works on deployments and replicasets", k.Resource)
+		}
+		changed, err := setImages(spec, images)
+		if err != nil || !changed {
+			return "", nil, err
+		}
+		raw, err := json.Marshal(obj)
+		if err != nil {
+			return "", nil, err
+		}
+		return object.Updated, &object.Change{Object: raw}, nil
+	})
+}
+
+func setImages(spec *corev1.PodSpec, images map[string]string) (bool, error) {
+	changed := false
+	matched := map[string]bool{}
+	var names []string
+	for _, list := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+		for i := range list {
+			ctr := &list[i]
+			names = append(names, ctr.Name)
+			img, ok := images[ctr.Name]
+			if ok {
+				matched[ctr.Name] = true
+			} else if img, ok = images["*"]; !ok {
+				continue
+			}
+			if ctr.Image != img {
+				ctr.Image, changed = img, true
+			}
+		}
+	}
+	for n := range images {
+		if n != "*" && !matched[n] {
+			return false, fmt.Errorf("unable to find container named %q (containers: %s)", n, strings.Join(names, ", "))
+		}
+	}
+	return changed, nil
 }

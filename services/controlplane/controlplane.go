@@ -55,6 +55,11 @@ type Config struct {
 	// DefaultHTTPAddr, or a free port when Port is -1; "127.0.0.1:0" picks a free
 	// port; "off" serves nothing).
 	HTTPAddr string
+	// SnapshotEvery: each projection writes a snapshot to the log's object store
+	// whenever it has folded this many sequences past its last one (default
+	// 10,000; negative: only on request). Rebuilds and time-travel queries start
+	// from the nearest snapshot.
+	SnapshotEvery int
 }
 
 // Server is a running control plane.
@@ -129,10 +134,19 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 
+	snapshots, err := projections.OpenSnapshots(ctx, s.log.JetStream())
+	if err != nil {
+		return nil, err
+	}
+	every := uint64(max(cfg.SnapshotEvery, 0))
+	if cfg.SnapshotEvery == 0 {
+		every = 10_000
+	}
 	projDir := filepath.Join(cfg.DataDir, "projections")
 	// project opens a projection and runs it until shutdown.
 	project := func(p projections.Projection, opts ...projections.Option) (*projections.Runner, error) {
-		r, err := projections.Open(filepath.Join(projDir, p.Name), p, s.log, append(opts, projections.WithLogger(cfg.Logger))...)
+		opts = append(opts, projections.WithLogger(cfg.Logger), projections.WithSnapshots(snapshots, every))
+		r, err := projections.Open(filepath.Join(projDir, p.Name), p, s.log, opts...)
 		if err != nil {
 			return nil, err
 		}
@@ -233,6 +247,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 
 	s.query = query.NewService(qr, s.log, cfg.Logger.With("service", "query"))
 	s.query.Secrets = keyring
+	s.query.Snapshots = snapshots
 	if err = s.query.Start(); err != nil {
 		return nil, err
 	}

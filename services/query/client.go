@@ -176,7 +176,12 @@ func decodeAll(k *object.Kind, items []json.RawMessage) ([]object.Object, error)
 
 // Events returns the most recent events (oldest first, up to limit) of an object.
 func (c *Client) Events(ctx context.Context, k *object.Kind, namespace, name string, limit int) ([]EventSummary, error) {
-	rs, err := c.call(ctx, SubjectEvents, &Request{Kind: k.Kind, Namespace: namespace, Name: name, Limit: limit})
+	return c.EventsAt(ctx, k, namespace, name, limit, At{})
+}
+
+// EventsAt is Events as of a moment of the log.
+func (c *Client) EventsAt(ctx context.Context, k *object.Kind, namespace, name string, limit int, at At) ([]EventSummary, error) {
+	rs, err := c.call(ctx, SubjectEvents, &Request{Kind: k.Kind, Namespace: namespace, Name: name, Limit: limit, At: at.Seq, AtTime: at.Time})
 	if err != nil {
 		return nil, err
 	}

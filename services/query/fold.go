@@ -24,9 +24,12 @@ import (
 //	l\x00<kind>\x00<namespace>\x00<name> -> the object's labels (JSON), for selectors
 //	t\x00<kind>\x00<namespace>\x00<name> -> version of the deletion
 //	e\x00<kind>\x00<namespace>\x00<name>\x00<seq:8> -> EventSummary
+//	i\x00<event id> -> seq:8, for every event (the causes `why` follows)
 func Projection() projections.Projection {
-	return projections.Projection{Name: "query", Version: 3, Fold: Fold}
+	return projections.Projection{Name: "query", Version: 4, Fold: Fold}
 }
+
+func idKey(id string) []byte { return append([]byte{'i', 0}, id...) }
 
 // EventSummary is what describe shows of an event.
 type EventSummary struct {
@@ -38,6 +41,9 @@ type EventSummary struct {
 	Reason      string    `json:"reason,omitempty"`
 	Cause       string    `json:"cause,omitempty"`
 	Correlation string    `json:"correlation,omitempty"`
+	// Node is set on events of the object's facet in a node's inbox (what the
+	// node was told or reported).
+	Node string `json:"node,omitempty"`
 }
 
 func objectKey(prefix byte, k *object.Kind, namespace, name string) []byte {
@@ -67,8 +73,16 @@ func eventPrefix(k *object.Kind, namespace, name string) []byte {
 	return append(objectKey('e', k, namespace, name), 0)
 }
 
-// Fold applies one event to the query projection. It is pure over s.
+// Fold applies one event to the query projection and indexes its id. It is pure
+// over s.
 func Fold(s projections.State, ev *events.Event) error {
+	if err := foldObject(s, ev); err != nil {
+		return err
+	}
+	return s.Set(idKey(ev.ID), binary.BigEndian.AppendUint64(nil, ev.Seq))
+}
+
+func foldObject(s projections.State, ev *events.Event) error {
 	k, ok := object.ByKind(ev.Object.Kind)
 	if !ok {
 		return fmt.Errorf("%w: unknown kind %q", object.ErrFold, ev.Object.Kind)
@@ -125,7 +139,7 @@ func Fold(s projections.State, ev *events.Event) error {
 		}
 	}
 	sum, _ := json.Marshal(EventSummary{Seq: ev.Seq, ID: ev.ID, Type: ev.Type, Time: ev.Time, Actor: ev.Actor,
-		Reason: ev.Reason, Cause: ev.Cause, Correlation: ev.Correlation})
+		Reason: ev.Reason, Cause: ev.Cause, Correlation: ev.Correlation, Node: ev.Object.Node})
 	ek := eventPrefix(k, ev.Object.Namespace, ev.Object.Name)
 	ek = binary.BigEndian.AppendUint64(ek, ev.Seq)
 	return s.Set(ek, sum)

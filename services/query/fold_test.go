@@ -82,6 +82,8 @@ func view(t *testing.T, s *projections.MemState) projectionView {
 			if val != string(want) {
 				t.Fatalf("label record %q = %s, object has %s", key, val, want)
 			}
+		case strings.HasPrefix(key, "i\x00") && len(val) == 8:
+			// Checked by indexedIDs.
 		case strings.HasPrefix(key, "e\x00") && len(key) > 8:
 			// e\x00<kind>\x00<namespace>\x00<name>\x00<seq:8>; the sequence may hold zero bytes.
 			seq := binary.BigEndian.Uint64([]byte(key[len(key)-8:]))
@@ -151,6 +153,13 @@ func TestFold(t *testing.T) {
 			}
 			if got := view(t, s); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("projection =\n%+v\nwant\n%+v", got, tc.want)
+			}
+			// Every event's id stays indexed, deleted objects' events included.
+			for i := range tc.evs {
+				v, ok, _ := s.Get([]byte(fmt.Sprintf("i\x00id-%d", i+1)))
+				if !ok || binary.BigEndian.Uint64(v) != uint64(i+1) {
+					t.Errorf("id-%d indexed as %x (%v), want sequence %d", i+1, v, ok, i+1)
+				}
 			}
 		})
 	}

@@ -28,10 +28,16 @@ type Service struct {
 	logger *slog.Logger
 	// WaitTimeout bounds how long a request waits for the projection to catch up.
 	WaitTimeout time.Duration
+	// AtTimeout bounds building the state at a past moment (default 1 min).
+	AtTimeout time.Duration
 	// Secrets, when set, opens sealed Secrets before they are returned.
 	Secrets SecretOpener
-	subs    []*nats.Subscription
-	wg      sync.WaitGroup
+	// Snapshots, when set, is where time-travel queries find the nearest
+	// snapshot of the query projection to start from.
+	Snapshots *projections.SnapshotStore
+	history   *history
+	subs      []*nats.Subscription
+	wg        sync.WaitGroup
 }
 
 // SecretOpener turns a sealed Secret and its applied configuration back into
@@ -40,8 +46,9 @@ type SecretOpener interface {
 	Open(ctx context.Context, s *corev1.Secret, applied json.RawMessage) (*corev1.Secret, json.RawMessage, error)
 }
 
-// open returns the stored bytes of an object as a client may see them.
-func (s *Service) open(k *object.Kind, stored []byte) ([]byte, error) {
+// open returns the stored bytes of an object as a client may see them. A Secret
+// of the past whose key has since been destroyed (it was deleted) stays sealed.
+func (s *Service) open(k *object.Kind, stored []byte, req *Request) ([]byte, error) {
 	if s.Secrets == nil || k.Kind != "Secret" {
 		return stored, nil
 	}
@@ -52,6 +59,9 @@ func (s *Service) open(k *object.Kind, stored []byte) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.WaitTimeout)
 	defer cancel()
 	sec, applied, err := s.Secrets.Open(ctx, st.Object.(*corev1.Secret), st.LastApplied)
+	if err != nil && (req.At != 0 || !req.AtTime.IsZero()) {
+		return stored, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -60,12 +70,13 @@ func (s *Service) open(k *object.Kind, stored []byte) ([]byte, error) {
 
 // NewService returns a query service over runner (which must fold Projection()).
 func NewService(runner *projections.Runner, log *events.Log, logger *slog.Logger) *Service {
-	return &Service{runner: runner, log: log, nc: log.Conn(), logger: logger, WaitTimeout: 5 * time.Second}
+	return &Service{runner: runner, log: log, nc: log.Conn(), logger: logger, WaitTimeout: 5 * time.Second, AtTimeout: time.Minute}
 }
 
 // Start subscribes the handlers in the "wake.query" queue group, so several
 // instances share the load. Requests are served concurrently.
 func (s *Service) Start() error {
+	s.history = newHistory(s.log, s.Snapshots)
 	for subj, h := range map[string]func(*nats.Msg, *Request) error{
 		SubjectGet: s.get, SubjectList: s.list, SubjectEvents: s.events,
 	} {
@@ -90,6 +101,9 @@ func (s *Service) Stop() {
 		_ = sub.Unsubscribe()
 	}
 	s.wg.Wait()
+	if s.history != nil {
+		s.history.close()
+	}
 }
 
 func (s *Service) serve(m *nats.Msg, h func(*nats.Msg, *Request) error) {
@@ -144,22 +158,19 @@ func (s *Service) get(m *nats.Msg, req *Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.catchUp(req); err != nil {
-		return err
-	}
 	ns := req.Namespace
 	if !k.Namespaced {
 		ns = ""
 	}
 	resp := &Response{Done: true}
-	err = s.runner.View(func(rd projections.Reader, cp uint64) error {
+	err = s.view(req, func(rd projections.Reader, cp uint64) error {
 		resp.Checkpoint = cp
 		v, ok, err := rd.Get(objectKey('o', k, ns, req.Name))
 		if err != nil {
 			return err
 		}
 		if ok {
-			v, err = s.open(k, v)
+			v, err = s.open(k, v, req)
 			resp.Items = []json.RawMessage{v}
 			return err
 		}
@@ -186,19 +197,16 @@ func (s *Service) list(m *nats.Msg, req *Request) error {
 	if err != nil {
 		return &RemoteError{Code: CodeBadRequest, Message: fmt.Sprintf("label selector %q: %v", req.Selector, err)}
 	}
-	if err := s.catchUp(req); err != nil {
-		return err
-	}
 	ns := req.Namespace
 	if !k.Namespaced {
 		ns = ""
 	}
-	return s.runner.View(func(rd projections.Reader, cp uint64) error {
+	return s.view(req, func(rd projections.Reader, cp uint64) error {
 		chunk := &Response{Checkpoint: cp}
 		size := 0
 		var ferr error
 		add := func(v []byte) bool {
-			item, err := s.open(k, v)
+			item, err := s.open(k, v, req)
 			if err != nil {
 				ferr = err
 				return false
@@ -252,9 +260,6 @@ func (s *Service) events(m *nats.Msg, req *Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.catchUp(req); err != nil {
-		return err
-	}
 	limit := req.Limit
 	if limit <= 0 {
 		limit = 20
@@ -264,7 +269,7 @@ func (s *Service) events(m *nats.Msg, req *Request) error {
 		ns = ""
 	}
 	resp := &Response{Done: true}
-	err = s.runner.View(func(rd projections.Reader, cp uint64) error {
+	err = s.view(req, func(rd projections.Reader, cp uint64) error {
 		resp.Checkpoint = cp
 		return rd.Scan(eventPrefix(k, ns, req.Name), true, func(_, v []byte) bool {
 			var e EventSummary
