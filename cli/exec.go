@@ -41,7 +41,7 @@ func Exec(ctx context.Context, c *client.Client, o ExecOptions, stdin io.Reader,
 	if len(o.Cmd) == 0 {
 		return 0, errors.New("you must specify at least one command for the container")
 	}
-	node, ctr, err := podTarget(ctx, c, o.Namespace, o.Pod, o.Container)
+	node, ctr, err := c.PodTarget(ctx, o.Namespace, o.Pod, o.Container)
 	if err != nil {
 		return 0, err
 	}
@@ -67,7 +67,7 @@ func Exec(ctx context.Context, c *client.Client, o ExecOptions, stdin io.Reader,
 	}
 	kctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	keepAlive(kctx, c.NC, reply.Session+".alive")
+	client.KeepAlive(kctx, c.NC, reply.Session+".alive")
 	if o.Stdin && stdin != nil {
 		go func() {
 			buf := make([]byte, 32<<10)

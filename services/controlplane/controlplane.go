@@ -19,6 +19,7 @@ import (
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/dashboard"
 	"github.com/wake-run/wake/services/deployment"
 	"github.com/wake-run/wake/services/dispatch"
 	"github.com/wake-run/wake/services/gc"
@@ -78,6 +79,7 @@ type Server struct {
 	mux     *http.ServeMux
 	httpSrv *http.Server
 	httpURL string
+	dash    *dashboard.Dashboard
 }
 
 // Start brings up NATS, the stream of record, the projections and the services, and
@@ -258,6 +260,12 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err = s.startHTTP(cfg.HTTPAddr); err != nil {
 		return nil, err
 	}
+	if s.httpSrv != nil {
+		if s.dash, err = dashboard.New(s.nc, dashboard.WithLogger(cfg.Logger.With("service", "dashboard"))); err != nil {
+			return nil, err
+		}
+		s.Handle("/", s.dash)
+	}
 	return s, nil
 }
 
@@ -318,6 +326,10 @@ func (s *Server) Runners() []*projections.Runner { return s.runners }
 // Shutdown stops the services, closes the projections, and stops NATS. It is safe
 // to call on a partly started server and more than once.
 func (s *Server) Shutdown() {
+	if s.dash != nil {
+		s.dash.Close() // its live streams would hold the HTTP server's shutdown
+		s.dash = nil
+	}
 	s.stopHTTP()
 	if s.admin != nil {
 		s.admin.stop()
