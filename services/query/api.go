@@ -66,7 +66,7 @@ type Response struct {
 	Steps   []Step            `json:"steps,omitempty"`
 	// Note says why a causal chain ended before an event without a cause.
 	Note string `json:"note,omitempty"`
-	Done    bool              `json:"done"`
+	Done bool   `json:"done"`
 }
 
 // Error codes.
