@@ -30,10 +30,12 @@ func (s *Server) startHTTP(addr string) error {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
-	s.httpSrv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	s.httpSrv = srv
 	s.httpURL = "http://" + ln.Addr().String()
 	s.spawn(func() {
-		if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		// srv, not s.httpSrv: Shutdown may clear that before this goroutine runs.
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.logger.Error("web endpoints stopped", "err", err)
 		}
 	})
