@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/node/agent"
@@ -64,7 +66,7 @@ func (f *agentFlags) config(logger *slog.Logger) (agent.Config, error) {
 
 func newAgentCmd(g *globals) *cobra.Command {
 	var f agentFlags
-	var logLevel string
+	var logLevel, metricsAddr string
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run the node agent: run the pods the scheduler assigns to this node on containerd",
@@ -91,13 +93,25 @@ func newAgentCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("cannot reach the wake server at %s: %v", servers, err)
 			}
 			defer nc.Close()
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			cfg.Metrics = reg
+			ms, err := agent.ServeMetrics(metricsAddr, reg)
+			if err != nil {
+				return err
+			}
+			defer ms.Close()
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			fmt.Fprintf(g.out, "wake agent %s: node %q joining %s\n", Version, cfg.NodeName, servers)
+			if u := ms.URL(); u != "" {
+				fmt.Fprintf(g.out, "  metrics       %s\n", u)
+			}
 			return agent.Run(ctx, nc, cfg)
 		},
 	}
 	f.register(cmd)
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", agent.DefaultMetricsAddr, "address of the agent's /metrics (127.0.0.1:0 picks a free port; off disables it)")
 	return cmd
 }

@@ -62,6 +62,7 @@ func newServerCmd(g *globals, use string) *cobra.Command {
 				if cfg.StateDir == "" {
 					cfg.StateDir = filepath.Join(srv.DataDir(), "agent")
 				}
+				cfg.Metrics = srv.Metrics() // one /metrics for both
 				a, err := agent.Start(ctx, srv.Conn(), cfg)
 				if err != nil {
 					srv.Shutdown()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/eventstest"
 )
@@ -92,8 +93,13 @@ func BenchmarkAppend(b *testing.B) {
 	for _, shape := range appendShapes {
 		b.Run(shape.name, func(b *testing.B) {
 			srv := eventstest.Start(b)
+			// Counted, as the server's and agents' logs are.
+			m, err := events.NewMetrics(prometheus.NewRegistry())
+			if err != nil {
+				b.Fatal(err)
+			}
 			runWriters(b, shape.writers, func(w, n int) func() error {
-				log, err := events.NewLog(srv.Connect(b), "")
+				log, err := events.NewLog(srv.Connect(b), "", events.WithMetrics(m))
 				if err != nil {
 					b.Fatal(err)
 				}

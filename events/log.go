@@ -25,14 +25,15 @@ type StreamConfig struct {
 
 // Log appends to and reads from the stream of record. It is safe for concurrent use.
 type Log struct {
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	stream string
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	stream  string
+	metrics *Metrics // nil: appends are not counted
 }
 
 // NewLog returns a client of the stream named stream (DefaultStream when empty) over
 // nc. It makes no request: a missing stream shows on first use.
-func NewLog(nc *nats.Conn, stream string) (*Log, error) {
+func NewLog(nc *nats.Conn, stream string, opts ...LogOption) (*Log, error) {
 	if stream == "" {
 		stream = DefaultStream
 	}
@@ -40,7 +41,11 @@ func NewLog(nc *nats.Conn, stream string) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetstream client: %w", err)
 	}
-	return &Log{nc: nc, js: js, stream: stream}, nil
+	l := &Log{nc: nc, js: js, stream: stream}
+	for _, o := range opts {
+		o(l)
+	}
+	return l, nil
 }
 
 // Conn returns the NATS connection the log uses.
@@ -119,9 +124,17 @@ func (l *Log) Append(ctx context.Context, ev *Event, expectedVersion uint64) (ui
 		jetstream.WithExpectStream(l.stream),
 		jetstream.WithExpectLastSequencePerSubject(expectedVersion))
 	if err != nil {
-		return l.settle(ctx, ev, expectedVersion, l.appendError(ev, expectedVersion, err))
+		return l.failed(ctx, ev, expectedVersion, err)
 	}
+	l.metrics.observe(ev, nil)
 	return ack.Sequence, nil
+}
+
+// failed settles a refused append and counts its outcome.
+func (l *Log) failed(ctx context.Context, ev *Event, expected uint64, err error) (uint64, error) {
+	seq, err := l.settle(ctx, ev, expected, l.appendError(ev, expected, err))
+	l.metrics.observe(ev, err)
+	return seq, err
 }
 
 // settle turns a conflict into success when ev itself is stored on its subject
@@ -163,8 +176,9 @@ func (l *Log) AppendGuardedBy(ctx context.Context, ev *Event, expectedVersion ui
 		jetstream.WithExpectStream(l.stream),
 		jetstream.WithExpectLastSequenceForSubject(expectedVersion, guardSubject))
 	if err != nil {
-		return l.settle(ctx, ev, expectedVersion, l.appendError(ev, expectedVersion, err))
+		return l.failed(ctx, ev, expectedVersion, err)
 	}
+	l.metrics.observe(ev, nil)
 	return ack.Sequence, nil
 }
 
@@ -243,8 +257,9 @@ func (p *Pipeline) Wait(ctx context.Context) ([]Result, error) {
 		select {
 		case ack := <-pe.future.Ok():
 			out[i].Seq = ack.Sequence
+			p.l.metrics.observe(pe.ev, nil)
 		case err := <-pe.future.Err():
-			out[i].Seq, out[i].Err = p.l.settle(ctx, pe.ev, pe.expected, p.l.appendError(pe.ev, pe.expected, err))
+			out[i].Seq, out[i].Err = p.l.failed(ctx, pe.ev, pe.expected, err)
 		case <-ctx.Done():
 			p.pending = p.pending[i:]
 			return out[:i], ctx.Err()

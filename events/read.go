@@ -45,6 +45,7 @@ type Cursor struct {
 	iter    jetstream.MessagesContext // unbounded
 	cons    jetstream.Consumer        // bounded
 	pending []jetstream.Msg
+	backlog uint64
 }
 
 // Read opens a cursor over the log.
@@ -74,8 +75,17 @@ func (l *Log) Read(ctx context.Context, opts ReadOptions) (*Cursor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s from %d: %w", l.stream, opts.From, err)
 	}
-	return &Cursor{iter: iter}, nil
+	c := &Cursor{iter: iter}
+	if info := cons.CachedInfo(); info != nil {
+		c.backlog = info.NumPending
+	}
+	return c, nil
 }
+
+// Backlog returns how many matching events were behind an unbounded cursor's
+// start when it opened (0: none yet; new events arrive through Next). It comes
+// with the consumer's creation and costs no request.
+func (c *Cursor) Backlog() uint64 { return c.backlog }
 
 // Next blocks until the next record or ctx ends. A bounded cursor returns io.EOF
 // when no matching event is left.

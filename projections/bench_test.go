@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/projections"
 )
@@ -182,10 +183,15 @@ func reportRate(b *testing.B, perOp int) {
 func BenchmarkRebuild(b *testing.B) {
 	log, last := replayLog(b)
 	p := projections.Projection{Name: "bench", Version: 1, Fold: benchFold}
+	// Measured, as the server's projections are.
+	m, err := projections.NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.ResetTimer()
 	for range b.N {
 		dir := b.TempDir()
-		r, err := projections.Open(dir, p, log)
+		r, err := projections.Open(dir, p, log, projections.WithMetrics(m))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/wake-run/wake/events"
 )
 
@@ -66,6 +67,14 @@ type Runner struct {
 	restoredFrom atomic.Uint64
 	rejected     atomic.Uint64
 	folded       atomic.Uint64
+
+	// For Metrics: counts that a rebuild does not reset, whether the consumer
+	// has delivered and committed all it had, and the commit timer.
+	metrics       *Metrics
+	foldedTotal   atomic.Uint64
+	rejectedTotal atomic.Uint64
+	caughtUp      atomic.Bool
+	commitTime    prometheus.Observer
 
 	nmu    sync.Mutex
 	notify chan struct{}
@@ -124,6 +133,10 @@ func Open(dir string, p Projection, log *events.Log, opts ...Option) (*Runner, e
 		return nil, err
 	}
 	defer func() { r.fresh = r.checkpoint.Load() == 0 }()
+	if r.metrics != nil {
+		r.commitTime = r.metrics.commit.WithLabelValues(p.Name)
+		r.metrics.add(r)
+	}
 	switch v, ok, err := readUint(r.db, keyVersion); {
 	case err != nil:
 		return nil, fmt.Errorf("projection %s: read version: %w", p.Name, err)
@@ -208,6 +221,9 @@ func (r *Runner) Checkpoint() uint64 { return r.checkpoint.Load() }
 // returned.
 func (r *Runner) Close() error {
 	r.waitSnapshots()
+	if r.metrics != nil {
+		r.metrics.remove(r)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.db.Close()
@@ -297,6 +313,8 @@ func (r *Runner) fold(ctx context.Context) error {
 		return err
 	}
 	defer cur.Close()
+	defer r.caughtUp.Store(false)
+	r.caughtUp.Store(cur.Backlog() == 0)
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	b := newBatch(r)
@@ -310,6 +328,7 @@ func (r *Runner) fold(ctx context.Context) error {
 			if err := b.commit(); err != nil {
 				return err
 			}
+			r.caughtUp.Store(true)
 			continue
 		}
 		if err != nil {
@@ -318,6 +337,9 @@ func (r *Runner) fold(ctx context.Context) error {
 			}
 			return err
 		}
+		if r.caughtUp.Load() {
+			r.caughtUp.Store(false)
+		}
 		if err := b.add(rec); err != nil {
 			return err
 		}
@@ -325,6 +347,7 @@ func (r *Runner) fold(ctx context.Context) error {
 			if err := b.commit(); err != nil {
 				return err
 			}
+			r.caughtUp.Store(rec.Pending == 0)
 		}
 	}
 }
@@ -425,11 +448,18 @@ func (b *batch) commit() error {
 	if b.r.before != nil {
 		b.r.before(last)
 	}
+	start := time.Now()
 	if err := b.pb.Commit(pebble.NoSync); err != nil {
 		return &storageError{err}
 	}
-	b.r.folded.Add(uint64(len(b.recs) - len(b.rejs)))
-	b.r.rejected.Add(uint64(len(b.rejs)))
+	if b.r.commitTime != nil {
+		b.r.commitTime.Observe(time.Since(start).Seconds())
+	}
+	folded, rejected := uint64(len(b.recs)-len(b.rejs)), uint64(len(b.rejs))
+	b.r.folded.Add(folded)
+	b.r.rejected.Add(rejected)
+	b.r.foldedTotal.Add(folded)
+	b.r.rejectedTotal.Add(rejected)
 	b.r.checkpoint.Store(last)
 	b.r.wake()
 	if b.r.after != nil {

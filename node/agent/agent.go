@@ -20,6 +20,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/node/cni"
@@ -53,18 +54,23 @@ type Config struct {
 	PodCIDR   string // default 10.88.0.0/24
 	Bridge    string // default wake0
 	Logger    *slog.Logger
+	// Metrics, when set, is where the agent registers its Prometheus metrics
+	// (see metrics.go). `wake agent` serves its own registry; `wake up` passes
+	// the server's, so one /metrics shows both.
+	Metrics prometheus.Registerer
 }
 
 // Agent is a running node agent.
 type Agent struct {
-	cfg    Config
-	nc     *nats.Conn
-	log    *events.Log
-	query  *query.Client
-	rt     runtime.Runtime
-	runner *projections.Runner
-	logger *slog.Logger
-	hostIP string
+	cfg     Config
+	nc      *nats.Conn
+	log     *events.Log
+	query   *query.Client
+	rt      runtime.Runtime
+	runner  *projections.Runner
+	logger  *slog.Logger
+	hostIP  string
+	metrics *metrics // nil: not measured
 
 	mu      sync.Mutex
 	workers map[string]*worker
@@ -107,11 +113,15 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Agent, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	log, err := events.NewLog(nc, "")
+	m, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("agent metrics: %w", err)
+	}
+	log, err := events.NewLog(nc, "", m.logOptions()...)
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, nc: nc, log: log, query: query.NewClient(nc), logger: cfg.Logger.With("node", cfg.NodeName),
+	a := &Agent{cfg: cfg, nc: nc, log: log, query: query.NewClient(nc), logger: cfg.Logger.With("node", cfg.NodeName), metrics: m,
 		workers: map[string]*worker{}, touched: map[string]bool{}, wakeup: make(chan struct{}, 1),
 		adopt: map[string][]runtime.ContainerStatus{}, sandbox: map[string]runtime.Sandbox{}}
 	socket := cfg.Socket
@@ -128,7 +138,8 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a.hostIP = network.Gateway()
-	a.rt, err = crt.New(ctx, crt.Config{Socket: socket, Namespace: cfg.Namespace, StateDir: filepath.Join(cfg.StateDir, "runtime"), Network: network})
+	a.rt, err = crt.New(ctx, crt.Config{Socket: socket, Namespace: cfg.Namespace, StateDir: filepath.Join(cfg.StateDir, "runtime"),
+		Network: m.network(network), OnPull: m.pulled})
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +150,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a.runner, err = projections.Open(filepath.Join(cfg.StateDir, "projection"), Projection(cfg.NodeName), log,
-		projections.WithLogger(a.logger), projections.WithTouched(a.onTouched))
+		append(m.runnerOptions(), projections.WithLogger(a.logger), projections.WithTouched(a.onTouched))...)
 	if err != nil {
 		return nil, err
 	}
@@ -528,6 +539,7 @@ func (a *Agent) heartbeat(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		if _, err := kv.Put(ctx, a.cfg.NodeName, []byte(strconv.FormatInt(time.Now().UnixMilli(), 10))); err != nil && ctx.Err() == nil {
+			a.metrics.heartbeatFailed()
 			a.logger.Warn("heartbeat", "err", err)
 		}
 		select {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/deploy/images"
 	"github.com/wake-run/wake/events/object"
@@ -38,6 +39,8 @@ type cluster struct {
 	stop   context.CancelFunc
 	done   chan error
 	socket string
+	// metrics serves the running agent's /metrics (a registry per start).
+	metrics *agent.MetricsServer
 }
 
 func needRealNode(t testing.TB) {
@@ -121,8 +124,14 @@ func (cl *cluster) startAgent() {
 	if err != nil {
 		cl.t.Fatal(err)
 	}
+	reg := prometheus.NewRegistry()
+	cfg := cl.cfg
+	cfg.Metrics = reg
+	if cl.metrics, err = agent.ServeMetrics("127.0.0.1:0", reg); err != nil {
+		cl.t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := agent.Start(ctx, nc, cl.cfg)
+	a, err := agent.Start(ctx, nc, cfg)
 	if err != nil {
 		cancel()
 		cl.t.Fatal(err)
@@ -135,6 +144,8 @@ func (cl *cluster) startAgent() {
 }
 
 func (cl *cluster) stopAgent() {
+	cl.metrics.Close()
+	cl.metrics = nil
 	if cl.stop != nil {
 		cl.stop()
 		<-cl.done
@@ -311,6 +322,16 @@ func TestDeploymentRunsRealPods(t *testing.T) {
 	if got := httpGet(t, "http://"+cl.pod(victim.Name).Status.PodIP+":8080/"); got != victim.Name {
 		t.Errorf("restarted pod answered %q", got)
 	}
+
+	// The agent's /metrics shows what it did.
+	eventually(t, "agent metrics", 10*time.Second, func() bool {
+		m := cl.scrape()
+		return m["wake_agent_pods{phase=\"Running\"}"] == 3 && m["wake_agent_container_restarts_total"] == 1 &&
+			m["wake_agent_cni_setup_seconds_count"] >= 3 && m["wake_agent_heartbeat_failures_total"] == 0 &&
+			m["wake_projection_folded_events_total{projection=\"agent\"}"] >= 3 &&
+			m["wake_projection_lag_sequences{projection=\"agent\"}"] == 0 &&
+			m["wake_events_appended_total{actor=\"system:node:"+cl.cfg.NodeName+"\",type=\"pod.status\"}"] >= 3
+	})
 
 	// Delete a pod: a replacement appears.
 	k, _ := object.ByKind("Pod")
@@ -494,4 +515,29 @@ func TestLostNodesPodsAreReplaced(t *testing.T) {
 			t.Errorf("node-b Ready = %s, want Unknown", c.Status)
 		}
 	}
+}
+
+// scrape reads the agent's /metrics into a map from series (name{labels} as
+// exposed) to value.
+func (cl *cluster) scrape() map[string]float64 {
+	cl.t.Helper()
+	resp, err := http.Get(cl.metrics.URL())
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		series, value, ok := strings.Cut(line, " ")
+		if ok && !strings.HasPrefix(line, "#") {
+			var v float64
+			fmt.Sscan(value, &v)
+			out[series] = v
+		}
+	}
+	if !strings.Contains(string(body), "wake_agent_pods") {
+		cl.t.Logf("agent /metrics:\n%s", body)
+	}
+	return out
 }

@@ -43,6 +43,7 @@ type worker struct {
 	ctrs     map[string]*ctrState
 	start    time.Time
 	reported []byte
+	counted  corev1.PodPhase // the phase the agent's metrics count it in
 }
 
 func newWorker(a *Agent, ns, name string) *worker {
@@ -67,6 +68,7 @@ func (w *worker) give(pod *corev1.Pod) {
 
 func (w *worker) run(ctx context.Context) {
 	defer close(w.done)
+	defer w.a.metrics.phase(&w.counted, "")
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -213,6 +215,7 @@ func (w *worker) onExit(e exitNote) {
 	}
 	cs.restarts++
 	cs.attempt++
+	w.a.metrics.restarted()
 	if cs.restarts == 1 {
 		cs.retryAt = time.Now() // the first restart is immediate
 	} else {
@@ -276,6 +279,7 @@ func (w *worker) report(ctx context.Context) {
 		return
 	}
 	w.reported = data
+	w.a.metrics.phase(&w.counted, st.Phase)
 }
 
 func summary(st corev1.PodStatus) string {

@@ -26,6 +26,7 @@ import (
 	"github.com/wake-run/wake/services/namespace"
 	"github.com/wake-run/wake/services/nodelifecycle"
 	"github.com/wake-run/wake/services/query"
+	"github.com/wake-run/wake/services/reconcile"
 	"github.com/wake-run/wake/services/replicaset"
 	"github.com/wake-run/wake/services/scheduler"
 	"github.com/wake-run/wake/services/secrets"
@@ -80,6 +81,7 @@ type Server struct {
 	httpSrv *http.Server
 	httpURL string
 	dash    *dashboard.Dashboard
+	metrics *metrics
 }
 
 // Start brings up NATS, the stream of record, the projections and the services, and
@@ -115,6 +117,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			s.Shutdown()
 		}
 	}()
+	if s.metrics, err = newMetrics(); err != nil {
+		return nil, err
+	}
 	if s.lock, err = lockDataDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
@@ -125,7 +130,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to embedded nats: %w", err)
 	}
-	if s.log, err = events.NewLog(s.nc, ""); err != nil {
+	if s.log, err = events.NewLog(s.nc, "", events.WithMetrics(s.metrics.events)); err != nil {
 		return nil, err
 	}
 	if err = s.log.Ensure(ctx, events.StreamConfig{}); err != nil {
@@ -145,7 +150,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	projDir := filepath.Join(cfg.DataDir, "projections")
 	// project opens a projection and runs it until shutdown.
 	project := func(p projections.Projection, opts ...projections.Option) (*projections.Runner, error) {
-		opts = append(opts, projections.WithLogger(cfg.Logger), projections.WithSnapshots(snapshots, every))
+		opts = append(opts, projections.WithLogger(cfg.Logger), projections.WithSnapshots(snapshots, every),
+			projections.WithMetrics(s.metrics.projections))
 		r, err := projections.Open(filepath.Join(projDir, p.Name), p, s.log, opts...)
 		if err != nil {
 			return nil, err
@@ -158,12 +164,16 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		})
 		return r, nil
 	}
-	qr, err := project(query.Projection())
+	census := s.metrics.census
+	qr, err := project(query.Projection(), projections.WithTouched(census.Touched))
 	if err != nil {
 		return nil, err
 	}
+	census.Attach(qr)
+	s.spawn(func() { census.Run(runCtx) })
 
 	nsCtl := namespace.New(s.log, cfg.Logger.With("service", "namespace-controller"))
+	nsCtl.Instrument(s.metrics.reconcile)
 	nr, err := project(namespace.Projection(), projections.WithAfterCommit(nsCtl.Notify))
 	if err != nil {
 		return nil, err
@@ -180,6 +190,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	shredder := secrets.NewShredder(keyring, cfg.Logger.With("service", "secret-shredder"))
+	shredder.Instrument(s.metrics.reconcile)
 	sr, err := project(secrets.Projection(), projections.WithAfterCommit(shredder.Notify))
 	if err != nil {
 		return nil, err
@@ -193,6 +204,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.subs = append(s.subs, sealSub)
 
 	sched := scheduler.NewService(s.log, cfg.Logger.With("service", "scheduler"))
+	sched.Instrument(s.metrics.scheduler)
 	schr, err := project(scheduler.Projection(), projections.WithTouched(sched.Touched))
 	if err != nil {
 		return nil, err
@@ -210,6 +222,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			ctl interface {
 				Notify(uint64)
 				Attach(*projections.Runner)
+				Instrument(*reconcile.Metrics)
 				Run(context.Context)
 			}
 		}{
@@ -222,6 +235,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 				return nil, err
 			}
 			w.ctl.Attach(r)
+			w.ctl.Instrument(s.metrics.reconcile)
 			s.spawn(func() { w.ctl.Run(runCtx) })
 		}
 	}
@@ -235,6 +249,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	nlc.Attach(nlr)
+	nlc.Instrument(s.metrics.reconcile)
 	s.spawn(func() { nlc.Run(runCtx) })
 
 	disp := dispatch.New(s.log, cfg.Logger.With("service", "dispatcher"))
@@ -243,6 +258,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	disp.Attach(dr)
+	disp.Instrument(s.metrics.reconcile)
 	s.spawn(func() { disp.Run(runCtx) })
 
 	s.query = query.NewService(qr, s.log, cfg.Logger.With("service", "query"))
@@ -257,6 +273,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err = s.ensureDefaultNamespace(ctx); err != nil {
 		return nil, err
 	}
+	s.Handle("GET /metrics", s.metrics.handler())
 	if err = s.startHTTP(cfg.HTTPAddr); err != nil {
 		return nil, err
 	}

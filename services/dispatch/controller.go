@@ -12,6 +12,7 @@ import (
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/reconcile"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -21,6 +22,7 @@ type Controller struct {
 	log    *events.Log
 	logger *slog.Logger
 	runner *projections.Runner
+	rounds reconcile.Timer
 
 	mu      sync.Mutex
 	dirty   map[[2]string]bool
@@ -35,6 +37,9 @@ func New(log *events.Log, logger *slog.Logger) *Controller {
 
 // Attach sets the runner folding Projection().
 func (c *Controller) Attach(r *projections.Runner) { c.runner = r }
+
+// Instrument times the dispatcher's rounds in m.
+func (c *Controller) Instrument(m *reconcile.Metrics) { c.rounds = m.Timer("dispatcher") }
 
 // Touched marks pods to decide again. It never blocks.
 func (c *Controller) Touched(refs []events.Ref, _ uint64) {
@@ -82,6 +87,7 @@ func (c *Controller) resync() {
 }
 
 func (c *Controller) reconcile(ctx context.Context) error {
+	defer c.rounds.Since(time.Now())
 	c.mu.Lock()
 	dirty := c.dirty
 	c.dirty = map[[2]string]bool{}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/reconcile"
 )
 
 // Controller appends the deletions that Decide returns. Its state is its own
@@ -20,6 +21,7 @@ type Controller struct {
 	log     *events.Log
 	logger  *slog.Logger
 	runner  *projections.Runner
+	rounds  reconcile.Timer
 	trigger chan struct{}
 }
 
@@ -31,6 +33,9 @@ func New(log *events.Log, logger *slog.Logger) *Controller {
 
 // Attach sets the runner that folds Projection().
 func (c *Controller) Attach(r *projections.Runner) { c.runner = r }
+
+// Instrument times the namespace-controller's rounds in m.
+func (c *Controller) Instrument(m *reconcile.Metrics) { c.rounds = m.Timer("namespace-controller") }
 
 // Notify asks for a reconcile soon. It never blocks.
 func (c *Controller) Notify(uint64) {
@@ -59,6 +64,7 @@ func (c *Controller) Run(ctx context.Context) {
 }
 
 func (c *Controller) reconcile(ctx context.Context) error {
+	defer c.rounds.Since(time.Now())
 	var actions []Action
 	err := c.runner.View(func(rd projections.Reader, _ uint64) error {
 		var terminating []string

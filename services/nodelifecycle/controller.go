@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/reconcile"
 )
 
 // HeartbeatBucket is where node agents refresh their key (see node/agent).
@@ -22,6 +23,7 @@ type Controller struct {
 	log    *events.Log
 	logger *slog.Logger
 	runner *projections.Runner
+	rounds reconcile.Timer
 	grace  time.Duration
 	start  time.Time
 
@@ -37,6 +39,9 @@ func New(log *events.Log, logger *slog.Logger, grace time.Duration) *Controller 
 
 // Attach sets the runner folding Projection().
 func (c *Controller) Attach(r *projections.Runner) { c.runner = r }
+
+// Instrument times the node-lifecycle's rounds in m.
+func (c *Controller) Instrument(m *reconcile.Metrics) { c.rounds = m.Timer("node-lifecycle") }
 
 // Run watches the heartbeat bucket and checks every node each second until ctx ends.
 func (c *Controller) Run(ctx context.Context) {
@@ -74,6 +79,7 @@ func (c *Controller) Run(ctx context.Context) {
 }
 
 func (c *Controller) check(ctx context.Context) error {
+	defer c.rounds.Since(time.Now())
 	now := time.Now()
 	var actions []Action
 	err := c.runner.View(func(rd projections.Reader, _ uint64) error {

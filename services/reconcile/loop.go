@@ -42,6 +42,7 @@ type Loop struct {
 	trigger   chan struct{}
 	tick      time.Duration
 	resync    time.Duration
+	rounds    Timer
 
 	// Owned by Run.
 	cursor   uint64
@@ -141,6 +142,7 @@ func (l *Loop) waitCaughtUp(ctx context.Context) error {
 
 func (l *Loop) round(ctx context.Context) error {
 	now := time.Now()
+	defer l.rounds.Since(now)
 	full := l.lastFull.IsZero() || now.Sub(l.lastFull) >= l.resync
 	var plan []Step
 	var checkpoint uint64

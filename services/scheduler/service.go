@@ -38,6 +38,8 @@ type Service struct {
 	pods    map[string]*podState // namespace/name
 	pending map[string]bool      // pods to place now
 	parked  map[string]bool      // pods that fit nowhere until the cluster changes
+
+	metrics *Metrics // nil: not measured
 }
 
 type podState struct {
@@ -48,6 +50,8 @@ type podState struct {
 	corr     string
 	deleting bool
 	message  string // the current Unschedulable message
+	// pendingSince is when the scheduler first saw the pod unbound.
+	pendingSince time.Time
 }
 
 // New returns a scheduler service; pass Touched to the runner with
@@ -186,6 +190,12 @@ func (s *Service) refreshPod(ref events.Ref, st *object.Stored, rec *record) {
 	ps := &podState{info: info, version: st.Version, node: pod.Spec.NodeName, cause: rec.EventID, corr: rec.Correlation,
 		deleting: pod.DeletionTimestamp != nil, message: unschedulableMessage(pod)}
 	s.pods[key] = ps
+	if old != nil && old.node == "" && old.info.Pod.UID == pod.UID {
+		ps.pendingSince = old.pendingSince
+	}
+	if ps.node == "" && ps.pendingSince.IsZero() {
+		ps.pendingSince = time.Now()
+	}
 	if ps.node != "" {
 		if ni := s.nodes[ps.node]; ni != nil {
 			ni.AddPod(info)
@@ -350,10 +360,13 @@ func (s *Service) settle(ctx context.Context, p *events.Pipeline, sent []sentBin
 		return err
 	}
 	for i, r := range res {
+		ps := s.pods[sent[i].key]
 		if r.Err == nil {
+			if ps != nil {
+				s.metrics.decided(sent[i].node != "", ps.pendingSince)
+			}
 			continue
 		}
-		ps := s.pods[sent[i].key]
 		if sent[i].node != "" && ps != nil {
 			if ni := s.nodes[sent[i].node]; ni != nil {
 				ni.RemovePod(ps.info.Pod.UID)

@@ -11,6 +11,7 @@ import (
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/reconcile"
 )
 
 // Projection folds Secret events: the uid of every live Secret, and a shred mark
@@ -51,6 +52,7 @@ func Fold(s projections.State, ev *events.Event) error {
 type Shredder struct {
 	keys    *Keyring
 	runner  *projections.Runner
+	rounds  reconcile.Timer
 	logger  *slog.Logger
 	trigger chan struct{}
 	mu      sync.Mutex
@@ -65,6 +67,9 @@ func NewShredder(keys *Keyring, logger *slog.Logger) *Shredder {
 
 // Attach sets the runner folding Projection().
 func (s *Shredder) Attach(r *projections.Runner) { s.runner = r }
+
+// Instrument times the secret-shredder's rounds in m.
+func (s *Shredder) Instrument(m *reconcile.Metrics) { s.rounds = m.Timer("secret-shredder") }
 
 // Notify asks for a pass soon; it never blocks.
 func (s *Shredder) Notify(uint64) {
@@ -93,6 +98,7 @@ func (s *Shredder) Run(ctx context.Context) {
 }
 
 func (s *Shredder) pass(ctx context.Context) error {
+	defer s.rounds.Since(time.Now())
 	var uids []string
 	err := s.runner.View(func(rd projections.Reader, _ uint64) error {
 		return rd.Scan([]byte("s\x00"), false, func(k, _ []byte) bool {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/images"
@@ -42,7 +43,11 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref string, policy corev1.Pul
 		}
 	}
 	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: config.ConfigureHosts(ctx, config.HostOptions{})})
+	start := time.Now()
 	img, err := r.client.Pull(ctx, name, client.WithPullUnpack, client.WithPullSnapshotter(r.snapshotter), client.WithResolver(resolver))
+	if r.onPull != nil {
+		r.onPull(name, time.Since(start), err)
+	}
 	if err != nil {
 		return runtime.Image{}, &runtime.PullError{Ref: name, Message: pullMessage(err), Err: err}
 	}

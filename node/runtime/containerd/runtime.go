@@ -56,6 +56,10 @@ type Config struct {
 	Network Network
 	// Snapshotter is containerd's snapshotter; "" is "overlayfs".
 	Snapshotter string
+	// OnPull, when set, is told of every pull from a registry that EnsureImage
+	// makes (not of images already present): the reference, how long it took,
+	// and its error. It runs on the caller's goroutine and must not block.
+	OnPull func(ref string, took time.Duration, err error)
 }
 
 // Runtime is runtime.Runtime on containerd. Close releases its connection;
@@ -66,6 +70,7 @@ type Runtime struct {
 	stateDir    string
 	network     Network
 	snapshotter string
+	onPull      func(string, time.Duration, error)
 	// sandboxLocks and containerLocks serialise the operations on one
 	// sandbox or container, by ID (striped; a sandbox operation may take a
 	// container lock, never the reverse).
@@ -94,7 +99,8 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to containerd at %s: %w", cfg.Socket, err)
 	}
-	r := &Runtime{client: c, namespace: cfg.Namespace, stateDir: cfg.StateDir, network: cfg.Network, snapshotter: cfg.Snapshotter}
+	r := &Runtime{client: c, namespace: cfg.Namespace, stateDir: cfg.StateDir, network: cfg.Network, snapshotter: cfg.Snapshotter,
+		onPull: cfg.OnPull}
 	if _, err := c.Version(r.ctx(ctx)); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("containerd at %s does not answer: %w", cfg.Socket, err)
