@@ -3,6 +3,7 @@ module github.com/wake-run/wake
 go 1.26.8
 
 require (
+	github.com/pmezard/go-difflib v1.0.1-0.20181226105442-5d4384ee4fb2
 	github.com/chromedp/chromedp v0.23.0
 	github.com/cockroachdb/pebble/v2 v2.1.7
 	github.com/containerd/containerd/v2 v2.4.2

@@ -203,13 +203,16 @@ func newEventPrinter(w io.Writer, output string) *eventPrinter {
 type jsonEvent struct {
 	Seq     uint64 `json:"seq"`
 	Subject string `json:"subject"`
+	// Stored is when the log stored the event: the clock --from, --to and
+	// --since compare with (Time is the writer's clock).
+	Stored time.Time `json:"stored"`
 	*events.Event
 	Error string `json:"error,omitempty"`
 }
 
 func (p *eventPrinter) print(rec events.Record, ev *events.Event, derr error) {
 	if p.output == "json" {
-		je := jsonEvent{Seq: rec.Seq, Subject: rec.Subject, Event: ev}
+		je := jsonEvent{Seq: rec.Seq, Subject: rec.Subject, Stored: rec.Time.UTC(), Event: ev}
 		if derr != nil {
 			je.Event = &events.Event{}
 			je.Error = derr.Error()

@@ -26,10 +26,17 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessWith(t, controlplane.Config{NoWorkloadControllers: true})
+}
+
+// newHarnessWith starts a control plane with cfg's choices on a fresh data
+// directory, a random port and no logs.
+func newHarnessWith(t *testing.T, cfg controlplane.Config) *harness {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: t.TempDir(), Port: -1, NoWorkloadControllers: true,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg.DataDir, cfg.Port, cfg.Logger = t.TempDir(), -1, slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := controlplane.Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

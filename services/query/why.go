@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/projections"
 )
 
@@ -26,8 +28,9 @@ type Step struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// why walks from the newest event on the object's own subject (its deletion, for
-// an object that is gone) back through each event's cause, to the event that had
+// why walks from the newest event on the object's own subject that changed what
+// it should be (else the newest status report; its deletion, for an object that is
+// gone) back through each event's cause, to the event that had
 // none: usually a person's command.
 func (s *Service) why(m *nats.Msg, req *Request) error {
 	k, err := kindOf(req)
@@ -41,15 +44,24 @@ func (s *Service) why(m *nats.Msg, req *Request) error {
 	resp := &Response{Done: true}
 	err = s.view(req, func(rd projections.Reader, cp uint64) error {
 		resp.Checkpoint = cp
-		var start uint64
+		// Start at the newest change of the object's own subject, preferring a
+		// change of what it should be over a report of how it is doing.
+		var start, newestStatus uint64
 		err := rd.Scan(eventPrefix(k, ns, req.Name), true, func(_, v []byte) bool {
 			var e EventSummary
-			if json.Unmarshal(v, &e) == nil && e.Node == "" {
-				start = e.Seq
-				return false
+			if json.Unmarshal(v, &e) != nil || e.Node != "" {
+				return true
 			}
-			return true
+			if strings.HasSuffix(e.Type, "."+object.Status) {
+				newestStatus = max(newestStatus, e.Seq)
+				return true
+			}
+			start = e.Seq
+			return false
 		})
+		if start == 0 {
+			start = newestStatus
+		}
 		if err != nil {
 			return err
 		}
