@@ -14,8 +14,8 @@ import (
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/services/controlplane"
+	"github.com/wake-run/wake/services/controlplane/controlplanetest"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/uuid"
 )
@@ -113,19 +113,6 @@ func appendObject(t *testing.T, srv *controlplane.Server, kind, namespace, name 
 	}
 }
 
-func registerNode(t *testing.T, srv *controlplane.Server, name string) {
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, UID: uuid.NewUUID(),
-		Labels: map[string]string{"kubernetes.io/hostname": name}}}
-	node.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Node"))
-	capacity := corev1.ResourceList{
-		corev1.ResourceCPU:    resource.MustParse("4"),
-		corev1.ResourceMemory: resource.MustParse("8Gi"),
-		corev1.ResourcePods:   resource.MustParse("110"),
-	}
-	status := corev1.NodeStatus{Capacity: capacity, Allocatable: capacity,
-		Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "AgentReady"}}}
-	appendObject(t, srv, "Node", "", name, node, status)
-}
 
 func createPods(t *testing.T, srv *controlplane.Server, n int) {
 	for i := range n {
@@ -140,7 +127,7 @@ func createPods(t *testing.T, srv *controlplane.Server, n int) {
 func TestMetricsShowAppendsFoldsSchedulingAndCensus(t *testing.T) {
 	srv := startIn(t, t.TempDir())
 	const pods = 5
-	registerNode(t, srv, "n1")
+	controlplanetest.RegisterNode(t, srv.Log(), "n1", "4")
 	createPods(t, srv, pods)
 
 	mfs := eventually(t, srv, func(mfs map[string]*dto.MetricFamily) string {
@@ -169,8 +156,8 @@ func TestMetricsShowAppendsFoldsSchedulingAndCensus(t *testing.T) {
 		want   float64
 	}{
 		{[]string{"actor", testActor, "type", "pod.created"}, pods},
-		{[]string{"actor", testActor, "type", "node.created"}, 1},
-		{[]string{"actor", testActor, "type", "node.status"}, 1},
+		{[]string{"actor", "system:node:n1", "type", "node.created"}, 1},
+		{[]string{"actor", "system:node:n1", "type", "node.status"}, 1},
 		{[]string{"actor", "system:scheduler", "type", "pod.bound"}, pods},
 		{[]string{"actor", controlplane.Actor, "type", "namespace.created"}, 1},
 	} {
@@ -209,7 +196,7 @@ func TestMetricsShowAppendsFoldsSchedulingAndCensus(t *testing.T) {
 
 func TestMetricsOfTwoServersInOneProcessAreApart(t *testing.T) {
 	a, b := startIn(t, t.TempDir()), startIn(t, t.TempDir())
-	registerNode(t, a, "n1")
+	controlplanetest.RegisterNode(t, a.Log(), "n1", "4")
 	createPods(t, a, 3)
 	eventually(t, a, func(mfs map[string]*dto.MetricFamily) string {
 		if v, _ := value(mfs, "wake_pods", "phase", "Pending"); v != 3 {
