@@ -209,6 +209,9 @@ func TestMetricsOfTwoServersInOneProcessAreApart(t *testing.T) {
 		if v, _ := value(mfs, "wake_pods", "phase", "Pending"); v != 1 {
 			return fmt.Sprintf("server b: pending pods = %v, want 1", v)
 		}
+		if v, _ := value(mfs, "wake_scheduler_unschedulable_total"); v != 1 {
+			return fmt.Sprintf("server b: unschedulable decisions = %v, want 1 (no nodes)", v)
+		}
 		return ""
 	})
 	if v, _ := value(mfs, "wake_events_appended_total", "actor", testActor, "type", "pod.created"); v != 1 {
@@ -216,8 +219,5 @@ func TestMetricsOfTwoServersInOneProcessAreApart(t *testing.T) {
 	}
 	if v, _ := value(mfs, "wake_nodes", "ready", "True"); v != 0 {
 		t.Errorf("server b: ready nodes = %v, want 0 (the node is server a's)", v)
-	}
-	if v, _ := value(mfs, "wake_scheduler_unschedulable_total"); v != 1 {
-		t.Errorf("server b: unschedulable decisions = %v, want 1 (no nodes)", v)
 	}
 }
