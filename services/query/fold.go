@@ -4,10 +4,12 @@
 package query
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wake-run/wake/events"
@@ -24,9 +26,12 @@ import (
 //	l\x00<kind>\x00<namespace>\x00<name> -> the object's labels (JSON), for selectors
 //	t\x00<kind>\x00<namespace>\x00<name> -> version of the deletion
 //	e\x00<kind>\x00<namespace>\x00<name>\x00<seq:8> -> EventSummary
+//	c\x00<kind>\x00<namespace>\x00<name> -> how many recent events are indexed (seq:8)
+//	w\x00<kind>\x00<namespace>\x00<name> -> seq:8 of the newest change of the object's
+//	   own subject other than a status report: where `why` starts
 //	i\x00<event id> -> seq:8, for every event (the causes `why` follows)
 func Projection() projections.Projection {
-	return projections.Projection{Name: "query", Version: 4, Fold: Fold}
+	return projections.Projection{Name: "query", Version: 5, Fold: Fold}
 }
 
 func idKey(id string) []byte { return append([]byte{'i', 0}, id...) }
@@ -117,6 +122,11 @@ func foldObject(s projections.State, ev *events.Event) error {
 		if err := s.DeletePrefix(eventPrefix(k, ev.Object.Namespace, ev.Object.Name)); err != nil {
 			return err
 		}
+		for _, p := range []byte{'c', 'w'} {
+			if err := s.Delete(objectKey(p, k, ev.Object.Namespace, ev.Object.Name)); err != nil {
+				return err
+			}
+		}
 		return s.Set(tomb, []byte(strconv.FormatUint(ev.Seq, 10)))
 	}
 	data, err := next.Encode()
@@ -138,9 +148,49 @@ func foldObject(s projections.State, ev *events.Event) error {
 			return err
 		}
 	}
+	if ev.Object.Node == "" && !strings.HasSuffix(ev.Type, "."+object.Status) {
+		wkey := objectKey('w', k, ev.Object.Namespace, ev.Object.Name)
+		if err := s.Set(wkey, binary.BigEndian.AppendUint64(nil, ev.Seq)); err != nil {
+			return err
+		}
+	}
+	return indexRecent(s, k, ev)
+}
+
+// RecentEvents is how many of an object's newest events the projection keeps for
+// describe; older ones stay in the log (`wake events --for`).
+const RecentEvents = 32
+
+// indexRecent adds ev to its object's recent events, dropping the oldest beyond
+// RecentEvents.
+func indexRecent(s projections.State, k *object.Kind, ev *events.Event) error {
 	sum, _ := json.Marshal(EventSummary{Seq: ev.Seq, ID: ev.ID, Type: ev.Type, Time: ev.Time, Actor: ev.Actor,
 		Reason: ev.Reason, Cause: ev.Cause, Correlation: ev.Correlation, Node: ev.Object.Node})
-	ek := eventPrefix(k, ev.Object.Namespace, ev.Object.Name)
-	ek = binary.BigEndian.AppendUint64(ek, ev.Seq)
-	return s.Set(ek, sum)
+	prefix := eventPrefix(k, ev.Object.Namespace, ev.Object.Name)
+	if err := s.Set(binary.BigEndian.AppendUint64(bytes.Clone(prefix), ev.Seq), sum); err != nil {
+		return err
+	}
+	ckey := objectKey('c', k, ev.Object.Namespace, ev.Object.Name)
+	var n uint64
+	if v, ok, err := s.Get(ckey); err != nil {
+		return err
+	} else if ok && len(v) == 8 {
+		n = binary.BigEndian.Uint64(v)
+	}
+	if n++; n > RecentEvents {
+		var oldest []byte
+		if err := s.Scan(prefix, false, func(key, _ []byte) bool {
+			oldest = bytes.Clone(key)
+			return false
+		}); err != nil {
+			return err
+		}
+		if oldest != nil {
+			if err := s.Delete(oldest); err != nil {
+				return err
+			}
+			n--
+		}
+	}
+	return s.Set(ckey, binary.BigEndian.AppendUint64(nil, n))
 }

@@ -52,6 +52,7 @@ func view(t *testing.T, s *projections.MemState) projectionView {
 	t.Helper()
 	v := projectionView{objects: map[string]string{}, uids: map[string]string{}, tombstones: map[string]string{}, events: map[string][]uint64{}}
 	k, _ := object.ByKind("ConfigMap")
+	counts, whys := map[string]uint64{}, map[string]uint64{}
 	for _, kv := range s.Dump() {
 		key, val := kv[0], kv[1]
 		parts := strings.Split(key, "\x00")
@@ -83,7 +84,11 @@ func view(t *testing.T, s *projections.MemState) projectionView {
 				t.Fatalf("label record %q = %s, object has %s", key, val, want)
 			}
 		case strings.HasPrefix(key, "i\x00") && len(val) == 8:
-			// Checked by indexedIDs.
+			// Checked by TestFold.
+		case strings.HasPrefix(key, "c\x00") && len(parts) == 4 && len(val) == 8:
+			counts[parts[3]] = binary.BigEndian.Uint64([]byte(val))
+		case strings.HasPrefix(key, "w\x00") && len(parts) == 4 && len(val) == 8:
+			whys[parts[3]] = binary.BigEndian.Uint64([]byte(val))
 		case strings.HasPrefix(key, "e\x00") && len(key) > 8:
 			// e\x00<kind>\x00<namespace>\x00<name>\x00<seq:8>; the sequence may hold zero bytes.
 			seq := binary.BigEndian.Uint64([]byte(key[len(key)-8:]))
@@ -99,6 +104,16 @@ func view(t *testing.T, s *projections.MemState) projectionView {
 		default:
 			t.Fatalf("unexpected key %q", key)
 		}
+	}
+	// Every live object counts its indexed events and knows where why starts:
+	// in these tables every event changes the object itself.
+	for name, rv := range v.objects {
+		if counts[name] != uint64(len(v.events[name])) || fmt.Sprint(whys[name]) != rv {
+			t.Fatalf("%s: count %d for %d indexed events, why starts at %d, resourceVersion %s", name, counts[name], len(v.events[name]), whys[name], rv)
+		}
+	}
+	if len(counts) != len(v.objects) || len(whys) != len(v.objects) {
+		t.Fatalf("counts %v and why starts %v outlive their objects %v", counts, whys, v.objects)
 	}
 	return v
 }
@@ -249,5 +264,24 @@ func TestFoldScopesKeysByKindAndNamespace(t *testing.T) {
 	// "shop" must not be matched by a namespace that merely starts like it.
 	if n := count(scopePrefix('o', cmKind, "sho")); n != 0 {
 		t.Errorf("objects in namespace sho = %d, want 0", n)
+	}
+}
+
+// Only the newest RecentEvents events of an object stay indexed for describe.
+func TestFoldKeepsRecentEvents(t *testing.T) {
+	s := projections.NewMemState()
+	n := RecentEvents + 9
+	for i := 1; i <= n; i++ {
+		verb := object.Updated
+		if i == 1 {
+			verb = object.Created
+		}
+		if err := Fold(s, cmEvent(t, verb, "a", "u1", uint64(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := view(t, s).events["a"]
+	if len(got) != RecentEvents || got[0] != uint64(n-RecentEvents+1) || got[len(got)-1] != uint64(n) {
+		t.Fatalf("indexed events %v, want the newest %d (%d..%d)", got, RecentEvents, n-RecentEvents+1, n)
 	}
 }

@@ -5,11 +5,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/wake-run/wake/events"
-	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/projections"
 )
 
@@ -29,8 +27,7 @@ type Step struct {
 }
 
 // why walks from the newest event on the object's own subject that changed what
-// it should be (else the newest status report; its deletion, for an object that is
-// gone) back through each event's cause, to the event that had
+// it should be (its deletion, for an object that is gone) back through each event's cause, to the event that had
 // none: usually a person's command.
 func (s *Service) why(m *nats.Msg, req *Request) error {
 	k, err := kindOf(req)
@@ -44,26 +41,11 @@ func (s *Service) why(m *nats.Msg, req *Request) error {
 	resp := &Response{Done: true}
 	err = s.view(req, func(rd projections.Reader, cp uint64) error {
 		resp.Checkpoint = cp
-		// Start at the newest change of the object's own subject, preferring a
-		// change of what it should be over a report of how it is doing.
-		var start, newestStatus uint64
-		err := rd.Scan(eventPrefix(k, ns, req.Name), true, func(_, v []byte) bool {
-			var e EventSummary
-			if json.Unmarshal(v, &e) != nil || e.Node != "" {
-				return true
-			}
-			if strings.HasSuffix(e.Type, "."+object.Status) {
-				newestStatus = max(newestStatus, e.Seq)
-				return true
-			}
-			start = e.Seq
-			return false
-		})
-		if start == 0 {
-			start = newestStatus
-		}
-		if err != nil {
+		var start uint64
+		if v, ok, err := rd.Get(objectKey('w', k, ns, req.Name)); err != nil {
 			return err
+		} else if ok && len(v) == 8 {
+			start = binary.BigEndian.Uint64(v)
 		}
 		if start == 0 {
 			if t, ok, err := rd.Get(objectKey('t', k, ns, req.Name)); err == nil && ok {
