@@ -113,7 +113,6 @@ func appendObject(t *testing.T, srv *controlplane.Server, kind, namespace, name 
 	}
 }
 
-
 func createPods(t *testing.T, srv *controlplane.Server, n int) {
 	for i := range n {
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("web-%d", i), Namespace: "default", UID: uuid.NewUUID()},
