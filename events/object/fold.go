@@ -204,13 +204,18 @@ func setPodCondition(st *corev1.PodStatus, c corev1.PodCondition) {
 }
 
 func foldChange(k *Kind, prev *Stored, ev *events.Event) (*Stored, error) {
-	var ch Change
-	if err := json.Unmarshal(ev.Payload, &ch); err != nil || len(ch.Object) == 0 {
+	// One pass straight into the kind's type (a Change would copy the object's
+	// bytes to decode them again).
+	obj := k.New()
+	ch := struct {
+		Object  Object          `json:"object"`
+		Applied json.RawMessage `json:"applied,omitempty"`
+	}{Object: obj}
+	if err := json.Unmarshal(ev.Payload, &ch); err != nil {
 		return nil, fmt.Errorf("%w: %s payload: want {object, applied}: %v", ErrFold, ev.Type, err)
 	}
-	obj := k.New()
-	if err := json.Unmarshal(ch.Object, obj); err != nil {
-		return nil, fmt.Errorf("%w: %s object: %v", ErrFold, ev.Type, err)
+	if obj.GetName() == "" && obj.GetUID() == "" && obj.GetNamespace() == "" {
+		return nil, fmt.Errorf("%w: %s payload: want {object, applied}: no object", ErrFold, ev.Type)
 	}
 	obj.GetObjectKind().SetGroupVersionKind(schemaGVK(k))
 	if obj.GetName() != ev.Object.Name || obj.GetNamespace() != ev.Object.Namespace {

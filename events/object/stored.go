@@ -1,8 +1,10 @@
 package object
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 )
 
 type storedJSON struct {
@@ -12,12 +14,28 @@ type storedJSON struct {
 }
 
 // Encode serialises a stored object for a projection or a query answer.
+// The envelope is written by hand around the object's encoding: marshalling it
+// through storedJSON would scan and compact the object's bytes a second time.
 func (s *Stored) Encode() ([]byte, error) {
 	obj, err := json.Marshal(s.Object)
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(storedJSON{Object: obj, Applied: s.LastApplied, Version: s.Version})
+	// LastApplied is JSON by contract: it was decoded from an event or a stored
+	// object, or marshalled by a client.
+	applied := bytes.TrimSpace(s.LastApplied)
+	out := make([]byte, 0, len(obj)+len(applied)+48)
+	out = append(out, `{"object":`...)
+	out = append(out, obj...)
+	if len(applied) > 0 && string(applied) != "null" {
+		out = append(out, `,"applied":`...)
+		out = append(out, applied...)
+	}
+	if s.Version != 0 {
+		out = append(out, `,"version":`...)
+		out = strconv.AppendUint(out, s.Version, 10)
+	}
+	return append(out, '}'), nil
 }
 
 // DecodeStored is the inverse of Stored.Encode for an object of kind k. It parses
