@@ -127,7 +127,7 @@ func changesBetween(ctx context.Context, w io.Writer, c *client.Client, ref even
 		return err
 	}
 	defer cur.Close()
-	p := newEventPrinter(w, "")
+	p := newEventPrinter(w, "", causeResolver(c))
 	n := 0
 	for {
 		rec, err := cur.Next(ctx)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 )
@@ -145,7 +146,7 @@ func (g *globals) events(f *eventsFlags) error {
 		return err
 	}
 	defer cur.Close()
-	p := newEventPrinter(g.out, f.output)
+	p := newEventPrinter(g.out, f.output, causeResolver(c))
 	n := 0
 	for {
 		rec, err := cur.Next(ctx)
@@ -188,15 +189,35 @@ func matchEvent(ev *events.Event, f *eventsFlags) bool {
 	return true
 }
 
+// eventPrinter prints events as a table or as JSON lines. The table shows each
+// event's cause as the sequence of the causing event ("#41"): rows wait in a
+// block until flush, which resolves the causes of the whole block at once.
 type eventPrinter struct {
-	w      io.Writer
-	tw     *tabwriter.Writer
-	output string
-	header bool
+	w       io.Writer
+	tw      *tabwriter.Writer
+	output  string
+	header  bool
+	resolve func([]string) ([]uint64, error) // event ids -> sequences; nil: causes show as ids
+	known   map[string]uint64                // ids of events printed so far
+	pending []pendingEvent
 }
 
-func newEventPrinter(w io.Writer, output string) *eventPrinter {
-	return &eventPrinter{w: w, output: output, tw: tabwriter.NewWriter(w, 6, 4, 3, ' ', 0)}
+type pendingEvent struct {
+	rec  events.Record
+	ev   *events.Event
+	derr error
+}
+
+// eventBlock bounds how many rows wait for their causes; maxKnownEvents bounds
+// the ids remembered to resolve causes without asking.
+const (
+	eventBlock     = 512
+	maxKnownEvents = 100_000
+)
+
+func newEventPrinter(w io.Writer, output string, resolve func([]string) ([]uint64, error)) *eventPrinter {
+	return &eventPrinter{w: w, output: output, tw: tabwriter.NewWriter(w, 6, 4, 3, ' ', 0),
+		resolve: resolve, known: map[string]uint64{}}
 }
 
 // jsonEvent is the export form: the stored envelope plus its sequence and subject.
@@ -221,16 +242,58 @@ func (p *eventPrinter) print(rec events.Record, ev *events.Event, derr error) {
 		fmt.Fprintln(p.w, string(data))
 		return
 	}
+	if ev != nil {
+		if len(p.known) >= maxKnownEvents {
+			clear(p.known) // older causes are asked of the query service
+		}
+		p.known[ev.ID] = rec.Seq
+	}
+	p.pending = append(p.pending, pendingEvent{rec, ev, derr})
+	if len(p.pending) >= eventBlock {
+		p.flush()
+	}
+}
+
+// causes returns the sequence of each pending event's cause ("-" without one, the
+// id itself when the log does not know it).
+func (p *eventPrinter) causes() map[string]string {
+	out := map[string]string{}
+	var ask []string
+	for _, pe := range p.pending {
+		if pe.ev == nil || pe.ev.Cause == "" {
+			continue
+		}
+		if seq, ok := p.known[pe.ev.Cause]; ok {
+			out[pe.ev.Cause] = "#" + strconv.FormatUint(seq, 10)
+		} else if _, asked := out[pe.ev.Cause]; !asked {
+			out[pe.ev.Cause] = pe.ev.Cause
+			ask = append(ask, pe.ev.Cause)
+		}
+	}
+	if len(ask) > 0 && p.resolve != nil {
+		if seqs, err := p.resolve(ask); err == nil {
+			for i, id := range ask {
+				if seqs[i] > 0 {
+					p.known[id] = seqs[i]
+					out[id] = "#" + strconv.FormatUint(seqs[i], 10)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func (p *eventPrinter) printRow(rec events.Record, ev *events.Event, derr error, causes map[string]string) {
 	if !p.header {
 		p.header = true
-		h := "SEQ\tTIME\tACTOR\tTYPE\tNAMESPACE\tOBJECT\tREASON"
+		h := "SEQ\tTIME\tACTOR\tTYPE\tNAMESPACE\tOBJECT\tCAUSE\tREASON"
 		if p.output == "wide" {
-			h += "\tID\tCAUSE\tCORRELATION"
+			h += "\tID\tCAUSE-ID\tCORRELATION"
 		}
 		fmt.Fprintln(p.tw, h)
 	}
 	if derr != nil {
-		fmt.Fprintf(p.tw, "%d\t%s\t<malformed>\t<malformed>\t\t%s\t%s\n", rec.Seq, rec.Time.UTC().Format(time.RFC3339), rec.Subject, derr)
+		fmt.Fprintf(p.tw, "%d\t%s\t<malformed>\t<malformed>\t-\t%s\t-\t%s\n", rec.Seq, rec.Time.UTC().Format(time.RFC3339), rec.Subject, derr)
 		return
 	}
 	obj := ev.Object.Kind + "/" + ev.Object.Name
@@ -241,7 +304,11 @@ func (p *eventPrinter) print(rec events.Record, ev *events.Event, derr error) {
 	if ns == "" {
 		ns = "-"
 	}
-	line := fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%s", rec.Seq, ev.Time.UTC().Format(time.RFC3339), ev.Actor, ev.Type, ns, obj, dash(ev.Reason))
+	cause := "-"
+	if ev.Cause != "" {
+		cause = causes[ev.Cause]
+	}
+	line := fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s", rec.Seq, ev.Time.UTC().Format(time.RFC3339), ev.Actor, ev.Type, ns, obj, cause, dash(ev.Reason))
 	if p.output == "wide" {
 		line += fmt.Sprintf("\t%s\t%s\t%s", ev.ID, dash(ev.Cause), dash(ev.Correlation))
 	}
@@ -255,4 +322,23 @@ func dash(s string) string {
 	return s
 }
 
-func (p *eventPrinter) flush() { _ = p.tw.Flush() }
+// flush prints the rows waiting for their causes.
+func (p *eventPrinter) flush() {
+	if len(p.pending) > 0 {
+		causes := p.causes()
+		for _, pe := range p.pending {
+			p.printRow(pe.rec, pe.ev, pe.derr, causes)
+		}
+		p.pending = p.pending[:0]
+	}
+	_ = p.tw.Flush()
+}
+
+// causeResolver asks the query service for the sequences of event ids.
+func causeResolver(c *client.Client) func([]string) ([]uint64, error) {
+	return func(ids []string) ([]uint64, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return c.Query.Seqs(ctx, ids)
+	}
+}

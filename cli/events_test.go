@@ -23,13 +23,13 @@ func eventRows(t *testing.T, out string) []eventRow {
 	if len(rows) == 0 {
 		return nil
 	}
-	if strings.Join(rows[0], " ") != "SEQ TIME ACTOR TYPE NAMESPACE OBJECT REASON" {
+	if strings.Join(rows[0], " ") != "SEQ TIME ACTOR TYPE NAMESPACE OBJECT CAUSE REASON" {
 		t.Fatalf("events header = %q", rows[0])
 	}
 	var out2 []eventRow
 	for _, r := range rows[1:] {
 		seq, err := strconv.ParseUint(r[0], 10, 64)
-		if err != nil || len(r) < 7 {
+		if err != nil || len(r) < 8 {
 			t.Fatalf("events row %q", r)
 		}
 		out2 = append(out2, eventRow{seq, r[2], r[3], r[4], r[5]})

@@ -269,6 +269,33 @@ func TestTimeTravelDiffAndWhy(t *testing.T) {
 		t.Errorf("why text:\n%s", text)
 	}
 
+	// The audit table shows each event's cause as the sequence of the causing
+	// event, also when that event is not among the rows shown.
+	all := auditJSON(t, h.ok("events", "-o", "json").out)
+	idOf := map[uint64]string{}
+	for _, e := range all {
+		idOf[e.Seq] = e.ID
+	}
+	caused := 0
+	for _, r := range lines(h.ok("events", "--kind", "pod").out)[1:] {
+		seq, _ := strconv.ParseUint(r[0], 10, 64)
+		e := all[seq-1]
+		if e.Cause == "" {
+			if r[6] != "-" {
+				t.Errorf("event %d has no cause but shows %q", seq, r[6])
+			}
+			continue
+		}
+		caused++
+		causeSeq, err := strconv.ParseUint(strings.TrimPrefix(r[6], "#"), 10, 64)
+		if err != nil || idOf[causeSeq] != e.Cause {
+			t.Errorf("event %d shows cause %q, its cause is %s", seq, r[6], e.Cause)
+		}
+	}
+	if caused == 0 {
+		t.Error("no pod event shows a cause")
+	}
+
 	// After a full rebuild (from the log, then from snapshots) the answers are
 	// the same.
 	h.ok("replay", "query", "--from-log")

@@ -3,9 +3,9 @@ package dashboard_test
 import (
 	"testing"
 
-	"github.com/wake-run/wake/internal/leakcheck"
+	"github.com/wake-run/wake/events/eventstest"
 )
 
 // TestMain fails the package when a stream, cursor, server or browser of a test
 // outlives it.
-func TestMain(m *testing.M) { leakcheck.Main(m, "github.com/chromedp/") }
+func TestMain(m *testing.M) { eventstest.LeakMain(m, "github.com/chromedp/") }

@@ -12,6 +12,8 @@ const (
 	SubjectGet    = "wake.query.get"
 	SubjectList   = "wake.query.list"
 	SubjectEvents = "wake.query.events"
+	// SubjectSeqs answers the log sequences of event ids.
+	SubjectSeqs = "wake.query.seqs"
 )
 
 // Request asks for one object (Name set), a list, or an object's events.
@@ -29,6 +31,8 @@ type Request struct {
 	// this sequence, or after the last event at or before AtTime. Zero: now.
 	At     uint64    `json:"at,omitempty"`
 	AtTime time.Time `json:"atTime,omitzero"`
+	// IDs are event ids whose sequences a seqs request asks for.
+	IDs []string `json:"ids,omitempty"`
 }
 
 // At names a moment of the log: a sequence, or a time (the state after the last
@@ -64,6 +68,8 @@ type Response struct {
 	Items   []json.RawMessage `json:"items,omitempty"` // object.Stored encodings
 	Events  []EventSummary    `json:"events,omitempty"`
 	Steps   []Step            `json:"steps,omitempty"`
+	// Seqs answers a seqs request, in the order of its IDs (0: not in the log).
+	Seqs []uint64 `json:"seqs,omitempty"`
 	// Note says why a causal chain ended before an event without a cause.
 	Note string `json:"note,omitempty"`
 	Done bool   `json:"done"`

@@ -78,7 +78,7 @@ func NewService(runner *projections.Runner, log *events.Log, logger *slog.Logger
 func (s *Service) Start() error {
 	s.history = newHistory(s.log, s.Snapshots)
 	for subj, h := range map[string]func(*nats.Msg, *Request) error{
-		SubjectGet: s.get, SubjectList: s.list, SubjectEvents: s.events, SubjectWhy: s.why,
+		SubjectGet: s.get, SubjectList: s.list, SubjectEvents: s.events, SubjectWhy: s.why, SubjectSeqs: s.seqs,
 	} {
 		sub, err := s.nc.QueueSubscribe(subj, "wake.query", func(m *nats.Msg) {
 			s.wg.Add(1)

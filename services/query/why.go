@@ -125,3 +125,51 @@ func (c *Client) Why(ctx context.Context, kind, namespace, name string, at At) (
 	}
 	return r.Steps, r.Note, nil
 }
+
+// maxSeqsAsked bounds one seqs request.
+const maxSeqsAsked = 4096
+
+// seqs answers the sequences of event ids, so a reader of the log can show an
+// event's cause as the sequence people see.
+func (s *Service) seqs(m *nats.Msg, req *Request) error {
+	if len(req.IDs) > maxSeqsAsked {
+		return &RemoteError{Code: CodeBadRequest, Message: fmt.Sprintf("%d ids asked for, at most %d at once", len(req.IDs), maxSeqsAsked)}
+	}
+	resp := &Response{Done: true, Seqs: make([]uint64, len(req.IDs))}
+	err := s.view(req, func(rd projections.Reader, cp uint64) error {
+		resp.Checkpoint = cp
+		for i, id := range req.IDs {
+			v, ok, err := rd.Get(idKey(id))
+			if err != nil {
+				return err
+			}
+			if ok && len(v) == 8 {
+				resp.Seqs[i] = binary.BigEndian.Uint64(v)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	reply(m, resp)
+	return nil
+}
+
+// Seqs returns the log sequence of each event id (0 for ids not in the log).
+func (c *Client) Seqs(ctx context.Context, ids []string) ([]uint64, error) {
+	out := make([]uint64, 0, len(ids))
+	for len(ids) > 0 {
+		n := min(len(ids), maxSeqsAsked)
+		rs, err := c.call(ctx, SubjectSeqs, &Request{IDs: ids[:n]})
+		if err != nil {
+			return nil, err
+		}
+		if len(rs[0].Seqs) != n {
+			return nil, fmt.Errorf("%s: %d sequences for %d ids", SubjectSeqs, len(rs[0].Seqs), n)
+		}
+		out = append(out, rs[0].Seqs...)
+		ids = ids[n:]
+	}
+	return out, nil
+}
