@@ -20,7 +20,7 @@ import (
 const SnapshotBucket = "WAKE_SNAPSHOTS"
 
 // DefaultSnapshotsKept is how many snapshots of each projection version a store
-// keeps; older ones are deleted when a new one is written.
+// keeps; beyond it, writing one thins the older ones (see prune).
 const DefaultSnapshotsKept = 16
 
 // SnapshotInfo names one snapshot: the projection's fold keys as of log sequence Seq.
@@ -169,15 +169,28 @@ func (s *SnapshotStore) write(ctx context.Context, info SnapshotInfo, each func(
 	return info, nil
 }
 
-// prune deletes the oldest snapshots beyond the limit; failures only leave extra
-// snapshots behind.
+// Keep sets how many snapshots of each projection version the store keeps (at
+// least 2).
+func (s *SnapshotStore) Keep(n int) { s.keep = max(n, 2) }
+
+// prune thins the snapshots beyond the limit so that those kept stay spread over
+// the whole log: the oldest and the newest always stay, and each deletion is the
+// snapshot whose neighbours are closest, so a time-travel query to any moment
+// finds one near it. Failures only leave extra snapshots behind.
 func (s *SnapshotStore) prune(ctx context.Context, projection string, version int) {
 	all, err := s.List(ctx, projection, version)
-	if err != nil || len(all) <= s.keep {
+	if err != nil {
 		return
 	}
-	for _, si := range all[:len(all)-s.keep] {
-		_ = s.obs.Delete(ctx, si.objectName())
+	for len(all) > s.keep {
+		drop := 1
+		for i := 2; i < len(all)-1; i++ {
+			if all[i+1].Seq-all[i-1].Seq < all[drop+1].Seq-all[drop-1].Seq {
+				drop = i
+			}
+		}
+		_ = s.obs.Delete(ctx, all[drop].objectName())
+		all = append(all[:drop], all[drop+1:]...)
 	}
 }
 

@@ -164,3 +164,42 @@ func TestBuildAtPastSequences(t *testing.T) {
 		}
 	}
 }
+
+// Beyond its limit the store thins snapshots evenly, keeping the oldest and the
+// newest, so every stretch of the log stays near one.
+func TestSnapshotsThinEvenly(t *testing.T) {
+	srv := eventstest.Start(t)
+	ctx := testContext(t)
+	store, err := projections.OpenSnapshots(ctx, srv.Log.JetStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.Keep(4)
+	rn := start(t, t.TempDir(), srv.Log, countProjection(), projections.WithSnapshots(store, 0))
+	var taken []uint64
+	for range 9 {
+		seqs := appendEvents(t, ctx, srv.Log, newEvents(t, 10, 3))
+		rn.waitFor(t, seqs[len(seqs)-1])
+		info, err := rn.Snapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		taken = append(taken, info.Seq)
+	}
+	all, err := store.List(ctx, "count", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []uint64
+	for _, si := range all {
+		kept = append(kept, si.Seq)
+	}
+	if len(kept) != 4 || kept[0] != taken[0] || kept[3] != taken[8] {
+		t.Fatalf("kept %v of %v, want 4 including the oldest and the newest", kept, taken)
+	}
+	for i := 1; i < len(kept); i++ {
+		if gap := kept[i] - kept[i-1]; gap > 40 {
+			t.Errorf("kept %v: a gap of %d sequences where 30 would do", kept, gap)
+		}
+	}
+}
