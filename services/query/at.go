@@ -55,13 +55,12 @@ func (h *history) view(ctx context.Context, seq uint64, fn func(rd projections.R
 func (h *history) acquire(ctx context.Context, seq uint64) *scratchEntry {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	e, ok := h.entries[seq]
-	if ok && e.err == nil {
+	if e, ok := h.entries[seq]; ok && !failed(e) {
 		e.users++
 		h.touch(seq)
 		return e
 	}
-	e = &scratchEntry{ready: make(chan struct{}), users: 1}
+	e := &scratchEntry{ready: make(chan struct{}), users: 1}
 	h.entries[seq] = e
 	h.touch(seq)
 	go func() {
@@ -81,6 +80,17 @@ func (h *history) acquire(ctx context.Context, seq uint64) *scratchEntry {
 	}()
 	h.evict()
 	return e
+}
+
+// failed reports whether e's build has ended in an error (e.err is read only
+// once ready is closed).
+func failed(e *scratchEntry) bool {
+	select {
+	case <-e.ready:
+		return e.err != nil
+	default:
+		return false
+	}
 }
 
 func (h *history) release(seq uint64, e *scratchEntry) {
