@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -154,6 +155,9 @@ func (h *history) close() {
 	h.order = nil
 }
 
+// errNotAtMoment: the live projection is not at the moment asked for.
+var errNotAtMoment = errors.New("live projection is elsewhere")
+
 // resolve turns a request's moment into a log sequence. ok is false when the
 // request asks for now.
 func (s *Service) resolve(ctx context.Context, req *Request) (seq uint64, ok bool, err error) {
@@ -184,8 +188,16 @@ func (s *Service) view(req *Request, fn func(rd projections.Reader, cp uint64) e
 		return err
 	}
 	if past {
-		if s.runner.Checkpoint() == seq {
-			return s.runner.View(fn)
+		// The live projection answers when it is exactly at that moment (checked
+		// inside the view: a commit may move it between a check and the view).
+		err := s.runner.View(func(rd projections.Reader, cp uint64) error {
+			if cp != seq {
+				return errNotAtMoment
+			}
+			return fn(rd, cp)
+		})
+		if !errors.Is(err, errNotAtMoment) {
+			return err
 		}
 		hctx, hcancel := context.WithTimeout(context.Background(), s.AtTimeout)
 		defer hcancel()
