@@ -66,6 +66,10 @@ type Event struct {
 
 	Seq     uint64 `json:"-"`
 	Subject string `json:"-"`
+	// Decoded is a consumer's decoding of Payload, made ahead of its fold on
+	// another goroutine (see projections.Projection.Prepare); nil when none was.
+	// It is never stored, and a fold must not modify what it holds.
+	Decoded any `json:"-"`
 }
 
 // NewID returns a fresh, unique event id.

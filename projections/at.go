@@ -76,7 +76,7 @@ func (sc *Scratch) build(ctx context.Context, log *events.Log, p Projection, sto
 		if err != nil {
 			return err
 		}
-		if err := b.add(rec); err != nil {
+		if err := b.add(r.decode(rec)); err != nil {
 			return err
 		}
 		sc.Folded++

@@ -34,6 +34,11 @@ type Projection struct {
 	// is deleted and rebuilt from the log on Open.
 	Version int
 	Fold    Fold
+	// Prepare, when set, runs on other goroutines ahead of the fold, on every
+	// event that decoded: it may decode the payload into Event.Decoded for the
+	// fold to use. It must be pure and safe for concurrent use; it cannot fail
+	// (what it cannot decode, the fold rejects).
+	Prepare func(ev *events.Event)
 }
 
 // Rejection records an event that a projection could not fold.
@@ -315,12 +320,15 @@ func (r *Runner) fold(ctx context.Context) error {
 	defer cur.Close()
 	defer r.caughtUp.Store(false)
 	r.caughtUp.Store(cur.Backlog() == 0)
+	pf := r.prefetch(ctx, cur)
+	defer pf.stop() // before the cursor closes
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	b := newBatch(r)
 	defer b.close()
 	for {
-		rec, err := r.next(ctx, cur, len(b.recs) > 0)
+		d, err := pf.next(ctx, len(b.recs) > 0)
+		rec := d.rec
 		if errors.Is(err, errIdle) {
 			// The reported backlog did not arrive promptly (a filtered consumer's
 			// pending count can overstate it): commit what is folded rather than
@@ -340,7 +348,7 @@ func (r *Runner) fold(ctx context.Context) error {
 		if r.caughtUp.Load() {
 			r.caughtUp.Store(false)
 		}
-		if err := b.add(rec); err != nil {
+		if err := b.add(d); err != nil {
 			return err
 		}
 		if rec.Pending == 0 || len(b.recs) >= r.batchMax {
@@ -358,28 +366,13 @@ var errIdle = errors.New("idle")
 // idleCommit bounds how long folded events wait for more before they are committed.
 const idleCommit = 10 * time.Millisecond
 
-// next returns the next record; with a batch waiting, it gives up after
-// idleCommit with errIdle.
-func (r *Runner) next(ctx context.Context, cur *events.Cursor, waiting bool) (events.Record, error) {
-	if !waiting {
-		return cur.Next(ctx)
-	}
-	nctx, cancel := context.WithTimeout(ctx, idleCommit)
-	defer cancel()
-	rec, err := cur.Next(nctx)
-	if err != nil && ctx.Err() == nil && nctx.Err() != nil {
-		return rec, errIdle
-	}
-	return rec, err
-}
-
 // batch accumulates folded events until commit. When a fold fails, its partial writes
 // are undone by refolding the batch's earlier events into a fresh Pebble batch:
 // folds are pure, so this reproduces exactly the writes they made.
 type batch struct {
 	r    *Runner
 	pb   *pebble.Batch
-	recs []events.Record
+	recs []decoded
 	rejs []Rejection
 	refs []events.Ref // objects of folded events, for WithTouched
 }
@@ -388,10 +381,11 @@ func newBatch(r *Runner) *batch { return &batch{r: r, pb: r.db.NewIndexedBatch()
 
 func (b *batch) close() { _ = b.pb.Close() }
 
-func (b *batch) add(rec events.Record) error {
-	ref, ferr := b.apply(rec)
+func (b *batch) add(d decoded) error {
+	rec := d.rec
+	ref, ferr := b.apply(d)
 	if ferr == nil {
-		b.recs = append(b.recs, rec)
+		b.recs = append(b.recs, d)
 		if b.r.touched != nil {
 			b.refs = append(b.refs, ref)
 		}
@@ -409,33 +403,32 @@ func (b *batch) add(rec events.Record) error {
 		rejected[rj.Seq] = true
 	}
 	for _, prev := range b.recs {
-		if rejected[prev.Seq] {
+		if rejected[prev.rec.Seq] {
 			continue
 		}
 		if _, err := b.apply(prev); err != nil {
-			return &storageError{fmt.Errorf("refold of seq %d failed (fold is not pure?): %w", prev.Seq, err)}
+			return &storageError{fmt.Errorf("refold of seq %d failed (fold is not pure?): %w", prev.rec.Seq, err)}
 		}
 	}
 	rj := Rejection{Seq: rec.Seq, Subject: rec.Subject, Error: ferr.Error(), Time: rec.Time}
 	b.rejs = append(b.rejs, rj)
-	b.recs = append(b.recs, rec)
+	b.recs = append(b.recs, d)
 	b.r.logger.Warn("event rejected", "projection", b.r.p.Name, "seq", rec.Seq, "subject", rec.Subject, "err", ferr)
 	return nil
 }
 
-func (b *batch) apply(rec events.Record) (events.Ref, error) {
-	ev, err := rec.Decode()
-	if err != nil {
-		return events.Ref{}, err
+func (b *batch) apply(d decoded) (events.Ref, error) {
+	if d.err != nil {
+		return events.Ref{}, d.err
 	}
-	return ev.Object, b.r.p.Fold(batchState{b.pb}, ev)
+	return d.ev.Object, b.r.p.Fold(batchState{b.pb}, d.ev)
 }
 
 func (b *batch) commit() error {
 	if len(b.recs) == 0 {
 		return nil
 	}
-	last := b.recs[len(b.recs)-1].Seq
+	last := b.recs[len(b.recs)-1].rec.Seq
 	for _, rj := range b.rejs {
 		data, _ := json.Marshal(rj)
 		if err := b.pb.Set(rejectKey(rj.Seq), data, nil); err != nil {

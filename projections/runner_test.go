@@ -375,3 +375,40 @@ func scanAll(t testing.TB, rd projections.Reader) [][2]string {
 	}
 	return out
 }
+
+// A projection's Prepare runs ahead of its fold on every decodable event, and
+// the fold sees what it prepared, also when a rejection makes the batch refold.
+func TestPrepareRunsAheadOfTheFold(t *testing.T) {
+	srv := eventstest.Start(t)
+	ctx := testContext(t)
+	var prepared atomic.Int64
+	p := countProjection()
+	p.Prepare = func(ev *events.Event) {
+		prepared.Add(1)
+		ev.Decoded = "prepared " + ev.ID
+	}
+	fold := p.Fold
+	p.Fold = func(s projections.State, ev *events.Event) error {
+		if ev.Decoded != "prepared "+ev.ID {
+			return fmt.Errorf("seq %d folded unprepared (%v)", ev.Seq, ev.Decoded)
+		}
+		return fold(s, ev)
+	}
+	evs := newEvents(t, 500, 7, 3, 4, 250, 499)
+	seqs := appendEvents(t, ctx, srv.Log, evs)
+	rn := start(t, t.TempDir(), srv.Log, p, projections.WithBatchSize(64))
+	rn.waitFor(t, seqs[len(seqs)-1])
+	got, _ := dump(t, rn.Runner)
+	sameDump(t, "prepared projection", got, model(t, countFold, evs))
+	if st := rn.Status(); st.Rejected != 4 || st.Folded != 496 {
+		t.Fatalf("status %+v, want the 4 bad events rejected and 496 folded", st)
+	}
+	for _, rj := range rn.Status().Recent {
+		if strings.Contains(rj.Error, "unprepared") {
+			t.Fatalf("an event reached the fold unprepared: %+v", rj)
+		}
+	}
+	if n := prepared.Load(); n != 500 {
+		t.Fatalf("Prepare ran %d times, want once per event (500)", n)
+	}
+}

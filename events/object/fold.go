@@ -203,20 +203,58 @@ func setPodCondition(st *corev1.PodStatus, c corev1.PodCondition) {
 	st.Conditions = append(st.Conditions, c)
 }
 
-func foldChange(k *Kind, prev *Stored, ev *events.Event) (*Stored, error) {
-	// One pass straight into the kind's type (a Change would copy the object's
-	// bytes to decode them again).
+// preparedChange is a change's payload decoded ahead of the fold (see Prepare).
+type preparedChange struct {
+	obj     Object
+	applied json.RawMessage
+	err     error
+}
+
+// Prepare decodes the payload of a created or updated event into the kind's type,
+// for Fold to use; a projection runner calls it on other goroutines ahead of the
+// fold (projections.Projection.Prepare). It is pure; what it cannot decode, Fold
+// rejects.
+func Prepare(ev *events.Event) {
+	k, ok := ByKind(ev.Object.Kind)
+	if !ok || ev.Object.Node != "" {
+		return
+	}
+	if verb := ev.Type[min(len(k.Token())+1, len(ev.Type)):]; verb != Created && verb != Updated {
+		return
+	}
+	ev.Decoded = decodeChange(k, ev)
+}
+
+// decodeChange decodes a Change payload in one pass straight into the kind's type
+// (a Change would copy the object's bytes to decode them again).
+func decodeChange(k *Kind, ev *events.Event) *preparedChange {
 	obj := k.New()
 	ch := struct {
 		Object  Object          `json:"object"`
 		Applied json.RawMessage `json:"applied,omitempty"`
 	}{Object: obj}
 	if err := json.Unmarshal(ev.Payload, &ch); err != nil {
-		return nil, fmt.Errorf("%w: %s payload: want {object, applied}: %v", ErrFold, ev.Type, err)
+		return &preparedChange{err: fmt.Errorf("%w: %s payload: want {object, applied}: %v", ErrFold, ev.Type, err)}
 	}
 	if obj.GetName() == "" && obj.GetUID() == "" && obj.GetNamespace() == "" {
-		return nil, fmt.Errorf("%w: %s payload: want {object, applied}: no object", ErrFold, ev.Type)
+		return &preparedChange{err: fmt.Errorf("%w: %s payload: want {object, applied}: no object", ErrFold, ev.Type)}
 	}
+	return &preparedChange{obj: obj, applied: ch.Applied}
+}
+
+func foldChange(k *Kind, prev *Stored, ev *events.Event) (*Stored, error) {
+	pc, prepared := ev.Decoded.(*preparedChange)
+	if !prepared {
+		pc = decodeChange(k, ev)
+	}
+	if pc.err != nil {
+		return nil, pc.err
+	}
+	obj := pc.obj
+	if prepared {
+		obj = obj.DeepCopyObject().(Object) // the prepared decoding stays as it was: a refold reuses it
+	}
+	ch := struct{ Applied json.RawMessage }{pc.applied}
 	obj.GetObjectKind().SetGroupVersionKind(schemaGVK(k))
 	if obj.GetName() != ev.Object.Name || obj.GetNamespace() != ev.Object.Namespace {
 		return nil, fmt.Errorf("%w: payload names %s/%s, event is about %s", ErrFold, obj.GetNamespace(), obj.GetName(), ev.Object)

@@ -31,7 +31,7 @@ import (
 //	   own subject other than a status report: where `why` starts
 //	i\x00<event id> -> seq:8, for every event (the causes `why` follows)
 func Projection() projections.Projection {
-	return projections.Projection{Name: "query", Version: 5, Fold: Fold}
+	return projections.Projection{Name: "query", Version: 5, Fold: Fold, Prepare: object.Prepare}
 }
 
 func idKey(id string) []byte { return append([]byte{'i', 0}, id...) }
