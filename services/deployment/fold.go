@@ -34,6 +34,7 @@ func Projection() projections.Projection {
 		Subjects: []string{events.KindSubjects("Deployment", "", false), events.KindSubjects("ReplicaSet", "", false)},
 		Version:  1,
 		Fold:     Fold,
+		Prepare:  object.Prepare,
 	}
 }
 

@@ -18,7 +18,7 @@ import (
 // Keys: p\x00<namespace>\x00<name> -> podRecord; f\x00<namespace>\x00<name> -> facet.
 func Projection() projections.Projection {
 	return projections.Projection{
-		Name: "dispatch", Version: 1, Fold: Fold,
+		Name: "dispatch", Version: 1, Fold: Fold, Prepare: object.Prepare,
 		Subjects: []string{events.KindSubjects("Pod", "", false), events.Prefix + ".node.*.pod.*.*"},
 	}
 }

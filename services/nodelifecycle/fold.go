@@ -19,7 +19,7 @@ import (
 //
 // Keys: n\x00<node> -> nodeRec; p\x00<node>\x00<namespace>\x00<name> -> podRec.
 func Projection() projections.Projection {
-	return projections.Projection{Name: "nodelifecycle", Version: 1, Fold: Fold,
+	return projections.Projection{Name: "nodelifecycle", Version: 1, Fold: Fold, Prepare: object.Prepare,
 		Subjects: []string{events.KindSubjects("Node", "", true), events.KindSubjects("Pod", "", false)}}
 }
 

@@ -44,6 +44,7 @@ func Projection() projections.Projection {
 		},
 		Version: 1,
 		Fold:    Fold,
+		Prepare: object.Prepare,
 	}
 }
 

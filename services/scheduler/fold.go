@@ -15,7 +15,7 @@ import (
 // Keys: o\x00<kind>\x00<namespace>\x00<name> -> record.
 func Projection() projections.Projection {
 	return projections.Projection{
-		Name: "scheduler", Version: 1, Fold: Fold,
+		Name: "scheduler", Version: 1, Fold: Fold, Prepare: object.Prepare,
 		Subjects: []string{events.KindSubjects("Node", "", true), events.KindSubjects("Pod", "", false)},
 	}
 }

@@ -20,7 +20,7 @@ import (
 // Keys: u\x00<namespace>\x00<name> -> uid; s\x00<uid> -> "" (to shred).
 func Projection() projections.Projection {
 	return projections.Projection{
-		Name: "secret-keys", Version: 1, Fold: Fold,
+		Name: "secret-keys", Version: 1, Fold: Fold, Prepare: object.Prepare,
 		Subjects: []string{events.KindSubjects("Secret", "", false)},
 	}
 }
