@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pmezard/go-difflib/difflib"
 	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/services/controlplane"
@@ -213,7 +214,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 	srv = startIn(t, dir)
 	c = connect(t, srv)
 	if after := answers(t, c); after != before {
-		t.Errorf("answers changed across a restart:\nbefore:\n%s\nafter:\n%s", before, after)
+		t.Errorf("answers changed across a restart:\n%s", answersDiff(before, after))
 	}
 	if seq, _ := srv.Log().LastSeq(context.Background()); seq != lastSeq {
 		t.Errorf("restart appended %d events (the default namespace exists already)", seq-lastSeq)
@@ -242,7 +243,7 @@ func TestDeletedProjectionIsRebuiltOnRestart(t *testing.T) {
 	srv = startIn(t, dir)
 	c = connect(t, srv)
 	if after := answers(t, c); after != before {
-		t.Errorf("answers after rebuilding from the log differ:\nbefore:\n%s\nafter:\n%s", before, after)
+		t.Errorf("answers after rebuilding from the log differ:\n%s", answersDiff(before, after))
 	}
 }
 
@@ -270,7 +271,7 @@ func TestReplayRebuildsToTheSameAnswers(t *testing.T) {
 		}
 	}
 	if after := answers(t, c); after != before {
-		t.Errorf("answers after replay differ:\nbefore:\n%s\nafter:\n%s", before, after)
+		t.Errorf("answers after replay differ:\n%s", answersDiff(before, after))
 	}
 	// The rebuilt projections still follow the log.
 	cm, _ := object.ByKind("ConfigMap")
@@ -364,4 +365,11 @@ func TestBusyHTTPAddressIsAClearError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "--http") {
 		t.Fatalf("second server on %s: err = %v, want one naming --http", addr, err)
 	}
+}
+
+// answersDiff is a unified diff of two answers dumps, one line per object or list.
+func answersDiff(before, after string) string {
+	d, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{A: difflib.SplitLines(before), B: difflib.SplitLines(after),
+		FromFile: "before", ToFile: "after", Context: 1})
+	return d
 }
