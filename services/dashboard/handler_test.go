@@ -183,6 +183,11 @@ func TestTablesShowKubectlCells(t *testing.T) {
 	if r := tb.Rows[0].Rollout; r == nil || *r != (dashboard.Rollout{Desired: 2}) {
 		t.Errorf("rollout of web = %+v, want desired 2 and nothing ready yet", r)
 	}
+	// A past view counts ages to its own moment, not to the (pinned) clock.
+	past := getTable(t, fmt.Sprintf("%s/api/tables/namespaces?at=%d", ts.URL, tb.Seq))
+	if past.Seq != tb.Seq || len(past.Rows) != 2 || past.Rows[1].Cells[2] == "3d" {
+		t.Errorf("namespaces at %d: %+v, want ages at that moment (seconds), not 3d", tb.Seq, past)
+	}
 }
 
 func TestBadParametersAnswer400(t *testing.T) {

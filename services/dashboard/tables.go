@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/wake-run/wake/cli/printer"
 	"github.com/wake-run/wake/events/object"
@@ -93,7 +94,14 @@ func (d *Dashboard) serveTable(w http.ResponseWriter, r *http.Request) {
 		d.writeError(w, r, err)
 		return
 	}
-	t, err := d.table(k, shown[idx].columns, objs, k.Namespaced && ns == "")
+	now := d.now()
+	if !at.IsZero() {
+		// A past view counts ages to its own moment, as `wake get --at` does.
+		if rec, err := d.c.Log.Get(r.Context(), seq); err == nil {
+			now = rec.Time
+		}
+	}
+	t, err := d.table(k, shown[idx].columns, objs, k.Namespaced && ns == "", now)
 	if err != nil {
 		d.writeError(w, r, err)
 		return
@@ -104,7 +112,7 @@ func (d *Dashboard) serveTable(w http.ResponseWriter, r *http.Request) {
 
 // table lays objs out in the given kubectl columns, sorted by namespace and
 // name, with a NAMESPACE column first when allNamespaces.
-func (d *Dashboard) table(k *object.Kind, columns []string, objs []object.Object, allNamespaces bool) (*Table, error) {
+func (d *Dashboard) table(k *object.Kind, columns []string, objs []object.Object, allNamespaces bool, now time.Time) (*Table, error) {
 	all := printer.Columns(k.New())
 	pick := make([]int, len(columns))
 	for i, c := range columns {
@@ -123,7 +131,6 @@ func (d *Dashboard) table(k *object.Kind, columns []string, objs []object.Object
 	slices.SortFunc(objs, func(a, b object.Object) int {
 		return cmp.Or(cmp.Compare(a.GetNamespace(), b.GetNamespace()), cmp.Compare(a.GetName(), b.GetName()))
 	})
-	now := d.now()
 	for _, o := range objs {
 		cells, err := printer.Cells(o, now)
 		if err != nil {
