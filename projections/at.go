@@ -66,17 +66,19 @@ func (sc *Scratch) build(ctx context.Context, log *events.Log, p Projection, sto
 		return err
 	}
 	defer cur.Close()
+	pf := r.prefetch(ctx, cur)
+	defer pf.stop() // before the cursor closes
 	b := newBatch(r)
 	defer b.close()
 	for {
-		rec, err := cur.Next(ctx)
-		if errors.Is(err, io.EOF) || (err == nil && rec.Seq > sc.Seq) {
+		d, err := pf.next(ctx, false)
+		if errors.Is(err, io.EOF) || (err == nil && d.rec.Seq > sc.Seq) {
 			break
 		}
 		if err != nil {
 			return err
 		}
-		if err := b.add(r.decode(rec)); err != nil {
+		if err := b.add(d); err != nil {
 			return err
 		}
 		sc.Folded++

@@ -16,7 +16,8 @@ type snapshotting struct {
 	every uint64 // take one after this many sequences past the last; 0: only on request
 
 	mu      sync.Mutex
-	last    uint64 // sequence of the newest snapshot taken or restored
+	writing sync.Mutex // one snapshot at a time: background and on request
+	last    uint64     // sequence of the newest snapshot taken or restored
 	running bool
 	wg      sync.WaitGroup
 }
@@ -40,6 +41,8 @@ func (r *Runner) Snapshot(ctx context.Context) (SnapshotInfo, error) {
 	if r.snap == nil {
 		return SnapshotInfo{}, ErrNoSnapshots
 	}
+	r.snap.writing.Lock()
+	defer r.snap.writing.Unlock()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	ps := r.db.NewSnapshot()

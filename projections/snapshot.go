@@ -163,6 +163,12 @@ func (s *SnapshotStore) write(ctx context.Context, info SnapshotInfo, each func(
 	meta := jetstream.ObjectMeta{Name: name, Metadata: map[string]string{
 		"keys": strconv.FormatUint(keys, 10), "seq": strconv.FormatUint(info.Seq, 10)}}
 	if err := s.obs.UpdateMeta(ctx, name+".partial", meta); err != nil {
+		_ = s.obs.Delete(ctx, name+".partial")
+		if errors.Is(err, jetstream.ErrObjectAlreadyExists) {
+			// Another writer (a background snapshot, another server) wrote the
+			// same sequence first: snapshots of one sequence are identical.
+			return info, nil
+		}
 		return info, fmt.Errorf("name snapshot %s: %w", name, err)
 	}
 	s.prune(ctx, info.Projection, info.Version)

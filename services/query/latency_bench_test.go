@@ -14,12 +14,15 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/projections"
 	"github.com/wake-run/wake/services/controlplane"
 	"github.com/wake-run/wake/services/query"
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// benchCluster is one control plane holding benchObjects Deployments, shared by the
+// benchCluster is one control plane holding benchObjects Deployments (no workload
+// controllers: the figures are the query service's alone), shared by the
 // benchmarks of this file.
 const benchObjects = 10000
 
@@ -37,7 +40,7 @@ func cluster(b *testing.B) *controlplane.Server {
 			return
 		}
 		ctx := context.Background()
-		benchSrv, benchErr = controlplane.Start(ctx, controlplane.Config{DataDir: dir, Port: -1,
+		benchSrv, benchErr = controlplane.Start(ctx, controlplane.Config{DataDir: dir, Port: -1, NoWorkloadControllers: true,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if benchErr != nil {
 			return
@@ -213,3 +216,99 @@ spec:
         readinessProbe:
           httpGet: {path: /healthz, port: http}
 `
+
+// BenchmarkGetAt measures `get --at` of one Deployment among 10,000: at a moment
+// already built (cached), and at a different moment each time, built from a
+// snapshot of the 10,000 objects plus up to 1,000 events after it. The floor of
+// the uncached case is reading that snapshot's bytes from the object store.
+func BenchmarkGetAt(b *testing.B) {
+	s := cluster(b)
+	ctx := context.Background()
+	var queryRunner *projections.Runner
+	for _, r := range s.Runners() {
+		if r.Name() == "query" {
+			queryRunner = r
+		}
+	}
+	snap, err := queryRunner.Snapshot(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const after = 1000
+	if err := scaleAll(ctx, s, after); err != nil {
+		b.Fatal(err)
+	}
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	qc := query.NewClient(nc)
+	k, _ := object.ByKind("Deployment")
+	b.Run("cached", func(b *testing.B) {
+		at := query.At{Seq: snap.Seq + after/2}
+		for i := 0; i < b.N; i++ {
+			if _, _, err := qc.GetAt(ctx, k, "default", fmt.Sprintf("web-%05d", i%benchObjects), at); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/get")
+	})
+	b.Run("uncached-from-snapshot", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			at := query.At{Seq: snap.Seq + 1 + uint64(i*7919)%after}
+			if _, _, err := qc.GetAt(ctx, k, "default", "web-00042", at); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/get")
+	})
+	b.Run("floor-snapshot-read", func(b *testing.B) {
+		obs, err := s.Log().JetStream().ObjectStore(ctx, projections.SnapshotBucket)
+		if err != nil {
+			b.Fatal(err)
+		}
+		name := fmt.Sprintf("%s.v%d.%020d", snap.Projection, snap.Version, snap.Seq)
+		for i := 0; i < b.N; i++ {
+			if _, err := obs.GetBytes(ctx, name); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/get")
+	})
+}
+
+// scaleAll appends n updates of the benchmark's Deployments (replicas changed).
+func scaleAll(ctx context.Context, s *controlplane.Server, n int) error {
+	k, _ := object.ByKind("Deployment")
+	qc := query.NewClient(s.Conn())
+	p := s.Log().Pipeline()
+	for i := 0; i < n; i++ {
+		st, err := qc.Get(ctx, k, "default", fmt.Sprintf("web-%05d", i%benchObjects))
+		if err != nil {
+			return err
+		}
+		d := st.Object.(*appsv1.Deployment).DeepCopy()
+		replicas := int32(7)
+		d.Spec.Replicas = &replicas
+		d.Status = appsv1.DeploymentStatus{}
+		raw, _ := json.Marshal(d)
+		ev, err := events.New(object.EventType(k, object.Updated), events.Ref{Kind: k.Kind, Namespace: "default", Name: d.Name}, "user:bench", &object.Change{Object: raw})
+		if err != nil {
+			return err
+		}
+		if err := p.Append(ev, st.Version); err != nil {
+			return err
+		}
+	}
+	res, err := p.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			return r.Err
+		}
+	}
+	return nil
+}
