@@ -204,7 +204,7 @@ func TestTimeTravelDiffAndWhy(t *testing.T) {
 	if r := h.ok("get", "deploy", "--at", "1"); !strings.Contains(r.errOut, "No resources found") {
 		t.Errorf("deployments at sequence 1: %q %q", r.out, r.errOut)
 	}
-	if r := h.fails("get", "deploy", "--at", "99999"); !strings.Contains(r.errLine, "the log ends at sequence") {
+	if r := h.fails("get", "deploy", "--at", "99999"); !strings.Contains(r.errLine, "sequence 99999 is after the newest event of the log") {
 		t.Errorf("--at beyond the log: %q", r.errLine)
 	}
 	if r := h.fails("get", "deploy", "--at", "yesterday"); !strings.Contains(r.errLine, `--at "yesterday": give a log sequence`) {
@@ -232,6 +232,9 @@ func TestTimeTravelDiffAndWhy(t *testing.T) {
 	}
 	if !slices.Equal(people, []string{"user:bob deployment.updated", "user:alice deployment.updated"}) {
 		t.Errorf("diff's changes by people = %q", people)
+	}
+	if r := h.fails("why", "pod", "nope"); r.errLine != `Error from server (NotFound): pods "nope" not found` {
+		t.Errorf("why of a missing pod: %q", r.errLine)
 	}
 	if r := h.fails("diff", "deploy/web"); !strings.Contains(r.errLine, "--from is required") {
 		t.Errorf("diff without --from: %q", r.errLine)

@@ -173,7 +173,7 @@ func (s *Service) resolve(ctx context.Context, req *Request) (seq uint64, ok boo
 		return seq, true, err
 	}
 	if req.At > last {
-		return 0, false, &RemoteError{Code: CodeBadRequest, Message: fmt.Sprintf("--at %d: the log ends at sequence %d", req.At, last)}
+		return 0, false, &RemoteError{Code: CodeBadRequest, Message: fmt.Sprintf("sequence %d is after the newest event of the log (sequence %d)", req.At, last)}
 	}
 	return req.At, true, nil
 }

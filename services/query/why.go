@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/projections"
 )
 
@@ -121,7 +122,11 @@ func (c *Client) Why(ctx context.Context, kind, namespace, name string, at At) (
 	}
 	r := rs[0]
 	if r.Code == CodeNotFound {
-		return nil, "", &NotFoundError{Kind: kind, Namespace: namespace, Name: name, Version: r.Version}
+		res := kind
+		if k, ok := object.ByKind(kind); ok {
+			res = resourceName(k)
+		}
+		return nil, "", &NotFoundError{Kind: res, Namespace: namespace, Name: name, Version: r.Version}
 	}
 	return r.Steps, r.Note, nil
 }
