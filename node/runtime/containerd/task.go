@@ -134,17 +134,44 @@ func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("remove %s: %w", id, err)
 	}
-	if task, err := ctr.Task(ctx, nil); err == nil {
-		if _, err := task.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
-			return fmt.Errorf("remove %s: delete task: %w", id, err)
-		}
-	} else if !errdefs.IsNotFound(err) {
+	if err := deleteTask(ctx, ctr); err != nil {
 		return fmt.Errorf("remove %s: %w", id, err)
 	}
 	if err := ctr.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("remove %s: %w", id, err)
 	}
 	return ignoreNotExist(os.Remove(r.LogPath(id)))
+}
+
+// deleteTask kills and deletes a container's task, if it has one. A pod's
+// containers share one shim, which exits with its last task: a delete racing
+// that exit fails with a closed connection while containerd cleans the task up,
+// so a failed delete is retried until the task is gone (about a second at most).
+func deleteTask(ctx context.Context, ctr client.Container) error {
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		task, err := ctr.Task(ctx, nil)
+		if errdefs.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		_, err = task.Delete(ctx, client.WithProcessKill)
+		if err == nil || errdefs.IsNotFound(err) {
+			return nil
+		}
+		lastErr = fmt.Errorf("delete task: %w", err)
+	}
+	return lastErr
 }
 
 // ListContainers implements runtime.Runtime.
