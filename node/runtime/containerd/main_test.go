@@ -182,9 +182,10 @@ func tearDown() error {
 			}
 		}
 		// The namespace can be deleted once the garbage collector has
-		// dropped its content and snapshots.
+		// dropped its content and snapshots: that is asynchronous, and slow
+		// while other test packages load the machine.
 		var nsErr error
-		for range 50 {
+		for range 300 {
 			if nsErr = c.NamespaceService().Delete(nsCtx, env.config.Namespace); nsErr == nil {
 				break
 			}
