@@ -17,6 +17,7 @@ import (
 // it.
 type Scratch struct {
 	db *pebble.DB
+	fs vfs.FS
 	// Seq is the log sequence the state reflects.
 	Seq uint64
 	// Snapshot is the sequence of the snapshot it started from (0: the start of
@@ -30,11 +31,12 @@ type Scratch struct {
 // then every event up to seq. Events the fold rejects are skipped, as the runner
 // skips them.
 func BuildAt(ctx context.Context, log *events.Log, p Projection, store *SnapshotStore, seq uint64) (*Scratch, error) {
-	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem(), Logger: quietLogger{}, MemTableSize: 32 << 20})
+	fs := vfs.NewMem()
+	db, err := pebble.Open("", &pebble.Options{FS: fs, Logger: quietLogger{}, MemTableSize: 32 << 20})
 	if err != nil {
 		return nil, fmt.Errorf("projection %s at %d: %w", p.Name, seq, err)
 	}
-	sc := &Scratch{db: db, Seq: seq}
+	sc := &Scratch{db: db, fs: fs, Seq: seq}
 	if err := sc.build(ctx, log, p, store); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("projection %s at %d: %w", p.Name, seq, err)
@@ -49,7 +51,7 @@ func (sc *Scratch) build(ctx context.Context, log *events.Log, p Projection, sto
 			return err
 		}
 		if ok {
-			if err := loadSnapshot(ctx, store, info, sc.db); err != nil {
+			if err := loadSnapshot(ctx, store, info, sc.db, sc.fs, "restore.sst"); err != nil {
 				return err
 			}
 			sc.Snapshot = info.Seq
