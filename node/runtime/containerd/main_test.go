@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/leases"
+	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/log"
 	"github.com/wake-run/wake/deploy/images"
@@ -181,6 +184,16 @@ func tearDown() error {
 				errs = append(errs, c.ImageService().Delete(nsCtx, img.Name))
 			}
 		}
+		// A lease whose release was cancelled with its context (a creation or
+		// pull that a test's deadline cut short) holds content and snapshots
+		// for a day: release what this test namespace still holds.
+		if ls, err := c.LeasesService().List(nsCtx); err == nil {
+			for _, l := range ls {
+				errs = append(errs, c.LeasesService().Delete(nsCtx, l, leases.SynchronousDelete))
+			}
+		} else {
+			errs = append(errs, err)
+		}
 		// The namespace can be deleted once the garbage collector has
 		// dropped its content and snapshots: that is asynchronous, and slow
 		// while other test packages load the machine.
@@ -190,6 +203,9 @@ func tearDown() error {
 				break
 			}
 			time.Sleep(100 * time.Millisecond)
+		}
+		if nsErr != nil {
+			nsErr = fmt.Errorf("%w (left: %s)", nsErr, leftovers(nsCtx, c))
 		}
 		errs = append(errs, nsErr, env.rt.Close())
 	}
@@ -261,3 +277,23 @@ func rt(t testing.TB) *containerd.Runtime {
 }
 
 var _ runtime.Runtime = (*containerd.Runtime)(nil)
+
+// leftovers names what keeps a test namespace from being deleted.
+func leftovers(ctx context.Context, c *client.Client) string {
+	var out []string
+	if ctrs, err := c.Containers(ctx); err == nil {
+		for _, ctr := range ctrs {
+			out = append(out, "container "+ctr.ID())
+		}
+	}
+	if ls, err := c.LeasesService().List(ctx); err == nil {
+		for _, l := range ls {
+			out = append(out, "lease "+l.ID)
+		}
+	}
+	_ = c.SnapshotService("overlayfs").Walk(ctx, func(_ context.Context, info snapshots.Info) error {
+		out = append(out, "snapshot "+info.Name)
+		return nil
+	})
+	return strings.Join(out, ", ")
+}
