@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -94,6 +95,7 @@ func startClusterWith(t testing.TB, grace time.Duration, node, cidr, bridge stri
 		cl.stopAgent()
 		cl.removeAll(ctx)
 		d.Stop()
+		killShims(t, d.Socket)
 		os.RemoveAll(state)
 	})
 	cl.startAgent()
@@ -540,4 +542,26 @@ func (cl *cluster) scrape() map[string]float64 {
 		cl.t.Logf("agent /metrics:\n%s", body)
 	}
 	return out
+}
+
+// killShims ends the containerd shims still serving the test's containerd after
+// it stopped: they were started by this test and would otherwise wait forever.
+// A shim left behind means a pod's last task was not deleted; it is logged (a
+// known issue being chased), not failed on.
+func killShims(t testing.TB, socket string) {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		cmd, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(cmd), "containerd-shim") || !strings.Contains(string(cmd), socket) {
+			continue
+		}
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		if err != nil {
+			continue
+		}
+		t.Logf("a containerd shim outlived the test's containerd: pid %d %s", pid, strings.ReplaceAll(string(cmd), "\x00", " "))
+		if proc, err := os.FindProcess(pid); err == nil {
+			_ = proc.Kill()
+		}
+	}
 }
