@@ -147,6 +147,16 @@ func TestMetricsShowAppendsFoldsSchedulingAndCensus(t *testing.T) {
 		if len(mfs["wake_projection_lag_sequences"].GetMetric()) == 0 {
 			return "no projection lag series"
 		}
+		// Lag is 0 once a runner has folded what its consumer delivered, while
+		// an append may still be on its way: wait until the query projection
+		// has folded every event appended so far.
+		var appended float64
+		for _, m := range mfs["wake_events_appended_total"].GetMetric() {
+			appended += m.GetCounter().GetValue()
+		}
+		if v, _ := value(mfs, "wake_projection_checkpoint", "projection", "query"); v < appended {
+			return fmt.Sprintf("query checkpoint %v, %v events appended", v, appended)
+		}
 		return ""
 	})
 
