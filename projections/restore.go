@@ -114,6 +114,9 @@ func (r *Runner) maybeSnapshot(checkpoint uint64) {
 		// Without a new snapshot, wait another interval before trying again.
 		sn.last = max(sn.last, checkpoint)
 		sn.mu.Unlock()
+		// The fold may have moved on by another interval meanwhile, with no
+		// commit left to notice.
+		r.maybeSnapshot(r.checkpoint.Load())
 	}()
 }
 

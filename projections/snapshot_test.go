@@ -3,6 +3,7 @@ package projections_test
 import (
 	"os"
 	"testing"
+	"time"
 
 	"github.com/wake-run/wake/events/eventstest"
 	"github.com/wake-run/wake/projections"
@@ -106,14 +107,21 @@ func TestAutomaticSnapshots(t *testing.T) {
 		last = seqs[len(seqs)-1]
 		rn.waitFor(t, last)
 	}
+	// Snapshots are written in the background: one taken while the fold ran
+	// on is followed by the next as soon as it ends.
+	var all []projections.SnapshotInfo
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if all, err = store.List(ctx, "count", 1); err != nil {
+			t.Fatal(err)
+		}
+		if len(all) >= 2 && all[len(all)-1].Seq+40 > last {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d snapshots after %d events with one every 40: %+v", len(all), last, all)
+		}
+	}
 	rn.stop(t) // waits for a snapshot in flight
-	all, err := store.List(ctx, "count", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(all) < 2 {
-		t.Fatalf("%d snapshots after %d events with one every 40: %+v", len(all), last, all)
-	}
 	for i := 1; i < len(all); i++ {
 		if all[i].Seq < all[i-1].Seq+40 {
 			t.Fatalf("snapshots %d and %d are closer than 40 sequences", all[i-1].Seq, all[i].Seq)
