@@ -135,8 +135,16 @@ metadata: {name: three, labels: {batch: other}}
 	if r := h.ok("delete", "-f", fx); r.out != "configmap \"settings\" deleted\nservice \"web\" deleted\npod \"solo\" deleted\n" {
 		t.Errorf("delete -f printed %q", r.out)
 	}
-	if r := h.run("get", "cm,svc,po"); r.failed() || r.out != "" {
-		t.Errorf("objects survived their deletion: %q %q", r.out, r.errLine)
+	// A pod's deletion is graceful: it shows Terminating until the dispatcher
+	// (no node ran it) finishes it.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		r := h.run("get", "cm,svc,po")
+		if !r.failed() && r.out == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("objects survived their deletion: %q %q", r.out, r.errLine)
+		}
 	}
 	if r := h.fails("delete", "cm/three"); r.errLine != `Error from server (NotFound): configmaps "three" not found` {
 		t.Errorf("delete of a deleted object: %q", r.errLine)
