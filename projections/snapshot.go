@@ -33,7 +33,9 @@ type SnapshotInfo struct {
 	Time       time.Time `json:"time"`
 }
 
-func (i SnapshotInfo) objectName() string {
+// ObjectName is the snapshot's object in SnapshotBucket:
+// <projection>.v<fold version>.<sequence, 20 digits>.
+func (i SnapshotInfo) ObjectName() string {
 	return fmt.Sprintf("%s.v%d.%020d", i.Projection, i.Version, i.Seq)
 }
 
@@ -153,7 +155,7 @@ func (s *SnapshotStore) write(ctx context.Context, info SnapshotInfo, each func(
 	}()
 	// The key count is known only at the end; it goes in the metadata of the
 	// finished object through a second, cheap update.
-	name := info.objectName()
+	name := info.ObjectName()
 	oi, err := s.obs.Put(ctx, jetstream.ObjectMeta{Name: name + ".partial"}, pr)
 	pr.CloseWithError(err)
 	if err != nil {
@@ -195,7 +197,7 @@ func (s *SnapshotStore) prune(ctx context.Context, projection string, version in
 				drop = i
 			}
 		}
-		_ = s.obs.Delete(ctx, all[drop].objectName())
+		_ = s.obs.Delete(ctx, all[drop].ObjectName())
 		all = append(all[:drop], all[drop+1:]...)
 	}
 }
@@ -203,9 +205,9 @@ func (s *SnapshotStore) prune(ctx context.Context, projection string, version in
 // read calls fn for every record of a snapshot, in key order. Key and value are
 // valid only during fn.
 func (s *SnapshotStore) read(ctx context.Context, info SnapshotInfo, fn func(k, v []byte) error) error {
-	res, err := s.obs.Get(ctx, info.objectName())
+	res, err := s.obs.Get(ctx, info.ObjectName())
 	if err != nil {
-		return fmt.Errorf("read snapshot %s: %w", info.objectName(), err)
+		return fmt.Errorf("read snapshot %s: %w", info.ObjectName(), err)
 	}
 	defer res.Close()
 	br := bufio.NewReaderSize(s2.NewReader(res), 256<<10)
@@ -231,12 +233,12 @@ func (s *SnapshotStore) read(ctx context.Context, info SnapshotInfo, fn func(k, 
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("read snapshot %s: %w", info.objectName(), err)
+			return fmt.Errorf("read snapshot %s: %w", info.ObjectName(), err)
 		}
 		k = append([]byte(nil), k...)
 		v, err := readField()
 		if err != nil {
-			return fmt.Errorf("read snapshot %s: truncated record: %w", info.objectName(), err)
+			return fmt.Errorf("read snapshot %s: truncated record: %w", info.ObjectName(), err)
 		}
 		if err := fn(k, v); err != nil {
 			return err

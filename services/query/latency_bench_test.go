@@ -268,7 +268,7 @@ func BenchmarkGetAt(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		name := fmt.Sprintf("%s.v%d.%020d", snap.Projection, snap.Version, snap.Seq)
+		name := snap.ObjectName()
 		for i := 0; i < b.N; i++ {
 			if _, err := obs.GetBytes(ctx, name); err != nil {
 				b.Fatal(err)

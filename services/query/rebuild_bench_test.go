@@ -105,7 +105,7 @@ func BenchmarkQueryRebuild(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		name := fmt.Sprintf("%s.v%d.%020d", info.Projection, info.Version, info.Seq)
+		name := info.ObjectName()
 		for range b.N {
 			data, err := obs.GetBytes(ctx, name)
 			if err != nil {
