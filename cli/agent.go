@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/node/agent"
+	"github.com/wake-run/wake/node/host"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -32,6 +34,22 @@ func (f *agentFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.namespace, "containerd-namespace", "wake", "containerd namespace of this node's containers")
 	cmd.Flags().StringVar(&f.podCIDR, "pod-cidr", "10.88.0.0/24", "addresses of this node's pods")
 	cmd.Flags().StringVar(&f.bridge, "bridge", "wake0", "the Linux bridge this node's pods attach to")
+}
+
+// nodeRequirements is what preflight checks (tests replace it).
+var nodeRequirements = host.Node
+
+// preflight names, at once, every package this machine lacks to run pods,
+// before anything starts. With --containerd-socket, containerd and runc are
+// someone else's.
+func (f *agentFlags) preflight() error {
+	reqs := nodeRequirements
+	if f.socket != "" {
+		reqs = slices.DeleteFunc(slices.Clone(reqs), func(r host.Requirement) bool {
+			return r.Package == host.Containerd.Package || r.Package == host.Runc.Package
+		})
+	}
+	return host.Check(reqs...)
 }
 
 func (f *agentFlags) config(logger *slog.Logger) (agent.Config, error) {
@@ -79,6 +97,9 @@ func newAgentCmd(g *globals) *cobra.Command {
 			logger := slog.New(slog.NewTextHandler(g.errOut, &slog.HandlerOptions{Level: level}))
 			cfg, err := f.config(logger)
 			if err != nil {
+				return err
+			}
+			if err := f.preflight(); err != nil {
 				return err
 			}
 			servers := g.server

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/wake-run/wake/node/host/hosttest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -46,14 +47,7 @@ type cluster struct {
 
 func needRealNode(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces, bridges, containerd)")
-	}
-	for _, bin := range []string{"containerd", "runc", "/usr/lib/cni/bridge", "/bin/busybox"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s is not installed (deploy/setup-debian.sh installs it)", bin)
-		}
-	}
+	hosttest.RequireNode(t)
 }
 
 func startCluster(t *testing.T) *cluster {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/wake-run/wake/node/host"
+	"github.com/wake-run/wake/node/host/hosttest"
 	"io"
 	"net"
 	"net/http"
@@ -117,12 +119,8 @@ func TestNewRefusesBadConfig(t *testing.T) {
 // the bridge, the state and any portmap chain the test added when it ends.
 func newNetwork(t *testing.T) (*cni.Network, string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("CNI needs root")
-	}
-	if _, err := exec.LookPath("iptables"); err != nil {
-		t.Skip("iptables is not installed (apt-get install iptables)")
-	}
+	hosttest.RequireRoot(t, "CNI")
+	hosttest.Require(t, host.CNI, host.IPTables, host.IPRoute2)
 	dir := t.TempDir()
 	cfg := cni.Config{
 		BridgeName: fmt.Sprintf("wkt-cni%d", os.Getpid()%100000),
@@ -131,9 +129,6 @@ func newNetwork(t *testing.T) (*cni.Network, string) {
 		DataDir:    filepath.Join(dir, "ipam"),
 	}
 	n, err := cni.New(cfg)
-	if errors.Is(err, cni.ErrPluginsMissing) {
-		t.Skip(err)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}

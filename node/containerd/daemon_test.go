@@ -3,8 +3,9 @@ package containerd_test
 import (
 	"context"
 	"errors"
+	"github.com/wake-run/wake/node/host"
+	"github.com/wake-run/wake/node/host/hosttest"
 	"os"
-	"os/exec"
 	"syscall"
 	"testing"
 	"time"
@@ -69,12 +70,6 @@ func TestEnsureNamesWhatToInstall(t *testing.T) {
 
 func requireContainerd(t *testing.T) {
 	t.Helper()
-	for _, bin := range []string{"containerd", "runc"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s is not installed (apt-get install containerd runc)", bin)
-		}
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("containerd needs root")
-	}
+	hosttest.RequireRoot(t, "containerd")
+	hosttest.Require(t, host.Containerd, host.Runc)
 }

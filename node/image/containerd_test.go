@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/wake-run/wake/node/host"
+	"github.com/wake-run/wake/node/host/hosttest"
 	"io"
 	"net"
 	"net/http"
@@ -26,17 +28,8 @@ import (
 // and serves one request from hostname-web. It skips only when containerd is
 // not installed.
 func TestContainerdImportsAndRuns(t *testing.T) {
-	for _, bin := range []string{"containerd", "ctr"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s is not installed (apt-get install containerd runc): %v", bin, err)
-		}
-	}
-	if os.Geteuid() != 0 {
-		t.Fatal("containerd is installed but this test needs root to run it")
-	}
-	if _, err := os.Stat(images.BusyboxPath); err != nil {
-		t.Fatalf("containerd is installed but busybox-static is not (apt-get install busybox-static): %v", err)
-	}
+	hosttest.RequireRoot(t, "containerd")
+	hosttest.Require(t, host.Containerd, host.Runc, host.Busybox)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 

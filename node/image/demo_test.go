@@ -5,7 +5,8 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
-	"errors"
+	wakehost "github.com/wake-run/wake/node/host"
+	"github.com/wake-run/wake/node/host/hosttest"
 	"os"
 	"slices"
 	"testing"
@@ -60,10 +61,8 @@ func TestHostnameWebImage(t *testing.T) {
 }
 
 func TestBusyboxImage(t *testing.T) {
+	hosttest.Require(t, wakehost.Busybox)
 	host, err := os.ReadFile(images.BusyboxPath)
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skip("no " + images.BusyboxPath + ": apt-get install busybox-static")
-	}
 	must(t, err)
 	img, err := images.Busybox(context.Background(), images.BusyboxPath)
 	must(t, err)

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/wake-run/wake/node/host"
+	"github.com/wake-run/wake/node/host/hosttest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,14 +19,8 @@ import (
 // is not installed (CI installs it: task setup-test).
 func chromium(t *testing.T) string {
 	t.Helper()
-	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
-		return "/usr/bin/chromium"
-	}
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium is not installed (apt-get install chromium, or task setup-test)")
-	}
-	return path
+	hosttest.Require(t, host.Chromium)
+	return host.Chromium.Path()
 }
 
 // browser is a headless Chromium tab; it and its process end with the test.

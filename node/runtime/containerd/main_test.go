@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/wake-run/wake/node/host"
+	"github.com/wake-run/wake/node/host/hosttest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,20 +84,13 @@ func run(m *testing.M) int {
 // a program they need is not installed.
 func missing() string {
 	if os.Geteuid() != 0 {
-		return "containers need root"
+		return "root (containers)"
 	}
-	for _, bin := range []string{"containerd", "runc", "iptables", "ip", "go"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			return bin + " is not installed (apt-get install containerd runc containernetworking-plugins iptables iproute2 busybox-static)"
-		}
+	if _, err := exec.LookPath("go"); err != nil {
+		return "the go command (the demo image is compiled)"
 	}
-	if _, err := os.Stat(images.BusyboxPath); err != nil {
-		return "busybox-static is not installed"
-	}
-	if _, err := os.Stat("/usr/lib/cni/bridge"); err != nil {
-		if _, err := os.Stat("/opt/cni/bin/bridge"); err != nil {
-			return "containernetworking-plugins is not installed"
-		}
+	if err := host.Check(append(append([]host.Requirement{}, host.Node...), host.Busybox)...); err != nil {
+		return err.Error()
 	}
 	return ""
 }
@@ -271,7 +266,7 @@ func leakedWaits() string {
 func rt(t testing.TB) *containerd.Runtime {
 	t.Helper()
 	if env.skip != "" {
-		t.Skip(env.skip)
+		hosttest.Unmet(t, env.skip)
 	}
 	return env.rt
 }
