@@ -25,7 +25,7 @@ func podEvent(verb, node string, seq uint64, payload any) *events.Event {
 	}
 	return &events.Event{ID: "id-" + strconv.FormatUint(seq, 10), Type: "pod." + verb, Seq: seq,
 		Object: events.Ref{Kind: "Pod", Namespace: "shop", Name: "web", Node: node},
-		Time: t0.Add(time.Duration(seq) * time.Second), Actor: "test", Schema: events.SchemaVersion, Payload: raw}
+		Time:   t0.Add(time.Duration(seq) * time.Second), Actor: "test", Schema: events.SchemaVersion, Payload: raw}
 }
 
 func created(uid string, seq uint64) *events.Event {
