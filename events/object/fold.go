@@ -28,7 +28,7 @@ const (
 
 	// Pods only, on the pod's facet in its node's inbox (Ref.Node set).
 	Assigned = "assigned" // payload Assignment: the pod as the node must run it
-	Stopped  = "stopped"  // no payload; the node stopped the pod and released it
+	Stopped  = "stopped"  // payload Deletion (UID: which pod of the name; may be absent); the node stopped the pod and released it
 )
 
 // Assignment is the payload of a pod's assigned event in its node's inbox: the

@@ -71,6 +71,9 @@ type Agent struct {
 	logger  *slog.Logger
 	hostIP  string
 	metrics *metrics // nil: not measured
+	// facetVersion learns the newest version of a facet subject (the log's; tests
+	// replace it).
+	facetVersion func(context.Context, events.Ref) (uint64, error)
 
 	mu      sync.Mutex
 	workers map[string]*worker
@@ -124,6 +127,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Agent, error) {
 	a := &Agent{cfg: cfg, nc: nc, log: log, query: query.NewClient(nc), logger: cfg.Logger.With("node", cfg.NodeName), metrics: m,
 		workers: map[string]*worker{}, touched: map[string]bool{}, wakeup: make(chan struct{}, 1),
 		adopt: map[string][]runtime.ContainerStatus{}, sandbox: map[string]runtime.Sandbox{}}
+	a.facetVersion = log.SubjectVersion
 	socket := cfg.Socket
 	if socket == "" {
 		d, err := containerd.Ensure(ctx, containerd.Config{StateDir: filepath.Join(cfg.StateDir, "containerd")})
@@ -406,28 +410,44 @@ func (a *Agent) containerID(sb *runtime.Sandbox, name string, attempt uint32) st
 }
 
 // appendFacet appends an event to a pod's facet in this node's inbox, guarded by
-// the facet's newest event; on a conflict it reads the newer version and retries
-// (the agent's reports are whole snapshots, so they do not depend on it).
+// the facet's newest event. On a conflict it learns the newer version from the log
+// and appends again, until it is stored or ctx ends: the agent's reports are whole
+// snapshots, so a newer event on the facet does not change what they say.
 func (a *Agent) appendFacet(ctx context.Context, ev *events.Event) error {
-	version, err := a.log.SubjectVersion(ctx, ev.Object)
-	if err != nil {
-		return err
-	}
-	for attempt := 0; attempt < 5; attempt++ {
+	delay := 10 * time.Millisecond
+	for {
+		version, err := a.facetVersion(ctx, ev.Object)
+		if err != nil {
+			return err
+		}
 		ev.Time = time.Now().UTC()
 		_, err = a.log.Append(ctx, ev, version)
 		if !errors.Is(err, events.ErrConflict) {
 			return err
 		}
-		if version, err = a.log.SubjectVersion(ctx, ev.Object); err != nil {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (retrying ended: %w)", err, ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, time.Second)
+	}
+}
+
+// register creates or updates this node's Node and reports its status. A write
+// refused by a version guard (the node-lifecycle controller marked the node at the
+// same moment) is decided again from the node as the log now holds it.
+func (a *Agent) register(ctx context.Context) error {
+	var err error
+	for attempt := 0; attempt < 10; attempt++ {
+		if err = a.registerOnce(ctx); !errors.Is(err, events.ErrConflict) {
 			return err
 		}
 	}
 	return err
 }
 
-// register creates or updates this node's Node and reports its status.
-func (a *Agent) register(ctx context.Context) error {
+func (a *Agent) registerOnce(ctx context.Context) error {
 	k, _ := object.ByKind("Node")
 	ref := events.Ref{Kind: "Node", Name: a.cfg.NodeName}
 	labels := map[string]string{"kubernetes.io/hostname": a.cfg.NodeName, "kubernetes.io/os": goruntime.GOOS, "kubernetes.io/arch": goruntime.GOARCH}

@@ -22,6 +22,7 @@ const (
 	backoffMax   = 5 * time.Minute
 	backoffReset = 10 * time.Minute
 	retryCreate  = 2 * time.Second
+	retryReport  = time.Second
 )
 
 type exitNote struct {
@@ -89,8 +90,11 @@ func (w *worker) run(ctx context.Context) {
 			return
 		}
 		w.sync(ctx)
-		w.report(ctx)
-		timer.Reset(w.nextWake())
+		next := w.nextWake()
+		if !w.report(ctx) {
+			next = min(next, retryReport) // never wait for the next change to report this one
+		}
+		timer.Reset(next)
 	}
 }
 
@@ -249,15 +253,30 @@ func (w *worker) stop(ctx context.Context) {
 	}
 	w.a.removePod(ctx, string(w.pod.UID), grace)
 	ref := events.Ref{Kind: "Pod", Namespace: w.ns, Name: w.name, Node: w.a.cfg.NodeName}
-	ev, _ := events.New("pod."+object.Stopped, ref, w.a.actor(), nil)
+	// The uid says which pod of the name was stopped, so a late report is never
+	// taken for a newer pod's.
+	ev, _ := events.New("pod."+object.Stopped, ref, w.a.actor(), &object.Deletion{UID: string(w.pod.UID)})
 	ev.Reason = fmt.Sprintf("containers stopped (grace %s) and network released", grace)
-	if err := w.a.appendFacet(ctx, ev); err != nil {
+	// Until it is stored the pod stays Terminating: retry until then, or until
+	// the agent stops (the next one stops the still assigned pod again).
+	for delay := retryReport; ; delay = min(2*delay, 30*time.Second) {
+		err := w.a.appendFacet(ctx, ev)
+		if err == nil {
+			return
+		}
 		w.a.logger.Warn("report stopped", "pod", w.ns+"/"+w.name, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
 	}
 }
 
-// report appends the pod's status when it changed since the last report.
-func (w *worker) report(ctx context.Context) {
+// report appends the pod's status when it changed since the last report. It
+// returns false when a changed status could not be stored: the caller reports
+// again soon.
+func (w *worker) report(ctx context.Context) bool {
 	var ctrs []*ctrState
 	for _, c := range w.pod.Spec.Containers {
 		ctrs = append(ctrs, w.ctrs[c.Name])
@@ -269,17 +288,18 @@ func (w *worker) report(ctx context.Context) {
 	st := podStatus(w.pod, ctrs, ip, w.a.hostIP, w.start)
 	data, _ := json.Marshal(st)
 	if string(data) == string(w.reported) {
-		return
+		return true
 	}
 	ref := events.Ref{Kind: "Pod", Namespace: w.ns, Name: w.name, Node: w.a.cfg.NodeName}
 	ev, _ := events.New("pod."+object.Status, ref, w.a.actor(), &object.StatusChange{Status: data})
 	ev.Reason = summary(st)
 	if err := w.a.appendFacet(ctx, ev); err != nil {
 		w.a.logger.Warn("report status", "pod", w.ns+"/"+w.name, "err", err)
-		return
+		return false
 	}
 	w.reported = data
 	w.a.metrics.phase(&w.counted, st.Phase)
+	return true
 }
 
 func summary(st corev1.PodStatus) string {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -114,24 +116,63 @@ func (c *Controller) reconcile(ctx context.Context) error {
 		return err
 	}
 	// Pipelined: thousands of pods bound at once are forwarded without waiting for
-	// each acknowledgement. A conflict means newer events: the pod comes back dirty.
+	// each acknowledgement.
 	p := c.log.Pipeline()
 	for _, a := range actions {
 		a.Event.Time = time.Now().UTC()
 		if err := p.Append(a.Event, a.Expected); err != nil {
+			c.redo(actions)
 			return err
 		}
 	}
 	res, err := p.Wait(ctx)
 	if err != nil {
+		c.redo(actions)
 		return err
 	}
+	var conflicted []events.Ref
 	for _, r := range res {
-		if r.Err != nil && !errors.Is(r.Err, events.ErrConflict) {
-			return r.Err
+		switch {
+		case errors.Is(r.Err, events.ErrConflict):
+			conflicted = append(conflicted, r.Event.Object)
+		case r.Err != nil:
+			err = errors.Join(err, r.Err)
+			conflicted = append(conflicted, r.Event.Object)
 		}
 	}
-	return nil
+	if len(conflicted) > 0 {
+		c.refold(ctx, conflicted)
+	}
+	return err
+}
+
+// redo marks the pods of actions not known to be appended to be decided again.
+func (c *Controller) redo(actions []Action) {
+	refs := make([]events.Ref, 0, len(actions))
+	for _, a := range actions {
+		refs = append(refs, a.Event.Object)
+	}
+	c.Touched(refs, 0)
+}
+
+// refold makes the pods whose appends were refused be decided again from fresh
+// state: it learns the newest version of each refused subject from the log, waits
+// (a little) until the projection has folded it, and marks the pods dirty. A
+// conflict is never dropped: when the projection is slow, the next round decides
+// from what it has and conflicts again.
+func (c *Controller) refold(ctx context.Context, refs []events.Ref) {
+	var newest uint64
+	for _, ref := range refs {
+		if v, err := c.log.SubjectVersion(ctx, ref); err == nil {
+			newest = max(newest, v)
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := c.runner.WaitFor(wctx, newest); err != nil && ctx.Err() == nil {
+		c.logger.Warn("dispatcher: deciding a conflicted pod before its newer events are folded", "err", err)
+	}
+	c.Touched(refs, 0)
 }
 
 func readPod(rd projections.Reader, ns, name string) (*Pod, error) {
@@ -157,6 +198,15 @@ func readPod(rd projections.Reader, ns, name string) (*Pod, error) {
 			return nil, err
 		}
 		p.Facet = &f
+	}
+	if node := p.Pod.Spec.NodeName; node != "" {
+		if raw, ok, err := rd.Get(slotKey(node, ns, name)); err != nil {
+			return nil, err
+		} else if ok {
+			if p.Slot, err = strconv.ParseUint(string(raw), 10, 64); err != nil {
+				return nil, fmt.Errorf("slot of pod %s/%s on node %s: %w", ns, name, node, err)
+			}
+		}
 	}
 	return p, nil
 }

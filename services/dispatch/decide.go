@@ -21,6 +21,10 @@ type Pod struct {
 	EventID     string // the newest event on it: the cause of what is appended
 	Correlation string
 	Facet       *facet // nil when nothing reached the node's inbox yet
+	// Slot is the version of the pod's facet subject in its node's inbox (0: no
+	// event): what forwarding it is guarded by. It counts the events of earlier
+	// pods of the same name on that node.
+	Slot uint64
 }
 
 // Action is one guarded append.
@@ -51,16 +55,12 @@ func Decide(p Pod) ([]Action, error) {
 		}
 		facetRef := ref
 		facetRef.Node = pod.Spec.NodeName
-		var expected uint64
-		if p.Facet != nil {
-			expected = p.Facet.Version
-		}
 		ev := newEvent(p, "pod."+object.Assigned, facetRef, object.Assignment{Pod: raw, Version: p.Version})
 		ev.Reason = fmt.Sprintf("pod %s/%s at version %d for node %s", pod.Namespace, pod.Name, p.Version, pod.Spec.NodeName)
 		if deleting {
 			ev.Reason = fmt.Sprintf("stop pod %s/%s on node %s", pod.Namespace, pod.Name, pod.Spec.NodeName)
 		}
-		return []Action{{Event: ev, Expected: expected}}, nil
+		return []Action{{Event: ev, Expected: p.Slot}}, nil
 	}
 	return nil, nil
 }

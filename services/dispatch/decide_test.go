@@ -29,11 +29,12 @@ func TestDecide(t *testing.T) {
 	}{
 		{"unbound: nothing", Pod{Pod: pod("", false), Version: 3}, nil},
 		{"bound, never forwarded: assign at facet version 0", Pod{Pod: pod("n1", false), Version: 4}, []want{{"pod.assigned", "n1", 0}}},
-		{"bound, forwarded at this version: nothing", Pod{Pod: pod("n1", false), Version: 4, Facet: &facet{Node: "n1", Version: 9, Assigned: 4}}, nil},
-		{"changed since forwarded: forward again, guarded by the facet", Pod{Pod: pod("n1", false), Version: 6, Facet: &facet{Node: "n1", Version: 9, Assigned: 4}}, []want{{"pod.assigned", "n1", 9}}},
+		{"bound, never forwarded, slot used by an earlier pod of the name: assign at the slot's version", Pod{Pod: pod("n1", false), Version: 4, Slot: 3}, []want{{"pod.assigned", "n1", 3}}},
+		{"bound, forwarded at this version: nothing", Pod{Pod: pod("n1", false), Version: 4, Slot: 9, Facet: &facet{Node: "n1", Assigned: 4}}, nil},
+		{"changed since forwarded: forward again, guarded by the slot", Pod{Pod: pod("n1", false), Version: 6, Slot: 9, Facet: &facet{Node: "n1", Assigned: 4}}, []want{{"pod.assigned", "n1", 9}}},
 		{"deleting and never bound: delete", Pod{Pod: pod("", true), Version: 7}, []want{{"pod.deleted", "", 7}}},
-		{"deleting on a node: forward the deletion", Pod{Pod: pod("n1", true), Version: 8, Facet: &facet{Node: "n1", Version: 9, Assigned: 4}}, []want{{"pod.assigned", "n1", 9}}},
-		{"deleting, node stopped it: delete", Pod{Pod: pod("n1", true), Version: 8, Facet: &facet{Node: "n1", Version: 12, Assigned: 8, Stopped: true}}, []want{{"pod.deleted", "", 8}}},
+		{"deleting on a node: forward the deletion", Pod{Pod: pod("n1", true), Version: 8, Slot: 9, Facet: &facet{Node: "n1", Assigned: 4}}, []want{{"pod.assigned", "n1", 9}}},
+		{"deleting, node stopped it: delete", Pod{Pod: pod("n1", true), Version: 8, Slot: 12, Facet: &facet{Node: "n1", Assigned: 8, Stopped: true}}, []want{{"pod.deleted", "", 8}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ package dispatch
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
@@ -15,10 +16,14 @@ import (
 
 // Projection folds pods (from their own subjects) and their node facets.
 //
-// Keys: p\x00<namespace>\x00<name> -> podRecord; f\x00<namespace>\x00<name> -> facet.
+// Keys: p\x00<namespace>\x00<name> -> podRecord; f\x00<namespace>\x00<name> -> facet
+// (of the pod that holds the name now); s\x00<node>\x00<namespace>\x00<name> -> the
+// version of the facet subject in that node's inbox (decimal). A slot's version
+// outlives the pod: the next pod of the same name on the same node is forwarded
+// guarded by it.
 func Projection() projections.Projection {
 	return projections.Projection{
-		Name: "dispatch", Version: 1, Fold: Fold, Prepare: object.Prepare,
+		Name: "dispatch", Version: 2, Fold: Fold, Prepare: object.Prepare,
 		Subjects: []string{events.KindSubjects("Pod", "", false), events.Prefix + ".node.*.pod.*.*"},
 	}
 }
@@ -29,17 +34,20 @@ type podRecord struct {
 	Correlation string          `json:"correlation,omitempty"`
 }
 
-// facet is what the dispatcher knows of a pod's facet in its node's inbox.
+// facet is what the dispatcher knows of the facet, in its node's inbox, of the pod
+// that holds the name now (a pod's deletion forgets it; its slot's version stays).
 type facet struct {
 	Node string `json:"node"`
-	// Version is the sequence of the newest event on the facet subject.
-	Version uint64 `json:"version"`
 	// Assigned is the pod version last forwarded; Stopped that the node released it.
 	Assigned uint64 `json:"assigned,omitempty"`
 	Stopped  bool   `json:"stopped,omitempty"`
 }
 
 func key(prefix, ns, name string) []byte { return []byte(prefix + "\x00" + ns + "\x00" + name) }
+
+func slotKey(node, ns, name string) []byte {
+	return []byte("s\x00" + node + "\x00" + ns + "\x00" + name)
+}
 
 // Fold is pure over s.
 func Fold(s projections.State, ev *events.Event) error {
@@ -82,8 +90,20 @@ func Fold(s projections.State, ev *events.Event) error {
 	return s.Set(pk, data)
 }
 
+// foldFacet records the slot's new version, and what the event says of the pod
+// that holds the name, when it is about that pod: a report about a pod that no
+// longer exists, or about an earlier pod of the name (its uid says so), changes
+// only the slot's version.
 func foldFacet(s projections.State, ev *events.Event) error {
-	fk := key("f", ev.Object.Namespace, ev.Object.Name)
+	ns, name := ev.Object.Namespace, ev.Object.Name
+	if err := s.Set(slotKey(ev.Object.Node, ns, name), []byte(strconv.FormatUint(ev.Seq, 10))); err != nil {
+		return err
+	}
+	uid, ok, err := podUID(s, ns, name)
+	if err != nil || !ok {
+		return err
+	}
+	fk := key("f", ns, name)
 	var f facet
 	if raw, ok, err := s.Get(fk); err != nil {
 		return err
@@ -92,17 +112,66 @@ func foldFacet(s projections.State, ev *events.Event) error {
 			return err
 		}
 	}
-	f.Node, f.Version = ev.Object.Node, ev.Seq
+	if f.Node != "" && f.Node != ev.Object.Node {
+		return nil // another node's slot: the pod is not there
+	}
+	f.Node = ev.Object.Node
 	switch ev.Type {
 	case "pod." + object.Assigned:
 		var a object.Assignment
 		if err := json.Unmarshal(ev.Payload, &a); err != nil {
 			return fmt.Errorf("%w: %s payload: %v", object.ErrFold, ev.Type, err)
 		}
+		var meta struct {
+			Metadata struct {
+				UID string `json:"uid"`
+			} `json:"metadata"`
+		}
+		if err := json.Unmarshal(a.Pod, &meta); err != nil {
+			return fmt.Errorf("%w: %s pod: %v", object.ErrFold, ev.Type, err)
+		}
+		if meta.Metadata.UID != uid {
+			return nil
+		}
 		f.Assigned = a.Version
 	case "pod." + object.Stopped:
+		var d object.Deletion
+		if len(ev.Payload) > 0 && string(ev.Payload) != "null" {
+			if err := json.Unmarshal(ev.Payload, &d); err != nil {
+				return fmt.Errorf("%w: %s payload: %v", object.ErrFold, ev.Type, err)
+			}
+		}
+		if d.UID != "" && d.UID != uid {
+			return nil
+		}
+		if f.Assigned == 0 {
+			return nil // the node stopped a pod it was never given: an earlier one
+		}
 		f.Stopped = true
+	default:
+		return nil // the node's status report: the slot's version is all that moved
 	}
 	data, _ := json.Marshal(f)
 	return s.Set(fk, data)
+}
+
+// podUID returns the uid of the pod that holds the name; ok is false when none does.
+func podUID(rd projections.Reader, ns, name string) (string, bool, error) {
+	raw, ok, err := rd.Get(key("p", ns, name))
+	if err != nil || !ok {
+		return "", false, err
+	}
+	var rec podRecord
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return "", false, err
+	}
+	var meta struct {
+		Object struct {
+			Metadata struct {
+				UID string `json:"uid"`
+			} `json:"metadata"`
+		} `json:"object"`
+	}
+	_ = json.Unmarshal(rec.Stored, &meta)
+	return meta.Object.Metadata.UID, true, nil
 }

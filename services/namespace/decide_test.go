@@ -129,6 +129,12 @@ func nsFoldEvent(kind, ns, name, verb string, seq uint64) *events.Event {
 		Object: events.Ref{Kind: kind, Namespace: ns, Name: name}, Actor: "user:alice", Schema: events.SchemaVersion}
 }
 
+// inInbox moves ev to its object's facet in node n1's inbox.
+func inInbox(ev *events.Event) *events.Event {
+	ev.Object.Node = "n1"
+	return ev
+}
+
 func TestFold(t *testing.T) {
 	s := projections.NewMemState()
 	for _, ev := range []*events.Event{
@@ -141,6 +147,9 @@ func TestFold(t *testing.T) {
 		nsFoldEvent("Namespace", "", "shop", object.Deleting, 7),
 		nsFoldEvent("Deployment", "shop", "web", object.Deleted, 8),
 		nsFoldEvent("Namespace", "", "shop", object.Deleting, 9), // a second deletion keeps the first cause
+		nsFoldEvent("Pod", "shop", "p", object.Created, 10),
+		inInbox(nsFoldEvent("Pod", "shop", "p", object.Assigned, 11)), // the pod's facet: not its version,
+		inInbox(nsFoldEvent("Pod", "shop", "p", object.Status, 12)),   // nor the contents' newest event
 	} {
 		if err := Fold(s, ev); err != nil {
 			t.Fatalf("seq %d: %v", ev.Seq, err)
@@ -159,17 +168,17 @@ func TestFold(t *testing.T) {
 	}
 	delete(got, "n\x00shop")
 	want := map[string]string{"o\x00shop\x00ConfigMap\x00a": "4", "o\x00other\x00ConfigMap\x00x": "6",
-		"l\x00shop": "8", "l\x00other": "6"} // l: the newest event of the namespace's contents
+		"o\x00shop\x00Pod\x00p": "10", "l\x00shop": "10", "l\x00other": "6"} // l: the newest event of the namespace's contents
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("members = %q, want %q", got, want)
 	}
-	if err := Fold(s, nsFoldEvent("Namespace", "", "shop", object.Deleted, 10)); err != nil {
+	if err := Fold(s, nsFoldEvent("Namespace", "", "shop", object.Deleted, 13)); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok, _ := s.Get([]byte("n\x00shop")); ok {
 		t.Error("a deleted namespace keeps its state")
 	}
-	bad := nsFoldEvent("ConfigMap", "shop", "a", object.Updated, 11)
+	bad := nsFoldEvent("ConfigMap", "shop", "a", object.Updated, 14)
 	bad.Object.Kind = "Widget"
 	if err := Fold(s, bad); !errors.Is(err, object.ErrFold) {
 		t.Errorf("unknown kind = %v, want ErrFold", err)

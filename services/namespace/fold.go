@@ -18,8 +18,13 @@ import (
 //
 // Keys: n\x00<namespace> -> nsState; o\x00<namespace>\x00<kind>\x00<name> -> version;
 // l\x00<namespace> -> sequence of the newest event of any object in the namespace.
+//
+// It reads objects' own subjects only: a pod's facet in a node's inbox is not the
+// subject a deletion of the pod names, nor one that the final deletion's guard
+// (ev.*.<namespace>.*) matches.
 func Projection() projections.Projection {
-	return projections.Projection{Name: "namespaces", Version: 2, Fold: Fold}
+	return projections.Projection{Name: "namespaces", Version: 3, Fold: Fold,
+		Subjects: []string{events.Prefix + ".*.*.*"}}
 }
 
 type nsState struct {
@@ -48,6 +53,9 @@ func Fold(s projections.State, ev *events.Event) error {
 	k, ok := object.ByKind(ev.Object.Kind)
 	if !ok {
 		return fmt.Errorf("%w: unknown kind %q", object.ErrFold, ev.Object.Kind)
+	}
+	if ev.Object.Node != "" {
+		return nil // a node facet: versions here are of objects' own subjects
 	}
 	verb := strings.TrimPrefix(ev.Type, k.Token()+".")
 	if k.Kind == "Namespace" {
