@@ -160,6 +160,12 @@ func TestCheckFields(t *testing.T) {
 		manifest: `{"spec":{"volumes":[{"name":"ok","hostPath":{"path":"/data"}},{"name":"ebs","awsElasticBlockStore":{"volumeID":"vol-1"}}]}}`,
 		refused:  []string{"spec.volumes[1].awsElasticBlockStore: Unsupported value: wake runs no cloud volume plugins; use a persistentVolumeClaim or hostPath"},
 	}, {
+		name:     "claim volumes warn that the pod stays Pending, and are not claimed as mounted",
+		kind:     "Pod",
+		manifest: `{"spec":{"volumes":[{"name":"data","persistentVolumeClaim":{"claimName":"db-data"}},{"name":"scratch","emptyDir":{}},{"name":"cache","ephemeral":{"volumeClaimTemplate":{"spec":{"accessModes":["ReadWriteOnce"]}}}}]}}`,
+		warnings: []string{"spec.volumes[0].persistentVolumeClaim, spec.volumes[2].ephemeral: accepted, not enforced yet: " +
+			"wake serves no PersistentVolumeClaims yet, so the scheduler keeps the pod Pending (persistentvolumeclaim not found) until claims are supported"},
+	}, {
 		name:     "a null refused field declares nothing",
 		kind:     "Pod",
 		manifest: `{"spec":{"volumes":[{"name":"v","gitRepo":null,"configMap":{"name":"c"}}]}}`,

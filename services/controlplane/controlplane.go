@@ -25,6 +25,7 @@ import (
 	"github.com/wake-run/wake/services/gc"
 	"github.com/wake-run/wake/services/namespace"
 	"github.com/wake-run/wake/services/nodelifecycle"
+	"github.com/wake-run/wake/services/podgc"
 	"github.com/wake-run/wake/services/query"
 	"github.com/wake-run/wake/services/reconcile"
 	"github.com/wake-run/wake/services/replicaset"
@@ -46,7 +47,7 @@ type Config struct {
 	Name    string // server name (default wake-<hostname>)
 	Logger  *slog.Logger
 	// NoWorkloadControllers leaves out the ReplicaSet and Deployment controllers
-	// and the garbage collector: for tests of the log and the CLI that count the
+	// and the garbage collectors: for tests of the log and the CLI that count the
 	// events a person's commands append.
 	NoWorkloadControllers bool
 	// NodeGrace is how long a node may go without heartbeats before it is marked
@@ -61,6 +62,10 @@ type Config struct {
 	// 10,000; negative: only on request). Rebuilds and time-travel queries start
 	// from the nearest snapshot.
 	SnapshotEvery int
+	// TerminatedPodGCThreshold is how many terminated pods (Succeeded or Failed)
+	// are kept before the pod garbage collector deletes the oldest (default
+	// 12,500, as Kubernetes' --terminated-pod-gc-threshold; negative: keep all).
+	TerminatedPodGCThreshold int
 }
 
 // Server is a running control plane.
@@ -229,6 +234,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			{replicaset.Projection(), replicaset.New(s.log, cfg.Logger.With("service", "replicaset-controller"))},
 			{deployment.Projection(), deployment.New(s.log, cfg.Logger.With("service", "deployment-controller"))},
 			{gc.Projection(), gc.New(s.log, cfg.Logger.With("service", "garbage-collector"))},
+			{podgc.Projection(), podgc.New(s.log, cfg.Logger.With("service", "pod-garbage-collector"),
+				podgc.WithTerminatedThreshold(cfg.TerminatedPodGCThreshold))},
 		} {
 			r, err := project(w.p, projections.WithAfterCommit(w.ctl.Notify))
 			if err != nil {

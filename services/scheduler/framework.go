@@ -35,9 +35,10 @@ type WeightedScore struct {
 }
 
 // DefaultFilters are the filter plugins in the order Kubernetes runs the
-// equivalent ones. The first that rejects a node gives its status.
+// equivalent ones (VolumeClaims stands for VolumeBinding's PreFilter, which runs
+// before every filter). The first that rejects a node gives its status.
 func DefaultFilters() []FilterPlugin {
-	return []FilterPlugin{NodeReady{}, TaintToleration{}, NodeAffinity{}, NodePorts{}, NodeResourcesFit{}}
+	return []FilterPlugin{VolumeClaims{}, NodeReady{}, TaintToleration{}, NodeAffinity{}, NodePorts{}, NodeResourcesFit{}}
 }
 
 // DefaultScores are the score plugins with Kubernetes' default weights (spread

@@ -34,6 +34,7 @@ type PodInfo struct {
 	nonZeroMilliCPU int64
 	nonZeroMemory   int64
 	hostPorts       []hostPort
+	missingClaim    *Status   // VolumeClaims' verdict, the same on every node
 	insufficient    []*Status // "Insufficient <name>" per Requests.Scalar
 	required        *requiredAffinity
 	preferred       []preferredTerm
@@ -59,6 +60,7 @@ func NewPodInfo(pod *corev1.Pod) (*PodInfo, error) {
 		nonZeroMilliCPU: nonZero.MilliCPU,
 		nonZeroMemory:   nonZero.Memory,
 		hostPorts:       podHostPorts(pod),
+		missingClaim:    missingClaimStatus(pod),
 		required:        required,
 		preferred:       preferred,
 		tieSeed:         hashString(hashString(fnvOffset, string(pod.UID)), "\x00"),

@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -172,5 +173,70 @@ func TestBindsSpreadsAndRetriesWhenTheClusterChanges(t *testing.T) {
 	got := strings.Join(types, ",")
 	if !strings.HasPrefix(got, "pod.created,pod.unschedulable,") || !strings.HasSuffix(got, ",pod.bound") || strings.Count(got, "unschedulable") > 2 {
 		t.Errorf("events of the huge pod: %s", got)
+	}
+}
+
+// A pod that mounts a claim wake does not serve stays Pending, saying which
+// claim is missing, even when a node joins; it is never bound to run without it.
+func TestAPodWhoseClaimIsMissingStaysPending(t *testing.T) {
+	srv, c := start(t)
+	registerNode(t, c, "n1", "4")
+	manifest := `apiVersion: v1
+kind: Pod
+metadata: {name: db}
+spec:
+  containers: [{name: c, image: busybox:1.36}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: db-data}}]
+`
+	docs, err := object.Decode("db.yaml", []byte(manifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.SetNamespace(docs, "", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(context.Background(), &docs[0], client.ModeApply); err != nil {
+		t.Fatal(err)
+	}
+	want := `0/1 nodes are available: 1 persistentvolumeclaim "db-data" not found.`
+	p := waitPod(t, c, "db", "reported unschedulable", func(p *corev1.Pod) bool { s, _ := scheduled(p); return s == corev1.ConditionFalse })
+	if _, msg := scheduled(p); msg != want || p.Status.Phase != corev1.PodPending {
+		t.Errorf("phase %s, PodScheduled message %q, want Pending and %q", p.Status.Phase, msg, want)
+	}
+	registerNode(t, c, "n2", "4")
+	want = `0/2 nodes are available: 2 persistentvolumeclaim "db-data" not found.`
+	p = waitPod(t, c, "db", "reported unschedulable on two nodes", func(p *corev1.Pod) bool { _, msg := scheduled(p); return msg == want })
+	if p.Spec.NodeName != "" {
+		t.Errorf("bound to %s without its claim", p.Spec.NodeName)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cur, err := srv.Log().Read(ctx, events.ReadOptions{Subjects: []string{events.Ref{Kind: "Pod", Namespace: "default", Name: "db"}.Subject()}, Bounded: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cur.Close()
+	var reasons []string
+	for {
+		rec, err := cur.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := rec.Decode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == "pod.bound" {
+			t.Errorf("pod bound: %s", ev.Reason)
+		}
+		if ev.Type == "pod.unschedulable" {
+			reasons = append(reasons, ev.Reason)
+		}
+	}
+	if len(reasons) == 0 || !strings.Contains(reasons[0], `persistentvolumeclaim "db-data" not found`) {
+		t.Errorf("unschedulable events %q, want each to name the claim", reasons)
 	}
 }
