@@ -51,7 +51,7 @@ you would use kubectl.`,
 	root.PersistentFlags().StringVarP(&g.namespace, "namespace", "n", "", "namespace of the request (default \"default\")")
 	root.PersistentFlags().StringVar(&g.as, "as", "", "the user to act as, recorded as the actor of your changes (default: your login; until permissions land, the server trusts this name)")
 	root.AddCommand(
-		newServerCmd(g, "server"), newServerCmd(g, "up"),
+		newServerCmd(g, "server"), newServerCmd(g, "up"), newDownCmd(g),
 		newApplyCmd(g), newCreateCmd(g), newReplaceCmd(g),
 		newGetCmd(g), newDescribeCmd(g), newDeleteCmd(g), newScaleCmd(g),
 		newEventsCmd(g), newVersionCmd(g), newReplayCmd(g), newProjectionsCmd(g),

@@ -87,7 +87,7 @@ func newServerCmd(g *globals, use string) *cobra.Command {
 			}
 			fmt.Fprintf(g.out, "  try           wake image build --demo -o demo.tar && wake image import demo.tar\n")
 			fmt.Fprintf(g.out, "                wake apply -f deploy/examples/web.yaml && wake get pods -o wide\n")
-			fmt.Fprintf(g.out, "Press Ctrl-C to stop (pods keep running and are adopted at the next start).\n")
+			fmt.Fprintf(g.out, "Press Ctrl-C to stop (pods keep running and are adopted at the next start; wake down stops them).\n")
 			<-ctx.Done()
 			fmt.Fprintln(g.out, "shutting down...")
 			if agentDone != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/wake-run/wake/node/containerd"
 	"github.com/wake-run/wake/node/runtime"
 	crt "github.com/wake-run/wake/node/runtime/containerd"
+	"github.com/wake-run/wake/node/teardown"
 	"github.com/wake-run/wake/projections"
 	"github.com/wake-run/wake/services/query"
 	corev1 "k8s.io/api/core/v1"
@@ -81,6 +82,9 @@ type Agent struct {
 	wakeup  chan struct{}
 	adopt   map[string][]runtime.ContainerStatus // pod uid -> containers found at start
 	sandbox map[string]runtime.Sandbox           // pod uid -> sandbox found at start
+	// unlock releases StateDir/agent.lock, held from Start to the end of Run
+	// so that `wake down` refuses to stop pods this agent would restart.
+	unlock func()
 }
 
 // Run starts the runtime (and containerd if needed), registers the node, and runs
@@ -95,8 +99,11 @@ func Run(ctx context.Context, nc *nats.Conn, cfg Config) error {
 }
 
 // Start prepares the agent: containerd (started if none answers), the pod network,
-// the runtime, the node's registration, and an inventory of what still runs.
-func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Agent, error) {
+// the runtime, the node's registration, and an inventory of what still runs. It
+// holds StateDir/agent.lock until Run returns, and fails when another process
+// holds it; before the first start on a state directory it records the host
+// settings the pod network changes (see teardown.RecordHost).
+func Start(ctx context.Context, nc *nats.Conn, cfg Config) (a *Agent, err error) {
 	if cfg.NodeName == "" {
 		h, err := os.Hostname()
 		if err != nil {
@@ -116,6 +123,21 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Agent, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if err := os.MkdirAll(cfg.StateDir, 0o711); err != nil {
+		return nil, fmt.Errorf("agent state directory: %w", err)
+	}
+	unlock, err := teardown.Lock(filepath.Join(cfg.StateDir, teardown.AgentLock))
+	if err != nil {
+		return nil, fmt.Errorf("agent state directory %s: %w: stop it, or give this agent another --state-dir", cfg.StateDir, err)
+	}
+	defer func() {
+		if err != nil {
+			unlock()
+		}
+	}()
+	if err := teardown.RecordHost(ctx, cfg.StateDir); err != nil {
+		return nil, err
+	}
 	m, err := newMetrics(cfg.Metrics)
 	if err != nil {
 		return nil, fmt.Errorf("agent metrics: %w", err)
@@ -124,7 +146,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, nc: nc, log: log, query: query.NewClient(nc), logger: cfg.Logger.With("node", cfg.NodeName), metrics: m,
+	a = &Agent{cfg: cfg, nc: nc, unlock: unlock, log: log, query: query.NewClient(nc), logger: cfg.Logger.With("node", cfg.NodeName), metrics: m,
 		workers: map[string]*worker{}, touched: map[string]bool{}, wakeup: make(chan struct{}, 1),
 		adopt: map[string][]runtime.ContainerStatus{}, sandbox: map[string]runtime.Sandbox{}}
 	a.facetVersion = log.SubjectVersion
@@ -200,6 +222,7 @@ func (a *Agent) NodeName() string { return a.cfg.NodeName }
 
 // Run runs the assigned pods until ctx ends; the pods keep running after it.
 func (a *Agent) Run(ctx context.Context) error {
+	defer a.unlock() // last: the pods are left to `wake down` only once this agent is gone
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	rctx, cancel := context.WithCancel(ctx)

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/node/runtime"
+	"github.com/wake-run/wake/node/teardown"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -159,7 +161,7 @@ func (w *worker) startContainer(ctx context.Context, c corev1.Container, cs *ctr
 	}
 	cfg := runtime.ContainerConfig{Name: c.Name, Attempt: cs.attempt, Image: img.Ref, Command: c.Command, Args: c.Args,
 		Env: envOf(c, w.pod, w.sandbox.IP), WorkingDir: c.WorkingDir, Mounts: w.mounts(c),
-		Resources: runtime.ResourcesFor(c.Resources)}
+		Resources: runtime.ResourcesFor(c.Resources), Labels: map[string]string{teardown.LabelGracePeriod: strconv.FormatInt(podGrace(w.pod), 10)}}
 	id, err := rt.CreateContainer(ctx, *w.sandbox, cfg)
 	if errors.Is(err, runtime.ErrAlreadyExists) {
 		cs.attempt++ // left over from a crash between create and start
@@ -245,10 +247,8 @@ func nextBackoff(b time.Duration) time.Duration {
 // stop stops every container with the pod's grace period, releases the sandbox,
 // and reports the pod stopped, so the dispatcher can delete it.
 func (w *worker) stop(ctx context.Context) {
-	grace := 30 * time.Second
+	grace := time.Duration(podGrace(w.pod)) * time.Second
 	if g := w.pod.DeletionGracePeriodSeconds; g != nil {
-		grace = time.Duration(*g) * time.Second
-	} else if g := w.pod.Spec.TerminationGracePeriodSeconds; g != nil {
 		grace = time.Duration(*g) * time.Second
 	}
 	w.a.removePod(ctx, string(w.pod.UID), grace)
@@ -394,4 +394,12 @@ func (w *worker) mounts(c corev1.Container) []runtime.Mount {
 		}
 	}
 	return out
+}
+
+// podGrace is the pod's terminationGracePeriodSeconds, Kubernetes' 30 when unset.
+func podGrace(pod *corev1.Pod) int64 {
+	if g := pod.Spec.TerminationGracePeriodSeconds; g != nil {
+		return *g
+	}
+	return int64(teardown.DefaultGracePeriod / time.Second)
 }
