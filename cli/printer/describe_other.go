@@ -255,6 +255,9 @@ func (d describer) node(node *corev1.Node) {
 	if node.Spec.ProviderID != "" {
 		w.write(level0, "ProviderID:\t%s\n", node.Spec.ProviderID)
 	}
+	if d.rel.Pods != nil {
+		d.nodeResources(node)
+	}
 }
 
 // generic describes any other object: metadata, then every top-level field
