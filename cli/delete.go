@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/wake-run/wake/events/object"
@@ -12,11 +13,23 @@ import (
 func newDeleteCmd(g *globals) *cobra.Command {
 	var ff fileFlags
 	var selector string
-	var ignoreMissing bool
+	var ignoreMissing, all, allNamespaces bool
 	cmd := &cobra.Command{
-		Use:   "delete TYPE NAME... | TYPE/NAME... | -f FILENAME | TYPE -l SELECTOR",
+		Use:   "delete TYPE NAME... | TYPE/NAME... | -f FILENAME | TYPE -l SELECTOR | TYPE --all",
 		Short: "Delete objects (deleting a namespace deletes everything in it)",
+		Example: `  wake delete deploy web
+  wake delete -f web.yaml
+  wake delete pods -l app=web
+  wake delete deploy --all          # every deployment of the namespace
+  wake delete pods --all -A         # every pod of every namespace`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkDeleteScope(args, len(ff.files) > 0, selector, all, allNamespaces); err != nil {
+				return err
+			}
+			ns := g.ns()
+			if allNamespaces {
+				ns = ""
+			}
 			type item struct {
 				kind      *object.Kind
 				namespace string
@@ -52,10 +65,10 @@ func newDeleteCmd(g *globals) *cobra.Command {
 				}
 				for _, t := range targets {
 					if len(t.names) == 0 {
-						if selector == "" {
-							return fmt.Errorf("resource(s) were provided, but no name was specified (use NAME, -l SELECTOR or -f)")
+						if selector == "" && !all {
+							return fmt.Errorf("resource(s) were provided, but no name was specified (use NAME, -l SELECTOR, --all or -f)")
 						}
-						objs, _, err := c.Query.List(ctx, t.kind, g.ns(), selector)
+						objs, _, err := c.Query.List(ctx, t.kind, ns, selector)
 						if err != nil {
 							return err
 						}
@@ -73,7 +86,8 @@ func newDeleteCmd(g *globals) *cobra.Command {
 			for _, it := range items {
 				err := c.Delete(ctx, it.kind, it.namespace, it.name)
 				if err != nil {
-					if ignoreMissing && errors.Is(err, errNotFound) {
+					// An object listed for --all or -l may be gone by now: deleted, as asked.
+					if (ignoreMissing || all || selector != "") && errors.Is(err, errNotFound) {
 						continue
 					}
 					errs = append(errs, err)
@@ -81,16 +95,36 @@ func newDeleteCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(g.out, "%s %q deleted\n", resourceName(it.kind), it.name)
 			}
-			if len(items) == 0 && selector != "" {
-				fmt.Fprintln(g.errOut, "No resources found")
+			if len(items) == 0 && (selector != "" || all) {
+				fmt.Fprintln(g.out, "No resources found")
 			}
 			return joinNotFound(errs)
 		},
 	}
 	ff.register(cmd, "delete")
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "delete every object of the type matching this label selector")
-	cmd.Flags().BoolVar(&ignoreMissing, "ignore-not-found", false, "treat missing objects as deleted")
+	cmd.Flags().BoolVar(&ignoreMissing, "ignore-not-found", false, "treat missing objects as deleted (always so with --all and -l)")
+	cmd.Flags().BoolVar(&all, "all", false, "delete every object of the type in the namespace (every namespace with -A)")
+	cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "with --all or -l, delete across all namespaces (-n is ignored)")
 	return cmd
+}
+
+// checkDeleteScope refuses the combinations of delete's ways of choosing
+// objects that kubectl refuses: --all with names, files or a selector, and -A
+// without --all or -l.
+func checkDeleteScope(args []string, files bool, selector string, all, allNamespaces bool) error {
+	named := len(args) > 1 || (len(args) == 1 && strings.Contains(args[0], "/"))
+	switch {
+	case all && files:
+		return errors.New("--all deletes every object of a type: give TYPE --all, not -f")
+	case all && named:
+		return fmt.Errorf("--all deletes every object of a type and cannot be given with names (%s): use TYPE NAME... or TYPE --all", strings.Join(args, " "))
+	case all && selector != "":
+		return errors.New("--all and --selector cannot be used together: --all deletes every object of the type, -l only those matching")
+	case allNamespaces && !all && selector == "":
+		return errors.New("--all-namespaces applies to --all and -l SELECTOR; a named object is deleted in the namespace of -n")
+	}
+	return nil
 }
 
 // resourceName is kubectl's "deployment.apps" / "pod" in delete messages.

@@ -9,6 +9,8 @@ import (
 	"github.com/wake-run/wake/cli/printer"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/services/query"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 )
 
 func newDescribeCmd(g *globals) *cobra.Command {
@@ -67,7 +69,11 @@ func newDescribeCmd(g *globals) *cobra.Command {
 						fmt.Fprintln(g.out)
 					}
 					first = false
-					if err := printer.Describe(g.out, o, describeEvents(evs), now); err != nil {
+					rel, err := related(ctx, c.Query, o, evAt)
+					if err != nil {
+						return err
+					}
+					if err := printer.DescribeRelated(g.out, o, rel, describeEvents(evs), now); err != nil {
 						return err
 					}
 				}
@@ -78,6 +84,39 @@ func newDescribeCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "label selector, when no name is given")
 	cmd.Flags().StringVar(&atFlag, "at", "", atHelp)
 	return cmd
+}
+
+// related fetches, as of at, what the description of o mentions besides o.
+func related(ctx context.Context, q *query.Client, o object.Object, at query.At) (printer.Related, error) {
+	var rel printer.Related
+	want := printer.RelatedFor(o)
+	if want.Kind == "" {
+		return rel, nil
+	}
+	k, err := object.Lookup(want.Kind)
+	if err != nil {
+		return rel, err
+	}
+	objs, _, err := q.ListAt(ctx, k, want.Namespace, want.Selector, at)
+	if err != nil {
+		return rel, fmt.Errorf("describe %s: list its %s: %w", o.GetName(), want.Kind, err)
+	}
+	switch want.Kind {
+	case "replicasets":
+		for _, x := range objs {
+			if rs, ok := x.(*appsv1.ReplicaSet); ok {
+				rel.ReplicaSets = append(rel.ReplicaSets, rs)
+			}
+		}
+	case "pods":
+		rel.Pods = []*corev1.Pod{}
+		for _, x := range objs {
+			if p, ok := x.(*corev1.Pod); ok && p.Spec.NodeName == want.NodeName {
+				rel.Pods = append(rel.Pods, p)
+			}
+		}
+	}
+	return rel, nil
 }
 
 func describeEvents(evs []query.EventSummary) []printer.Event {

@@ -80,10 +80,13 @@ func (g *globals) get(cmd *cobra.Command, args []string, f *getFlags) error {
 	}
 	opts := printer.Options{Output: f.output, AllNamespaces: f.allNamespaces, ShowLabels: f.showLabels, NoHeaders: f.noHeaders}
 	if f.watch {
-		if len(targets) != 1 || len(targets[0].names) > 0 {
-			return errors.New("--watch takes one resource type and no names")
+		if len(targets) != 1 || len(targets[0].names) > 1 {
+			return fmt.Errorf("--watch follows one resource type or one object (TYPE, TYPE NAME or TYPE/NAME); %d were given", watchCount(targets))
 		}
-		return g.watch(c, targets[0].kind, ns, f, opts)
+		if len(targets[0].names) == 1 {
+			return g.watchObject(cmd.Context(), c, targets[0].kind, targets[0].names[0], opts)
+		}
+		return g.watch(cmd.Context(), c, targets[0].kind, ns, f, opts)
 	}
 	ctx := context.Background()
 	var objs []runtime.Object
@@ -135,8 +138,34 @@ func (g *globals) get(cmd *cobra.Command, args []string, f *getFlags) error {
 	return joinNotFound(errs)
 }
 
-func (g *globals) watch(c *client.Client, k *object.Kind, ns string, f *getFlags, opts printer.Options) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+// watchCount is how many collections and objects targets name, for --watch's error.
+func watchCount(targets []target) int {
+	n := 0
+	for _, t := range targets {
+		n += max(1, len(t.names))
+	}
+	return n
+}
+
+// watchObject prints one object, then a row for each of its changes, as
+// kubectl get TYPE NAME --watch does.
+func (g *globals) watchObject(parent context.Context, c *client.Client, k *object.Kind, name string, opts printer.Options) error {
+	ctx, stop := signal.NotifyContext(orBackground(parent), os.Interrupt)
+	defer stop()
+	return c.WatchObject(ctx, k, g.ns(), name, func(obj object.Object) error {
+		return printer.Print(g.out, []runtime.Object{obj}, opts)
+	}, func(typ string, obj object.Object) error {
+		o := opts
+		if o.Output == "" || o.Output == "wide" {
+			o.NoHeaders = true
+		}
+		o.Now = time.Now()
+		return printer.Print(g.out, []runtime.Object{obj}, o)
+	})
+}
+
+func (g *globals) watch(parent context.Context, c *client.Client, k *object.Kind, ns string, f *getFlags, opts printer.Options) error {
+	ctx, stop := signal.NotifyContext(orBackground(parent), os.Interrupt)
 	defer stop()
 	headerDone := false
 	return c.Watch(ctx, k, ns, f.selector, func(objs []object.Object) error {
@@ -159,4 +188,12 @@ func (g *globals) watch(c *client.Client, k *object.Kind, ns string, f *getFlags
 		o.Now = time.Now()
 		return printer.Print(g.out, []runtime.Object{obj}, o)
 	})
+}
+
+// orBackground is ctx, or the background context when a command runs without one.
+func orBackground(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	return ctx
 }

@@ -153,8 +153,8 @@ metadata: {name: three, labels: {batch: other}}
 	if r := h.ok("delete", "cm", "three", "--ignore-not-found"); r.out != "" {
 		t.Errorf("delete --ignore-not-found printed %q", r.out)
 	}
-	if r := h.ok("delete", "cm", "-l", "batch=none"); !strings.Contains(r.errOut, "No resources found") {
-		t.Errorf("delete -l matching nothing: %q", r.errOut)
+	if r := h.ok("delete", "cm", "-l", "batch=none"); r.out != "No resources found\n" {
+		t.Errorf("delete -l matching nothing: %q", r.out)
 	}
 	if r := h.fails("delete", "cm"); !strings.Contains(r.errLine, "no name was specified") {
 		t.Errorf("delete cm without a name: %q", r.errLine)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/services/query"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
@@ -56,6 +57,42 @@ func (c *Client) Watch(ctx context.Context, k *object.Kind, namespace, selector 
 		}
 		subjects = append(subjects, events.Prefix+".node.*.pod."+ns+".*")
 	}
+	return c.follow(ctx, cp, subjects, state, sel, fn)
+}
+
+// WatchObject is Watch for the one object of kind k named name in namespace
+// (ignored for cluster-scoped kinds), as kubectl's get NAME --watch: initial
+// gets the object as it is now, then fn every later change of it, folded from
+// the log from that answer's checkpoint + 1. A deletion is passed as DELETED in
+// the object's last state, and an object re-created under the same name as
+// ADDED. A missing object is a *query.NotFoundError and nothing is watched.
+func (c *Client) WatchObject(ctx context.Context, k *object.Kind, namespace, name string, initial func(object.Object) error, fn func(typ string, obj object.Object) error) error {
+	if !k.Namespaced {
+		namespace = ""
+	}
+	st, cp, err := c.Query.GetAt(ctx, k, namespace, name, query.At{})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	if err := initial(st.Object); err != nil {
+		return err
+	}
+	ref := events.Ref{Kind: k.Kind, Namespace: namespace, Name: name}
+	subjects := []string{ref.Subject()}
+	if k.Kind == "Pod" {
+		subjects = append(subjects, events.Prefix+".node.*.pod."+events.EncodeToken(namespace)+"."+events.EncodeToken(name))
+	}
+	state := map[string]*object.Stored{namespace + "/" + name: st}
+	return c.follow(ctx, cp, subjects, state, labels.Everything(), fn)
+}
+
+// follow folds the events on subjects from sequence cp + 1 into state (keyed
+// namespace/name) and calls fn for every change of an object that matches sel,
+// until ctx ends or fn fails.
+func (c *Client) follow(ctx context.Context, cp uint64, subjects []string, state map[string]*object.Stored, sel labels.Selector, fn func(typ string, obj object.Object) error) error {
 	cur, err := c.Log.Read(ctx, events.ReadOptions{From: cp + 1, Subjects: subjects})
 	if err != nil {
 		if ctx.Err() != nil {

@@ -45,12 +45,19 @@ type Event struct {
 // is the Actor. Without events the section is "Events:  <none>" (aligned
 // with the fields above it, as kubectl does).
 func Describe(w io.Writer, obj runtime.Object, events []Event, now time.Time) error {
+	return DescribeRelated(w, obj, Related{}, events, now)
+}
+
+// DescribeRelated is Describe with the objects the description mentions
+// besides obj (see Related): a Deployment then shows its OldReplicaSets and
+// NewReplicaSet, a Node its Non-terminated Pods and Allocated resources.
+func DescribeRelated(w io.Writer, obj runtime.Object, rel Related, events []Event, now time.Time) error {
 	if now.IsZero() {
 		now = time.Now()
 	}
 	var buf bytes.Buffer
 	pw := newPrefixWriter(&buf)
-	d := describer{w: pw, now: now}
+	d := describer{w: pw, now: now, rel: rel}
 	var err error
 	switch o := typed(obj).(type) {
 	case *corev1.Pod:
@@ -131,6 +138,7 @@ func (p *prefixWriter) flush() error {
 type describer struct {
 	w   *prefixWriter
 	now time.Time
+	rel Related
 }
 
 // labels prints "Title:\tk=v" lines, one label per line, sorted, or <none>.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/wake-run/wake/events/object"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -136,44 +137,7 @@ func podQOS(pod *corev1.Pod) corev1.PodQOSClass {
 	if pod.Status.QOSClass != "" {
 		return pod.Status.QOSClass
 	}
-	requests, limits := corev1.ResourceList{}, corev1.ResourceList{}
-	guaranteed := true
-	all := append(append([]corev1.Container(nil), pod.Spec.InitContainers...), pod.Spec.Containers...)
-	for _, c := range all {
-		for name, q := range c.Resources.Requests {
-			if (name == corev1.ResourceCPU || name == corev1.ResourceMemory) && !q.IsZero() {
-				requests[name] = q
-			}
-		}
-		got := 0
-		for name, q := range c.Resources.Limits {
-			if (name == corev1.ResourceCPU || name == corev1.ResourceMemory) && !q.IsZero() {
-				limits[name] = q
-				got++
-			}
-		}
-		if got != 2 {
-			guaranteed = false
-		}
-	}
-	if len(requests) == 0 && len(limits) == 0 {
-		return corev1.PodQOSBestEffort
-	}
-	if guaranteed {
-		for _, c := range all {
-			for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-				req, hasReq := c.Resources.Requests[name]
-				lim := c.Resources.Limits[name]
-				if hasReq && req.Cmp(lim) != 0 {
-					guaranteed = false
-				}
-			}
-		}
-	}
-	if guaranteed {
-		return corev1.PodQOSGuaranteed
-	}
-	return corev1.PodQOSBurstable
+	return object.PodQOS(pod)
 }
 
 func (d describer) configMap(cm *corev1.ConfigMap) {
@@ -290,6 +254,9 @@ func (d describer) node(node *corev1.Node) {
 	}
 	if node.Spec.ProviderID != "" {
 		w.write(level0, "ProviderID:\t%s\n", node.Spec.ProviderID)
+	}
+	if d.rel.Pods != nil {
+		d.nodeResources(node)
 	}
 }
 

@@ -129,6 +129,7 @@ func (d describer) deployment(dep *appsv1.Deployment) {
 			w.write(level1, "%s \t%s\t%s\n", c.Type, c.Status, c.Reason)
 		}
 	}
+	d.deploymentReplicaSets(dep)
 }
 
 // defaultPercent is the API default for maxUnavailable and maxSurge.

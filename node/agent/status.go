@@ -3,6 +3,7 @@ package agent
 import (
 	"time"
 
+	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/node/runtime"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,7 +29,7 @@ type ctrState struct {
 
 // podStatus renders the pod's status as the node reports it. It is pure.
 func podStatus(pod *corev1.Pod, ctrs []*ctrState, ip, hostIP string, start time.Time) corev1.PodStatus {
-	st := corev1.PodStatus{HostIP: hostIP, PodIP: ip, QOSClass: qos(pod)}
+	st := corev1.PodStatus{HostIP: hostIP, PodIP: ip, QOSClass: object.PodQOS(pod)}
 	if hostIP != "" {
 		st.HostIPs = []corev1.HostIP{{IP: hostIP}}
 	}
@@ -98,27 +99,4 @@ func terminated(e *runtime.ExitStatus, id string) *corev1.ContainerStateTerminat
 		t.ContainerID = "containerd://" + id
 	}
 	return t
-}
-
-func qos(pod *corev1.Pod) corev1.PodQOSClass {
-	requests, limits, guaranteed := false, false, true
-	for _, c := range pod.Spec.Containers {
-		if len(c.Resources.Requests) > 0 {
-			requests = true
-		}
-		if len(c.Resources.Limits) > 0 {
-			limits = true
-		}
-		cpu, mem := c.Resources.Limits[corev1.ResourceCPU], c.Resources.Limits[corev1.ResourceMemory]
-		if cpu.IsZero() || mem.IsZero() {
-			guaranteed = false
-		}
-	}
-	switch {
-	case guaranteed && limits:
-		return corev1.PodQOSGuaranteed
-	case requests || limits:
-		return corev1.PodQOSBurstable
-	}
-	return corev1.PodQOSBestEffort
 }

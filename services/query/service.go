@@ -36,6 +36,7 @@ type Service struct {
 	// snapshot of the query projection to start from.
 	Snapshots *projections.SnapshotStore
 	history   *history
+	beats     *heartbeats
 	subs      []*nats.Subscription
 	wg        sync.WaitGroup
 }
@@ -48,7 +49,14 @@ type SecretOpener interface {
 
 // open returns the stored bytes of an object as a client may see them. A Secret
 // of the past whose key has since been destroyed (it was deleted) stays sealed.
+// A Node of the present carries its newest heartbeat (see heartbeats).
 func (s *Service) open(k *object.Kind, stored []byte, req *Request) ([]byte, error) {
+	present := req.At == 0 && req.AtTime.IsZero()
+	if k.Kind == "Node" && present {
+		ctx, cancel := context.WithTimeout(context.Background(), s.WaitTimeout)
+		defer cancel()
+		return s.beats.withHeartbeat(ctx, k, stored)
+	}
 	if s.Secrets == nil || k.Kind != "Secret" {
 		return stored, nil
 	}
@@ -70,7 +78,8 @@ func (s *Service) open(k *object.Kind, stored []byte, req *Request) ([]byte, err
 
 // NewService returns a query service over runner (which must fold Projection()).
 func NewService(runner *projections.Runner, log *events.Log, logger *slog.Logger) *Service {
-	return &Service{runner: runner, log: log, nc: log.Conn(), logger: logger, WaitTimeout: 5 * time.Second, AtTimeout: time.Minute}
+	return &Service{runner: runner, log: log, nc: log.Conn(), logger: logger, WaitTimeout: 5 * time.Second, AtTimeout: time.Minute,
+		beats: &heartbeats{js: log.JetStream()}}
 }
 
 // Start subscribes the handlers in the "wake.query" queue group, so several
