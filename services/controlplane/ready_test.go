@@ -18,7 +18,7 @@ import (
 // after another, as fast as it can, and the instant Start returns asks every
 // service from a connection of its own: the query service (get, list), the
 // secrets service (an apply of a Secret is sealed), projection administration,
-// and the web endpoints. Every request of every start is answered.
+// and the web endpoints (health, metrics, the dashboard and its API). Every request of every start is answered.
 func TestEveryServiceAnswersTheInstantStartReturns(t *testing.T) {
 	const starts = 20
 	nsKind, _ := object.ByKind("Namespace")
@@ -57,13 +57,15 @@ func TestEveryServiceAnswersTheInstantStartReturns(t *testing.T) {
 		} else if json.Unmarshal(msg.Data, &st) != nil || len(st) != len(srv.Runners()) {
 			t.Errorf("start %d: projection status = %s, want %d projections", i, msg.Data, len(srv.Runners()))
 		}
-		if resp, err := http.Get(srv.HTTPURL() + "/healthz"); err != nil {
-			t.Errorf("start %d: GET /healthz: %v", i, err)
-		} else {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				t.Errorf("start %d: GET /healthz = %s", i, resp.Status)
+		for _, path := range []string{"/healthz", "/metrics", "/", "/api/tables/namespaces"} {
+			if resp, err := http.Get(srv.HTTPURL() + path); err != nil {
+				t.Errorf("start %d: GET %s: %v", i, path, err)
+			} else {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Errorf("start %d: GET %s = %s", i, path, resp.Status)
+				}
 			}
 		}
 		c.Close()
