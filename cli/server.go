@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -50,7 +49,7 @@ func newServerCmd(g *globals, use string) *cobra.Command {
 					return err
 				}
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			start := time.Now()
 			srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: dataDir, Host: host, Port: port, Logger: logger, NodeGrace: nodeGrace, HTTPAddr: httpAddr})

@@ -85,6 +85,9 @@ type Agent struct {
 	// unlock releases StateDir/agent.lock, held from Start to the end of Run
 	// so that `wake down` refuses to stop pods this agent would restart.
 	unlock func()
+
+	subs        []*nats.Subscription // responders, from Start until Run returns
+	serveCancel context.CancelFunc   // ends the streams the responders run
 }
 
 // Run starts the runtime (and containerd if needed), registers the node, and runs
@@ -99,10 +102,12 @@ func Run(ctx context.Context, nc *nats.Conn, cfg Config) error {
 }
 
 // Start prepares the agent: containerd (started if none answers), the pod network,
-// the runtime, the node's registration, and an inventory of what still runs. It
-// holds StateDir/agent.lock until Run returns, and fails when another process
-// holds it; before the first start on a state directory it records the host
-// settings the pod network changes (see teardown.RecordHost).
+// the runtime, the node's responders (answering when Start returns), the node's
+// registration, and an inventory of what still runs. Run must follow: the
+// responders stop, and StateDir/agent.lock is released, when it returns. Start
+// fails when another process holds that lock; before the first start on a
+// state directory it records the host settings the pod network changes (see
+// teardown.RecordHost).
 func Start(ctx context.Context, nc *nats.Conn, cfg Config) (a *Agent, err error) {
 	if cfg.NodeName == "" {
 		h, err := os.Hostname()
@@ -169,18 +174,61 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (a *Agent, err error)
 	if err != nil {
 		return nil, err
 	}
-	if err := a.register(ctx); err != nil {
-		return nil, err
-	}
-	if err := a.inventory(ctx); err != nil {
-		return nil, err
-	}
 	a.runner, err = projections.Open(filepath.Join(cfg.StateDir, "projection"), Projection(cfg.NodeName), log,
 		append(m.runnerOptions(), projections.WithLogger(a.logger), projections.WithTouched(a.onTouched))...)
 	if err != nil {
 		return nil, err
 	}
+	// The node's responders answer before the node is registered: whoever sees
+	// the node can ask it for logs, exec and images at once.
+	if err := a.serve(); err != nil {
+		_ = a.runner.Close()
+		return nil, err
+	}
+	if err := a.register(ctx); err != nil {
+		a.stopServing()
+		_ = a.runner.Close()
+		return nil, err
+	}
+	if err := a.inventory(ctx); err != nil {
+		a.stopServing()
+		_ = a.runner.Close()
+		return nil, err
+	}
 	return a, nil
+}
+
+// serve subscribes the node's responders (images, logs, exec) and returns once
+// the server has taken every subscription, so a request sent after it is
+// answered. They answer until Run returns.
+func (a *Agent) serve() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.serveCancel = cancel
+	subs, err := a.serveImages(ctx, a.nc)
+	if err == nil {
+		a.subs = subs
+		subs, err = a.serveStreams(ctx, a.nc)
+		a.subs = append(a.subs, subs...)
+	}
+	if err == nil {
+		err = a.nc.Flush()
+	}
+	if err != nil {
+		a.stopServing()
+		return fmt.Errorf("node %s: cannot answer requests: %w", a.cfg.NodeName, err)
+	}
+	return nil
+}
+
+// stopServing unsubscribes the node's responders and ends the streams they run.
+func (a *Agent) stopServing() {
+	for _, s := range a.subs {
+		_ = s.Unsubscribe()
+	}
+	a.subs = nil
+	if a.serveCancel != nil {
+		a.serveCancel()
+	}
 }
 
 func (a *Agent) actor() string { return "system:node:" + a.cfg.NodeName }
@@ -239,18 +287,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.heartbeat(rctx)
 	}()
 	defer a.runner.Close()
-	subs, err := a.serveImages(rctx, a.nc)
-	if err != nil {
-		return err
-	}
-	if more, err := a.serveStreams(rctx, a.nc); err == nil {
-		subs = append(subs, more...)
-	}
-	defer func() {
-		for _, s := range subs {
-			_ = s.Unsubscribe()
-		}
-	}()
+	defer a.stopServing()
 	a.resync()
 	orphans := time.NewTimer(10 * time.Second)
 	defer orphans.Stop()

@@ -62,6 +62,7 @@ func startAdmin(nc *nats.Conn, log *events.Log, runners []*projections.Runner) (
 		_ = m.Respond(data)
 	})
 	if err != nil {
+		a.stop()
 		return nil, err
 	}
 	a.subs = append(a.subs, sub)
@@ -82,6 +83,7 @@ func startAdmin(nc *nats.Conn, log *events.Log, runners []*projections.Runner) (
 		_ = m.Respond(data)
 	})
 	if err != nil {
+		a.stop()
 		return nil, err
 	}
 	a.subs = append(a.subs, sub)
@@ -109,9 +111,15 @@ func startAdmin(nc *nats.Conn, log *events.Log, runners []*projections.Runner) (
 		_ = m.Respond(data)
 	})
 	if err != nil {
+		a.stop()
 		return nil, err
 	}
 	a.subs = append(a.subs, sub)
+	// Answered only once the server has read the SUBs above.
+	if err := nc.Flush(); err != nil {
+		a.stop()
+		return nil, fmt.Errorf("projection administration: subscriptions not confirmed by the server: %w", err)
+	}
 	return a, nil
 }
 

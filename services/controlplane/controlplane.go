@@ -90,7 +90,9 @@ type Server struct {
 }
 
 // Start brings up NATS, the stream of record, the projections and the services, and
-// ensures the default namespace. On error everything started is stopped again.
+// ensures the default namespace. It returns once every service answers requests
+// from any connection and the query projection has caught up with the log. On
+// error everything started is stopped again.
 func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("controlplane: DataDir is required")
@@ -277,6 +279,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.admin, err = startAdmin(s.nc, s.log, s.runners); err != nil {
 		return nil, err
 	}
+	// Answers reflect the log: on a restart the query projection first folds
+	// what was appended while the server was down.
+	if err = s.caughtUp(ctx, qr); err != nil {
+		return nil, err
+	}
 	if err = s.ensureDefaultNamespace(ctx); err != nil {
 		return nil, err
 	}
@@ -291,6 +298,18 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		s.Handle("/", s.dash)
 	}
 	return s, nil
+}
+
+// caughtUp returns once r has folded the log's newest event.
+func (s *Server) caughtUp(ctx context.Context, r *projections.Runner) error {
+	last, err := s.log.LastSeq(ctx)
+	if err != nil {
+		return err
+	}
+	if err := r.WaitFor(ctx, last); err != nil {
+		return fmt.Errorf("the %s projection has not caught up with the log (at %d of %d): %w", r.Name(), r.Checkpoint(), last, err)
+	}
+	return nil
 }
 
 // ensureDefaultNamespace creates "default" if it does not exist, guarded by the

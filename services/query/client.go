@@ -68,14 +68,14 @@ func (c *Client) call(ctx context.Context, subject string, req *Request) ([]*Res
 	var out []*Response
 	for {
 		msg, err := sub.NextMsgWithContext(ctx)
+		if errors.Is(err, nats.ErrNoResponders) {
+			return nil, ErrNoService
+		}
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) && len(out) == 0 {
 				return nil, fmt.Errorf("%s: no answer: %w", subject, err)
 			}
 			return nil, err
-		}
-		if msg.Header.Get("Status") == "503" {
-			return nil, ErrNoService
 		}
 		r, err := decodeResponse(subject, msg)
 		if err != nil {

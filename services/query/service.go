@@ -83,7 +83,9 @@ func NewService(runner *projections.Runner, log *events.Log, logger *slog.Logger
 }
 
 // Start subscribes the handlers in the "wake.query" queue group, so several
-// instances share the load. Requests are served concurrently.
+// instances share the load, and returns once the server has taken every
+// subscription: a request sent from any connection after Start returns is
+// answered. Requests are served concurrently.
 func (s *Service) Start() error {
 	s.history = newHistory(s.log, s.Snapshots)
 	for subj, h := range map[string]func(*nats.Msg, *Request) error{
@@ -97,21 +99,34 @@ func (s *Service) Start() error {
 			}()
 		})
 		if err != nil {
+			s.Stop()
 			return fmt.Errorf("query service: subscribe %s: %w", subj, err)
 		}
 		s.subs = append(s.subs, sub)
 	}
+	// A subscription is active only once the server has read its SUB; the
+	// server answers this PING after it.
+	if err := s.nc.Flush(); err != nil {
+		s.Stop()
+		return fmt.Errorf("query service: subscriptions not confirmed by the server: %w", err)
+	}
 	return nil
 }
 
-// Stop unsubscribes and waits for requests in flight.
+// Stop unsubscribes, returns once the server sends no more requests to this
+// instance, and waits for requests in flight.
 func (s *Service) Stop() {
 	for _, sub := range s.subs {
 		_ = sub.Unsubscribe()
 	}
+	if len(s.subs) > 0 {
+		_ = s.nc.Flush() // a closed connection has no subscriptions left either
+	}
+	s.subs = nil
 	s.wg.Wait()
 	if s.history != nil {
 		s.history.close()
+		s.history = nil
 	}
 }
 

@@ -90,11 +90,14 @@ func waitPod(t *testing.T, c *client.Client, name string, what string, cond func
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		st, err := c.Query.Get(context.Background(), k, "default", name)
-		if err == nil && cond(st.Object.(*corev1.Pod)) {
+		if err != nil {
+			t.Fatalf("pod %s: %v", name, err) // it exists: every get answers
+		}
+		if cond(st.Object.(*corev1.Pod)) {
 			return st.Object.(*corev1.Pod)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("pod %s: %s did not happen (last: %v)", name, what, err)
+			t.Fatalf("pod %s: %s did not happen", name, what)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

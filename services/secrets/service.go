@@ -27,13 +27,22 @@ type SealResponse struct {
 	Error   string          `json:"error,omitempty"`
 }
 
-// Serve answers seal requests until the subscription is drained.
+// Serve answers seal requests until the subscription is drained. It returns once
+// the server has taken the subscription, so a request sent after it is answered.
 func Serve(nc *nats.Conn, k *Keyring) (*nats.Subscription, error) {
-	return nc.QueueSubscribe(SubjectSeal, "wake.secrets", func(m *nats.Msg) {
+	sub, err := nc.QueueSubscribe(SubjectSeal, "wake.secrets", func(m *nats.Msg) {
 		resp := handleSeal(k, m.Data)
 		data, _ := json.Marshal(resp)
 		_ = m.Respond(data)
 	})
+	if err != nil {
+		return nil, fmt.Errorf("secrets service: subscribe %s: %w", SubjectSeal, err)
+	}
+	if err := nc.Flush(); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, fmt.Errorf("secrets service: subscription not confirmed by the server: %w", err)
+	}
+	return sub, nil
 }
 
 func handleSeal(k *Keyring, data []byte) *SealResponse {
