@@ -52,7 +52,7 @@ layout that is also a docker-archive: "wake image import", "ctr images import" a
 "docker load" all take it. Names are normalised (busybox -> docker.io/library/busybox:latest).
 
 --demo builds wake's demo images: wake.local/hostname-web:1 (compiled from
-deploy/images/hostname-web with the local go) and docker.io/library/busybox:latest
+deploy/images/hostname-web with the local go) and docker.io/library/busybox:1.35
 (from Debian's busybox-static).`,
 		Example: `  wake image build --demo -o demo-images.tar
   wake image build --name example.org/team/app:1 --file ./app:/app:0755 \

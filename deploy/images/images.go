@@ -3,7 +3,7 @@
 //
 //   - wake.local/hostname-web:1, the web server in hostname-web/ (its source
 //     is embedded in this package and compiled with the local Go toolchain);
-//   - docker.io/library/busybox:latest, Debian's busybox-static with its
+//   - docker.io/library/busybox:1.35, Debian 12's busybox-static (1.35) with its
 //     applets linked into /bin.
 package images
 
@@ -27,7 +27,7 @@ import (
 // References of the demo images, in the normalised form containerd stores.
 const (
 	HostnameWebRef = "wake.local/hostname-web:1"
-	BusyboxRef     = "docker.io/library/busybox:latest"
+	BusyboxRef     = "docker.io/library/busybox:1.35"
 )
 
 // BusyboxPath is where Debian's busybox-static package installs busybox.

@@ -397,13 +397,13 @@ apiVersion: v1
 kind: Pod
 metadata: {name: huge}
 spec:
-  containers: [{name: c, image: busybox, command: [sleep, "3600"], resources: {requests: {cpu: "512"}}}]
+  containers: [{name: c, image: busybox:1.35, command: [sleep, "3600"], resources: {requests: {cpu: "512"}}}]
 ---
 apiVersion: v1
 kind: Pod
 metadata: {name: crasher}
 spec:
-  containers: [{name: c, image: busybox, imagePullPolicy: IfNotPresent, command: [sh, -c, "exit 3"]}]
+  containers: [{name: c, image: busybox:1.35, imagePullPolicy: IfNotPresent, command: [sh, -c, "exit 3"]}]
 `)
 	eventually(t, "bad image in back-off with the registry's error", 30*time.Second, func() bool {
 		p := cl.pod("badimage")

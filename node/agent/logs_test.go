@@ -19,14 +19,14 @@ kind: Pod
 metadata: {name: talker}
 spec:
   terminationGracePeriodSeconds: 1
-  containers: [{name: main, image: busybox, imagePullPolicy: IfNotPresent, command: [sh, -c, "echo one; echo two >&2; sleep 3600"]}]
+  containers: [{name: main, image: busybox:1.35, imagePullPolicy: IfNotPresent, command: [sh, -c, "echo one; echo two >&2; sleep 3600"]}]
 ---
 apiVersion: v1
 kind: Pod
 metadata: {name: counter}
 spec:
   terminationGracePeriodSeconds: 1
-  containers: [{name: main, image: busybox, imagePullPolicy: IfNotPresent, command: [sh, -c, "i=0; while true; do echo n$i; i=$((i+1)); sleep 0.2; done"]}]
+  containers: [{name: main, image: busybox:1.35, imagePullPolicy: IfNotPresent, command: [sh, -c, "i=0; while true; do echo n$i; i=$((i+1)); sleep 0.2; done"]}]
 ---
 apiVersion: v1
 kind: Pod
@@ -36,7 +36,7 @@ spec:
   volumes: [{name: d, emptyDir: {}}]
   containers:
   - name: main
-    image: busybox
+    image: busybox:1.35
     imagePullPolicy: IfNotPresent
     volumeMounts: [{name: d, mountPath: /d}]
     command: [sh, -c, "if [ -f /d/x ]; then echo second; sleep 3600; else touch /d/x; echo first; exit 1; fi"]

@@ -9,6 +9,7 @@ import (
 	"github.com/wake-run/wake/node/host/hosttest"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -66,7 +67,7 @@ func TestBusyboxImage(t *testing.T) {
 	must(t, err)
 	img, err := images.Busybox(context.Background(), images.BusyboxPath)
 	must(t, err)
-	archive := writeArchive(t, map[string]v1.Image{"busybox": img})
+	archive := writeArchive(t, map[string]v1.Image{images.BusyboxRef: img})
 	named := readArchive(t, archive)
 	if len(named) != 1 || named[0].Name != images.BusyboxRef {
 		t.Fatalf("names = %+v", named)
@@ -87,4 +88,16 @@ func TestBusyboxImage(t *testing.T) {
 		t.Errorf("/tmp %o, /root %o, /etc/passwd %q", files["/tmp"].mode, files["/root"].mode, files["/etc/passwd"].data)
 	}
 	t.Logf("busybox image: %d bytes in the archive, %d entries", named[0].Size, len(files))
+}
+
+// TestDemoImagesArePinned: a demo image tagged latest would get
+// imagePullPolicy Always, and a pod naming it would try a registry that this
+// machine cannot reach.
+func TestDemoImagesArePinned(t *testing.T) {
+	for _, ref := range []string{images.HostnameWebRef, images.BusyboxRef} {
+		_, tag, ok := strings.Cut(ref[strings.LastIndex(ref, "/")+1:], ":")
+		if !ok || tag == "" || tag == "latest" {
+			t.Errorf("demo image %s is not pinned to a version tag", ref)
+		}
+	}
 }

@@ -63,7 +63,7 @@ func start(t testing.TB, r runtime.Runtime, sb runtime.Sandbox, cfg runtime.Cont
 
 // busybox is a container of the busybox image running sh -c script.
 func busybox(name, script string) runtime.ContainerConfig {
-	return runtime.ContainerConfig{Name: name, Image: "busybox", Command: []string{"sh", "-c", script}}
+	return runtime.ContainerConfig{Name: name, Image: "busybox:1.35", Command: []string{"sh", "-c", script}}
 }
 
 func web(name string) runtime.ContainerConfig {

@@ -38,9 +38,9 @@ func TestEnsureImagePolicies(t *testing.T) {
 	r := rt(t)
 	ctx := testContext(t)
 	for _, policy := range []corev1.PullPolicy{corev1.PullNever, corev1.PullIfNotPresent, ""} {
-		img, err := r.EnsureImage(ctx, "busybox", policy)
+		img, err := r.EnsureImage(ctx, "busybox:1.35", policy)
 		if err != nil || img.Ref != images.BusyboxRef {
-			t.Errorf("EnsureImage(busybox, %q) = %+v, %v; want the imported %s", policy, img, err, images.BusyboxRef)
+			t.Errorf("EnsureImage(busybox:1.35, %q) = %+v, %v; want the imported %s", policy, img, err, images.BusyboxRef)
 		}
 	}
 	if _, err := r.EnsureImage(ctx, "wake.local/absent:1", corev1.PullNever); !errors.Is(err, runtime.ErrImageNeverPull) {

@@ -193,7 +193,7 @@ func TestCreateContainerRefuses(t *testing.T) {
 	if _, err := r.CreateContainer(ctx, sb, runtime.ContainerConfig{Name: "c", Image: "wake.local/absent:1"}); !errors.Is(err, runtime.ErrNotFound) {
 		t.Errorf("absent image: %v, want ErrNotFound", err)
 	}
-	if _, err := r.CreateContainer(ctx, sb, runtime.ContainerConfig{Name: "c", Image: "busybox", Labels: map[string]string{runtime.LabelPodUID: "x"}}); !errors.Is(err, runtime.ErrInvalid) {
+	if _, err := r.CreateContainer(ctx, sb, runtime.ContainerConfig{Name: "c", Image: "busybox:1.35", Labels: map[string]string{runtime.LabelPodUID: "x"}}); !errors.Is(err, runtime.ErrInvalid) {
 		t.Errorf("reserved label: %v, want ErrInvalid", err)
 	}
 	if _, err := r.CreateContainer(ctx, runtime.Sandbox{ID: "missing", NetNSPath: "/nonexistent"}, busybox("c", "true")); !errors.Is(err, runtime.ErrNotFound) {

@@ -96,7 +96,7 @@ func TestCommandArgsEnvWorkingDir(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
-			cfg.Name, cfg.Attempt, cfg.Image = "c", uint32(i), "busybox"
+			cfg.Name, cfg.Attempt, cfg.Image = "c", uint32(i), "busybox:1.35"
 			before := time.Now()
 			id := start(t, r, sb, cfg)
 			exit := waitExit(t, r, id, 30*time.Second)
