@@ -55,7 +55,7 @@ func (r *report) add(e event) {
 		if e.Test == "" {
 			// Package lines: ok/FAIL/? summaries, build errors, panics
 			// outside a test. Pass them through as go test prints them.
-			if e.Action == "build-output" || !strings.HasPrefix(e.Output, "=== ") {
+			if e.Action == "build-output" || (!strings.HasPrefix(e.Output, "=== ") && e.Output != "PASS\n") {
 				fmt.Fprint(r.out, e.Output)
 			}
 			return
