@@ -92,3 +92,34 @@ func TestFold(t *testing.T) {
 		})
 	}
 }
+
+func TestUnmountable(t *testing.T) {
+	pod := func(vols ...corev1.Volume) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "shop"}, Spec: corev1.PodSpec{Volumes: vols}}
+	}
+	claim := func(name, claim string) corev1.Volume {
+		return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}}
+	}
+	empty := corev1.Volume{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
+	eph := corev1.Volume{Name: "scratch", VolumeSource: corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{}}}
+	for _, tc := range []struct {
+		name string
+		pod  *corev1.Pod
+		want string
+	}{
+		{"no volumes", pod(), ""},
+		{"emptyDir only", pod(empty), ""},
+		{"a claim", pod(empty, claim("data", "data-0")),
+			`Unable to attach or mount volumes: unmounted volumes=[data], unattached volumes=[data]: error processing PVC shop/data-0: persistentvolumeclaim "data-0" not found`},
+		{"an ephemeral volume's claim is <pod>-<volume>", pod(eph),
+			`Unable to attach or mount volumes: unmounted volumes=[scratch], unattached volumes=[scratch]: error processing PVC shop/db-scratch: persistentvolumeclaim "db-scratch" not found`},
+		{"several: every volume listed, the first claim named", pod(claim("a", "ca"), eph),
+			`Unable to attach or mount volumes: unmounted volumes=[a scratch], unattached volumes=[a scratch]: error processing PVC shop/ca: persistentvolumeclaim "ca" not found`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := unmountable(tc.pod); got != tc.want {
+				t.Errorf("unmountable = %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -56,7 +56,10 @@ type worker struct {
 	ctrs     map[string]*ctrState
 	start    time.Time
 	reported []byte
-	counted  corev1.PodPhase // the phase the agent's metrics count it in
+	// mountFailure is why the pod's volumes cannot be mounted ("" when they
+	// can): its status is reported as a failed-mount saying so.
+	mountFailure string
+	counted      corev1.PodPhase // the phase the agent's metrics count it in
 }
 
 func newWorker(a *Agent, ns, name string, uid types.UID) *worker {
@@ -155,6 +158,13 @@ func (w *worker) sync(ctx context.Context) {
 		}
 	}
 	if w.sandbox == nil {
+		// Held until its volumes can be mounted: nothing of it starts.
+		if w.mountFailure = unmountable(pod); w.mountFailure != "" {
+			for _, c := range w.ctrs {
+				c.waiting, c.waitingMsg = "ContainerCreating", ""
+			}
+			return
+		}
 		sb, err := rt.CreateSandbox(ctx, runtime.SandboxConfig{PodUID: string(pod.UID), Name: pod.Name, Namespace: pod.Namespace,
 			Hostname: hostname(pod), Ports: hostPorts(pod)})
 		if err != nil {
@@ -326,6 +336,9 @@ func (w *worker) report(ctx context.Context) bool {
 	ref := events.Ref{Kind: "Pod", Namespace: w.ns, Name: w.name, Node: w.a.cfg.NodeName}
 	ev, _ := events.New("pod."+object.Status, ref, w.a.actor(), &object.StatusChange{Status: data})
 	ev.Reason = summary(st)
+	if w.mountFailure != "" {
+		ev.Type, ev.Reason = "pod."+object.FailedMount, w.mountFailure
+	}
 	if err := w.a.appendFacet(ctx, ev); err != nil {
 		w.a.logger.Warn("report status", "pod", w.ns+"/"+w.name, "err", err)
 		return false
