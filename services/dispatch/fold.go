@@ -1,7 +1,8 @@
 // Package dispatch is the node-inbox dispatcher. It forwards each bound pod, as it
 // must run, into its node's inbox (ev.node.<node>.pod.<ns>.<name>), so a node agent
-// reads only its own work; and it finishes pod deletions: a deleting pod that never
-// reached a node, or that its node has stopped, is deleted.
+// reads only its own work; it finishes pod deletions: a deleting pod that never
+// reached a node, or that its node has stopped, is deleted; and it revokes, in its
+// node's inbox, a pod deleted outright while its node ran it, so the node stops it.
 package dispatch
 
 import (
