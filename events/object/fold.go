@@ -29,6 +29,14 @@ const (
 	// Pods only, on the pod's facet in its node's inbox (Ref.Node set).
 	Assigned = "assigned" // payload Assignment: the pod as the node must run it
 	Stopped  = "stopped"  // payload Deletion (UID: which pod of the name; may be absent); the node stopped the pod and released it
+	// Revoked: payload Deletion (UID, GracePeriodSeconds); the pod was deleted
+	// without its node stopping it first (deleted outright): the node stops it
+	// within the grace period and reports it stopped. The dispatcher appends it.
+	Revoked = "revoked"
+	// FailedMount: payload StatusChange; the node's status report of a pod it
+	// holds Pending because it cannot mount the pod's volumes (the event's
+	// reason says which, in the kubelet's words). It folds as a status.
+	FailedMount = "failed-mount"
 )
 
 // Assignment is the payload of a pod's assigned event in its node's inbox: the
@@ -120,11 +128,15 @@ func foldVerb(k *Kind, verb string, prev *Stored, ev *events.Event) (*Stored, er
 	if ev.Object.Node != "" {
 		switch verb {
 		case Status:
+		case FailedMount:
+			verb = Status
 		case Assigned, Stopped:
 			if prev == nil {
 				return nil, fmt.Errorf("%w: %s of %s, which does not exist", ErrFold, verb, ev.Object)
 			}
 			return prev, nil // a copy for the node, or its acknowledgement: no change
+		case Revoked:
+			return prev, nil // the pod is gone, or a later pod holds the name: no change
 		default:
 			return nil, fmt.Errorf("%w: %s is not a node facet event", ErrFold, ev.Type)
 		}

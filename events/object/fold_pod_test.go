@@ -57,6 +57,17 @@ func TestFoldBindingAndNodeFacet(t *testing.T) {
 			{verb: object.Assigned, ref: facet("n1"), payload: `{}`},
 			{verb: object.Status, ref: facet("n1"), status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.1.0.5"}},
 		}, wantNode: "n1", wantRV: "13", wantVersion: 11, wantPhase: corev1.PodRunning},
+		{name: "a node holding the pod for its volumes reports a failed-mount, folded as its status", evs: []objectEvent{
+			{verb: object.Created, obj: pod},
+			{verb: object.Bound, obj: pod, payload: `{"node":"n1"}`},
+			{verb: object.Assigned, ref: facet("n1"), payload: `{}`},
+			{verb: object.FailedMount, ref: facet("n1"), status: corev1.PodStatus{Phase: corev1.PodPending, HostIP: "10.1.0.1"}},
+		}, wantNode: "n1", wantRV: "13", wantVersion: 11, wantPhase: corev1.PodPending},
+		{name: "a revoked pod's later pod of the name is left as it is", evs: []objectEvent{
+			{verb: object.Created, obj: pod},
+			{verb: object.Bound, obj: pod, payload: `{"node":"n1"}`},
+			{verb: object.Revoked, ref: facet("n1"), payload: `{"uid":"earlier"}`},
+		}, wantNode: "n1", wantRV: "11", wantVersion: 11, wantPhase: corev1.PodPending},
 		{name: "a node cannot bind through its facet", evs: []objectEvent{
 			{verb: object.Created, obj: pod},
 			{verb: object.Bound, ref: facet("n1"), payload: `{"node":"n1"}`},

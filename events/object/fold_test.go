@@ -126,7 +126,7 @@ func (oe objectEvent) event(t *testing.T, kind string, seq uint64) *events.Event
 			ch.Applied = json.RawMessage(oe.applied)
 		}
 		ev.Payload = mustJSON(t, ch)
-	case oe.verb == object.Status:
+	case oe.verb == object.Status || oe.verb == object.FailedMount:
 		ev.Payload = mustJSON(t, object.StatusChange{Status: mustJSON(t, oe.status)})
 	}
 	return ev

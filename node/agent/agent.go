@@ -342,8 +342,17 @@ func (a *Agent) dispatch(ctx context.Context, wg *sync.WaitGroup) {
 		if pod == nil {
 			continue // released (stopped): its worker has finished
 		}
+		var after *worker
+		if w != nil && !isDone(w) && w.uid != pod.UID {
+			// Another pod of the name: the worker stops its own pod (never
+			// taking the new one into its sandbox), and a new worker starts the
+			// new pod once it has.
+			w.retire()
+			w, after = nil, w
+		}
 		if w == nil || isDone(w) {
-			w = newWorker(a, ns, name)
+			w = newWorker(a, ns, name, pod.UID)
+			w.after = after
 			a.adoptInto(w, pod)
 			a.mu.Lock()
 			a.workers[key] = w

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/wake-run/wake/events"
@@ -14,6 +15,8 @@ import (
 	"github.com/wake-run/wake/node/runtime"
 	"github.com/wake-run/wake/node/teardown"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // Back-off between restarts of a crashing container, as the kubelet: the first
@@ -37,22 +40,36 @@ type exitNote struct {
 type worker struct {
 	a        *Agent
 	ns, name string
-	update   chan *corev1.Pod
-	exits    chan exitNote
-	done     chan struct{}
+	// uid is the pod's: a worker runs one pod, never a later pod of its name.
+	uid        types.UID
+	update     chan *corev1.Pod
+	exits      chan exitNote
+	done       chan struct{}
+	retired    chan struct{} // closed by retire
+	retireOnce sync.Once
+	// after, when set, is the worker of an earlier pod of the name: this one
+	// starts once that one has stopped its pod.
+	after *worker
 
 	pod      *corev1.Pod
 	sandbox  *runtime.Sandbox
 	ctrs     map[string]*ctrState
 	start    time.Time
 	reported []byte
-	counted  corev1.PodPhase // the phase the agent's metrics count it in
+	// mountFailure is why the pod's volumes cannot be mounted ("" when they
+	// can): its status is reported as a failed-mount saying so.
+	mountFailure string
+	counted      corev1.PodPhase // the phase the agent's metrics count it in
 }
 
-func newWorker(a *Agent, ns, name string) *worker {
-	return &worker{a: a, ns: ns, name: name, update: make(chan *corev1.Pod, 1), exits: make(chan exitNote, 16),
-		done: make(chan struct{}), ctrs: map[string]*ctrState{}}
+func newWorker(a *Agent, ns, name string, uid types.UID) *worker {
+	return &worker{a: a, ns: ns, name: name, uid: uid, update: make(chan *corev1.Pod, 1), exits: make(chan exitNote, 16),
+		done: make(chan struct{}), retired: make(chan struct{}), ctrs: map[string]*ctrState{}}
 }
+
+// retire asks the worker to stop its pod, as a pod being deleted, and end: a
+// later pod of the name replaces it on this node. It never blocks.
+func (w *worker) retire() { w.retireOnce.Do(func() { close(w.retired) }) }
 
 // give hands the worker the newest desired pod, replacing one not yet taken.
 func (w *worker) give(pod *corev1.Pod) {
@@ -72,9 +89,17 @@ func (w *worker) give(pod *corev1.Pod) {
 func (w *worker) run(ctx context.Context) {
 	defer close(w.done)
 	defer w.a.metrics.phase(&w.counted, "")
+	if w.after != nil {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.after.done:
+		}
+	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		retired := false
 		select {
 		case <-ctx.Done():
 			return // containers keep running: the next agent adopts them
@@ -83,9 +108,20 @@ func (w *worker) run(ctx context.Context) {
 		case e := <-w.exits:
 			w.onExit(e)
 		case <-timer.C:
+		case <-w.retired:
+			retired = true
 		}
 		if w.pod == nil {
+			if retired {
+				return
+			}
 			continue
+		}
+		if retired && w.pod.DeletionTimestamp == nil {
+			p := w.pod.DeepCopy()
+			now := metav1.Now()
+			p.DeletionTimestamp = &now
+			w.pod = p
 		}
 		if w.pod.DeletionTimestamp != nil {
 			w.stop(ctx)
@@ -122,6 +158,13 @@ func (w *worker) sync(ctx context.Context) {
 		}
 	}
 	if w.sandbox == nil {
+		// Held until its volumes can be mounted: nothing of it starts.
+		if w.mountFailure = unmountable(pod); w.mountFailure != "" {
+			for _, c := range w.ctrs {
+				c.waiting, c.waitingMsg = "ContainerCreating", ""
+			}
+			return
+		}
 		sb, err := rt.CreateSandbox(ctx, runtime.SandboxConfig{PodUID: string(pod.UID), Name: pod.Name, Namespace: pod.Namespace,
 			Hostname: hostname(pod), Ports: hostPorts(pod)})
 		if err != nil {
@@ -293,6 +336,9 @@ func (w *worker) report(ctx context.Context) bool {
 	ref := events.Ref{Kind: "Pod", Namespace: w.ns, Name: w.name, Node: w.a.cfg.NodeName}
 	ev, _ := events.New("pod."+object.Status, ref, w.a.actor(), &object.StatusChange{Status: data})
 	ev.Reason = summary(st)
+	if w.mountFailure != "" {
+		ev.Type, ev.Reason = "pod."+object.FailedMount, w.mountFailure
+	}
 	if err := w.a.appendFacet(ctx, ev); err != nil {
 		w.a.logger.Warn("report status", "pod", w.ns+"/"+w.name, "err", err)
 		return false

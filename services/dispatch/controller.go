@@ -78,12 +78,18 @@ func (c *Controller) Run(ctx context.Context) {
 func (c *Controller) resync() {
 	var refs []events.Ref
 	_ = c.runner.View(func(rd projections.Reader, _ uint64) error {
-		return rd.Scan([]byte("p\x00"), false, func(k, _ []byte) bool {
-			if parts := strings.SplitN(string(k[2:]), "\x00", 2); len(parts) == 2 {
-				refs = append(refs, events.Ref{Kind: "Pod", Namespace: parts[0], Name: parts[1]})
+		for _, prefix := range []string{"p\x00", "r\x00"} {
+			err := rd.Scan([]byte(prefix), false, func(k, _ []byte) bool {
+				if parts := strings.SplitN(string(k[2:]), "\x00", 3); len(parts) >= 2 {
+					refs = append(refs, events.Ref{Kind: "Pod", Namespace: parts[0], Name: parts[1]})
+				}
+				return true
+			})
+			if err != nil {
+				return err
 			}
-			return true
-		})
+		}
+		return nil
 	})
 	c.Touched(refs, 0)
 }
@@ -97,14 +103,7 @@ func (c *Controller) reconcile(ctx context.Context) error {
 	var actions []Action
 	err := c.runner.View(func(rd projections.Reader, _ uint64) error {
 		for nn := range dirty {
-			p, err := readPod(rd, nn[0], nn[1])
-			if err != nil || p == nil {
-				if err != nil {
-					return err
-				}
-				continue
-			}
-			as, err := Decide(*p)
+			as, err := readAndDecide(rd, nn[0], nn[1])
 			if err != nil {
 				return err
 			}
@@ -173,6 +172,40 @@ func (c *Controller) refold(ctx context.Context, refs []events.Ref) {
 		c.logger.Warn("dispatcher: deciding a conflicted pod before its newer events are folded", "err", err)
 	}
 	c.Touched(refs, 0)
+}
+
+// readAndDecide decides for the pods of ns/name from rd.
+func readAndDecide(rd projections.Reader, ns, name string) ([]Action, error) {
+	p, err := readPod(rd, ns, name)
+	if err != nil {
+		return nil, err
+	}
+	var revocations []revocation
+	slots := map[string]uint64{}
+	var bad error
+	err = rd.Scan(revocationPrefix(ns, name), false, func(_, v []byte) bool {
+		var r revocation
+		if bad = json.Unmarshal(v, &r); bad != nil {
+			return false
+		}
+		revocations = append(revocations, r)
+		return true
+	})
+	if err = errors.Join(err, bad); err != nil {
+		return nil, err
+	}
+	for _, r := range revocations {
+		raw, ok, err := rd.Get(slotKey(r.Node, ns, name))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if slots[r.Node], err = strconv.ParseUint(string(raw), 10, 64); err != nil {
+				return nil, fmt.Errorf("slot of pod %s/%s on node %s: %w", ns, name, r.Node, err)
+			}
+		}
+	}
+	return decideName(ns, name, p, revocations, slots)
 }
 
 func readPod(rd projections.Reader, ns, name string) (*Pod, error) {

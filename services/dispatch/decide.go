@@ -65,6 +65,53 @@ func Decide(p Pod) ([]Action, error) {
 	return nil, nil
 }
 
+// Revoke returns the revocation, in its node's inbox, of a pod of ns/name that was
+// deleted outright: the node stops it within the grace period and reports it
+// stopped. slot is the version of that inbox slot. It is pure; the id derives
+// from the pod's uid and node, so a retry appends it once.
+func Revoke(ns, name string, r revocation, slot uint64) Action {
+	raw, _ := json.Marshal(object.Deletion{UID: r.UID, GracePeriodSeconds: r.Grace})
+	h := sha256.Sum256([]byte(fmt.Sprintf("%s|%s|%s", object.Revoked, r.UID, r.Node)))
+	ev := &events.Event{ID: "disp-" + hex.EncodeToString(h[:12]), Type: "pod." + object.Revoked,
+		Object: events.Ref{Kind: "Pod", Namespace: ns, Name: name, Node: r.Node}, Actor: Actor,
+		Schema: events.SchemaVersion, Payload: raw, Cause: r.EventID, Correlation: r.Correlation,
+		Reason: fmt.Sprintf("pod %s/%s (uid %s) was deleted while node %s ran it: stop it", ns, name, r.UID, r.Node)}
+	if ev.Correlation == "" {
+		ev.Correlation = ev.ID
+	}
+	return Action{Event: ev, Expected: slot}
+}
+
+// decideName returns what to append for the pods of one name: first the
+// revocations of the deleted pods whose nodes may still run them, then what
+// Decide returns for the pod that holds the name, unless it would append to a
+// slot a revocation appends to now (decided again once the revocation is
+// folded: the new pod reaches the node after the old one is revoked).
+func decideName(ns, name string, p *Pod, revocations []revocation, slots map[string]uint64) ([]Action, error) {
+	var out []Action
+	busy := map[string]bool{}
+	for _, r := range revocations {
+		if busy[r.Node] {
+			continue // one append per slot and round
+		}
+		busy[r.Node] = true
+		out = append(out, Revoke(ns, name, r, slots[r.Node]))
+	}
+	if p == nil {
+		return out, nil
+	}
+	as, err := Decide(*p)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range as {
+		if a.Event.Object.Node == "" || !busy[a.Event.Object.Node] {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
 func deletion(p Pod, ref events.Ref, why string) ([]Action, error) {
 	ev := newEvent(p, "pod."+object.Deleted, ref, object.Deletion{UID: string(p.Pod.UID)})
 	ev.Reason = why

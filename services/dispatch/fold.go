@@ -1,7 +1,8 @@
 // Package dispatch is the node-inbox dispatcher. It forwards each bound pod, as it
 // must run, into its node's inbox (ev.node.<node>.pod.<ns>.<name>), so a node agent
-// reads only its own work; and it finishes pod deletions: a deleting pod that never
-// reached a node, or that its node has stopped, is deleted.
+// reads only its own work; it finishes pod deletions: a deleting pod that never
+// reached a node, or that its node has stopped, is deleted; and it revokes, in its
+// node's inbox, a pod deleted outright while its node ran it, so the node stops it.
 package dispatch
 
 import (
@@ -12,6 +13,7 @@ import (
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/projections"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // Projection folds pods (from their own subjects) and their node facets.
@@ -20,10 +22,11 @@ import (
 // (of the pod that holds the name now); s\x00<node>\x00<namespace>\x00<name> -> the
 // version of the facet subject in that node's inbox (decimal). A slot's version
 // outlives the pod: the next pod of the same name on the same node is forwarded
-// guarded by it.
+// guarded by it. r\x00<namespace>\x00<name>\x00<uid> -> revocation: a pod deleted
+// outright while its node ran it, until the node is told to stop it.
 func Projection() projections.Projection {
 	return projections.Projection{
-		Name: "dispatch", Version: 2, Fold: Fold, Prepare: object.Prepare,
+		Name: "dispatch", Version: 3, Fold: Fold, Prepare: object.Prepare,
 		Subjects: []string{events.KindSubjects("Pod", "", false), events.Prefix + ".node.*.pod.*.*"},
 	}
 }
@@ -43,7 +46,27 @@ type facet struct {
 	Stopped  bool   `json:"stopped,omitempty"`
 }
 
+// revocation is a pod that was deleted outright (pod.deleted without its node
+// reporting it stopped: a forced deletion, a lost node's pod after its grace):
+// its node may still run it, and is told to stop it (pod.revoked).
+type revocation struct {
+	Node string `json:"node"`
+	UID  string `json:"uid"`
+	// Grace is how long the node may take to stop it: the deletion's grace
+	// period, else the pod's terminationGracePeriodSeconds (the kubelet's rule).
+	Grace       *int64 `json:"grace,omitempty"`
+	EventID     string `json:"eventID"` // the deletion: the cause of the revocation
+	Correlation string `json:"correlation,omitempty"`
+}
+
 func key(prefix, ns, name string) []byte { return []byte(prefix + "\x00" + ns + "\x00" + name) }
+
+func revocationKey(ns, name, uid string) []byte {
+	return []byte("r\x00" + ns + "\x00" + name + "\x00" + uid)
+}
+
+// revocationPrefix holds the revocations of the pods once named ns/name.
+func revocationPrefix(ns, name string) []byte { return []byte("r\x00" + ns + "\x00" + name + "\x00") }
 
 func slotKey(node, ns, name string) []byte {
 	return []byte("s\x00" + node + "\x00" + ns + "\x00" + name)
@@ -76,6 +99,9 @@ func Fold(s projections.State, ev *events.Event) error {
 		return err
 	}
 	if next == nil {
+		if err := revokeIfRunning(s, prev, ev); err != nil {
+			return err
+		}
 		if err := s.Delete(pk); err != nil {
 			return err
 		}
@@ -90,6 +116,35 @@ func Fold(s projections.State, ev *events.Event) error {
 	return s.Set(pk, data)
 }
 
+// revokeIfRunning records a revocation when a pod is deleted that its node was
+// given and has not reported stopped.
+func revokeIfRunning(s projections.State, prev *object.Stored, ev *events.Event) error {
+	if prev == nil {
+		return nil
+	}
+	pod, ok := prev.Object.(*corev1.Pod)
+	if !ok {
+		return fmt.Errorf("%w: pod %s holds a %T", object.ErrFold, ev.Object, prev.Object)
+	}
+	raw, ok, err := s.Get(key("f", ev.Object.Namespace, ev.Object.Name))
+	if err != nil || !ok {
+		return err
+	}
+	var f facet
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return err
+	}
+	if f.Node == "" || f.Assigned == 0 || f.Stopped {
+		return nil
+	}
+	grace := pod.DeletionGracePeriodSeconds
+	if grace == nil {
+		grace = pod.Spec.TerminationGracePeriodSeconds
+	}
+	data, _ := json.Marshal(revocation{Node: f.Node, UID: string(pod.UID), Grace: grace, EventID: ev.ID, Correlation: ev.Correlation})
+	return s.Set(revocationKey(ev.Object.Namespace, ev.Object.Name, string(pod.UID)), data)
+}
+
 // foldFacet records the slot's new version, and what the event says of the pod
 // that holds the name, when it is about that pod: a report about a pod that no
 // longer exists, or about an earlier pod of the name (its uid says so), changes
@@ -98,6 +153,20 @@ func foldFacet(s projections.State, ev *events.Event) error {
 	ns, name := ev.Object.Namespace, ev.Object.Name
 	if err := s.Set(slotKey(ev.Object.Node, ns, name), []byte(strconv.FormatUint(ev.Seq, 10))); err != nil {
 		return err
+	}
+	if ev.Type == "pod."+object.Revoked || ev.Type == "pod."+object.Stopped {
+		// The node is told to stop the pod, or has: it needs no revocation.
+		var d object.Deletion
+		if len(ev.Payload) > 0 && string(ev.Payload) != "null" {
+			if err := json.Unmarshal(ev.Payload, &d); err != nil {
+				return fmt.Errorf("%w: %s payload: %v", object.ErrFold, ev.Type, err)
+			}
+		}
+		if d.UID != "" {
+			if err := s.Delete(revocationKey(ns, name, d.UID)); err != nil {
+				return err
+			}
+		}
 	}
 	uid, ok, err := podUID(s, ns, name)
 	if err != nil || !ok {

@@ -69,6 +69,11 @@ func stopped(node, uid string, seq uint64) *events.Event {
 	return podEvent(object.Stopped, node, seq, &object.Deletion{UID: uid})
 }
 
+// revoked is the dispatcher's revocation, in node's inbox, of pod uid.
+func revoked(node, uid string, seq uint64) *events.Event {
+	return podEvent(object.Revoked, node, seq, &object.Deletion{UID: uid})
+}
+
 // decision is what Decide appends after a step: nothing (typ "") or one event.
 type decision struct {
 	typ, node string
@@ -117,6 +122,22 @@ func TestFoldDecide(t *testing.T) {
 			{assigned("n1", "u3", 20, 21), decision{}},
 			{stopped("n1", "", 22), decision{"pod.deleted", "", 20}},
 		}},
+		{name: "a pod deleted outright is revoked on its node before its successor of the name is forwarded", steps: []struct {
+			ev   *events.Event
+			want decision
+		}{
+			{created("u1", 1), decision{}},
+			{bound("n1", 2), decision{"pod.assigned", "n1", 0}},
+			{assigned("n1", "u1", 2, 3), decision{}},
+			{status("n1", 4), decision{}},
+			{deleted("u1", 5), decision{"pod.revoked", "n1", 4}}, // forced: the node was not asked to stop it
+			{created("u2", 6), decision{"pod.revoked", "n1", 4}},
+			{bound("n1", 7), decision{"pod.revoked", "n1", 4}}, // not forwarded into the slot the revocation takes
+			{revoked("n1", "u1", 8), decision{"pod.assigned", "n1", 8}},
+			{assigned("n1", "u2", 7, 9), decision{}},
+			{stopped("n1", "u1", 10), decision{}}, // the first pod's report: not the second's
+			{deleting("u2", 11), decision{"pod.assigned", "n1", 10}},
+		}},
 		{name: "an earlier pod's late reports change only its slot's version", steps: []struct {
 			ev   *events.Event
 			want decision
@@ -124,15 +145,31 @@ func TestFoldDecide(t *testing.T) {
 			{created("u1", 1), decision{}},
 			{bound("n1", 2), decision{"pod.assigned", "n1", 0}},
 			{assigned("n1", "u1", 2, 3), decision{}},
-			{deleted("u1", 4), decision{}}, // forced: the node was not asked to stop it
-			{created("u2", 5), decision{}},
-			{bound("n1", 6), decision{"pod.assigned", "n1", 3}},
+			{deleted("u1", 4), decision{"pod.revoked", "n1", 3}}, // forced
+			{created("u2", 5), decision{"pod.revoked", "n1", 3}},
+			{bound("n1", 6), decision{"pod.revoked", "n1", 3}},
+			// The node stopped it on its own: no revocation is needed any more.
 			{stopped("n1", "u1", 7), decision{"pod.assigned", "n1", 7}},
 			{assigned("n1", "u2", 6, 8), decision{}},
 			{deleting("u2", 9), decision{"pod.assigned", "n1", 8}},
 			{stopped("n1", "u1", 10), decision{"pod.assigned", "n1", 10}},
 			{assigned("n1", "u2", 9, 11), decision{}},
 			{stopped("n1", "u2", 12), decision{"pod.deleted", "", 9}},
+		}},
+		{name: "a pod deleted before it reached its node, or after the node stopped it, is not revoked", steps: []struct {
+			ev   *events.Event
+			want decision
+		}{
+			{created("u1", 1), decision{}},
+			{bound("n1", 2), decision{"pod.assigned", "n1", 0}},
+			{deleted("u1", 3), decision{}},
+			{created("u2", 4), decision{}},
+			{bound("n1", 5), decision{"pod.assigned", "n1", 0}},
+			{assigned("n1", "u2", 5, 6), decision{}},
+			{deleting("u2", 7), decision{"pod.assigned", "n1", 6}},
+			{assigned("n1", "u2", 7, 8), decision{}},
+			{stopped("n1", "u2", 9), decision{"pod.deleted", "", 7}},
+			{deleted("u2", 10), decision{}},
 		}},
 		{name: "a pod created again on another node", steps: []struct {
 			ev   *events.Event
@@ -161,25 +198,56 @@ func TestFoldDecide(t *testing.T) {
 					t.Fatalf("fold %s %s: %v", st.ev.Type, st.ev.Object, err)
 				}
 				var got decision
-				p, err := readPod(s, "shop", "web")
+				as, err := readAndDecide(s, "shop", "web")
 				if err != nil {
 					t.Fatal(err)
 				}
-				if p != nil {
-					as, err := Decide(*p)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if len(as) > 1 {
-						t.Fatalf("after %s at %d: %d actions, want at most one", st.ev.Type, st.ev.Seq, len(as))
-					}
-					if len(as) == 1 {
-						got = decision{as[0].Event.Type, as[0].Event.Object.Node, as[0].Expected}
-					}
+				if len(as) > 1 {
+					t.Fatalf("after %s at %d: %d actions, want at most one", st.ev.Type, st.ev.Seq, len(as))
+				}
+				if len(as) == 1 {
+					got = decision{as[0].Event.Type, as[0].Event.Object.Node, as[0].Expected}
 				}
 				if got != st.want {
 					t.Errorf("after %s %s at %d: decided %+v, want %+v", st.ev.Type, st.ev.Object, st.ev.Seq, got, st.want)
 				}
+			}
+		})
+	}
+}
+
+// A revocation tells the node which pod to stop and within which grace period:
+// the deletion's, else the pod's own; the node stopping that pod ends it.
+func TestRevocationCarriesTheGracePeriod(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		evs   []*events.Event
+		grace int64
+	}{
+		{"deleted outright while running: the pod's grace period", []*events.Event{created("u1", 1), bound("n1", 2), assigned("n1", "u1", 2, 3), deleted("u1", 4)}, 30},
+		{"deleted outright while being stopped: the deletion's", []*events.Event{created("u1", 1), bound("n1", 2), assigned("n1", "u1", 2, 3), deleting("u1", 4), deleted("u1", 5)}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := projections.NewMemState()
+			for _, ev := range tc.evs {
+				object.Prepare(ev)
+				if err := Fold(s, ev); err != nil {
+					t.Fatal(err)
+				}
+			}
+			as, err := readAndDecide(s, "shop", "web")
+			if err != nil || len(as) != 1 {
+				t.Fatalf("decided %v, %v; want one revocation", as, err)
+			}
+			var d object.Deletion
+			if err := json.Unmarshal(as[0].Event.Payload, &d); err != nil {
+				t.Fatal(err)
+			}
+			if d.UID != "u1" || d.GracePeriodSeconds == nil || *d.GracePeriodSeconds != tc.grace {
+				t.Errorf("revocation %s, want uid u1 and grace %d", as[0].Event.Payload, tc.grace)
+			}
+			if as[0].Event.Cause != tc.evs[len(tc.evs)-1].ID {
+				t.Errorf("revocation caused by %s, want the deletion %s", as[0].Event.Cause, tc.evs[len(tc.evs)-1].ID)
 			}
 		})
 	}

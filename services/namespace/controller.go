@@ -95,6 +95,22 @@ func (c *Controller) reconcile(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
+			for i, m := range members {
+				if m.Ref.Kind != "Pod" {
+					continue
+				}
+				raw, ok, err := rd.Get(podKey(ns, m.Ref.Name))
+				if err != nil {
+					return err
+				}
+				if ok {
+					var pm podMember
+					if err := json.Unmarshal(raw, &pm); err != nil {
+						return err
+					}
+					members[i].Pod = &pm
+				}
+			}
 			st := states[ns]
 			if v, ok, err := rd.Get(lastKey(ns)); err != nil {
 				return err

@@ -3,6 +3,7 @@ package namespace
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 
 	"github.com/wake-run/wake/events"
@@ -16,6 +17,8 @@ const Actor = "system:namespace-controller"
 type Member struct {
 	Ref     events.Ref
 	Version uint64
+	// Pod is set for pods: they are deleted gracefully.
+	Pod *podMember
 }
 
 // Action is one guarded append the controller decides on: Expected is the version
@@ -28,23 +31,35 @@ type Action struct {
 }
 
 // Decide returns what to append for a terminating namespace: a deletion of every
-// member, or, when none is left, the deletion of the namespace itself. Event ids are
-// derived from the cause and the version decided from, so a retry after a crash
-// appends nothing twice. It is pure.
+// member, or, when none is left, the deletion of the namespace itself. Pods are
+// deleted gracefully, as Kubernetes' namespace controller does (pod.deleting with
+// the pod's grace period: its node stops it and reports so, then the dispatcher
+// deletes it); a pod already being deleted is left to finish. Every other kind is
+// deleted at once. Event ids are derived from the cause and the version decided
+// from, so a retry after a crash appends nothing twice. It is pure.
 func Decide(ns string, st nsState, members []Member) []Action {
 	if !st.Terminating {
 		return nil
 	}
 	cause := &st.Deleting
 	var out []Action
+	left := false
 	for _, m := range members {
 		k, ok := object.ByKind(m.Ref.Kind)
 		if !ok {
 			continue
 		}
+		left = true
+		if k.Kind == "Pod" {
+			if m.Pod != nil && m.Pod.Deleting {
+				continue
+			}
+			out = append(out, podDeletion(k, m, cause))
+			continue
+		}
 		out = append(out, deletion(k, m.Ref, m.Version, cause))
 	}
-	if len(out) == 0 {
+	if !left {
 		k, _ := object.ByKind("Namespace")
 		a := deletion(k, events.Ref{Kind: "Namespace", Name: ns}, st.Version, cause)
 		a.Expected, a.Guard = st.Contents, contentsSubject(ns)
@@ -65,6 +80,18 @@ func deletion(k *object.Kind, ref events.Ref, version uint64, cause *events.Even
 	}
 	ev.CausedBy(cause)
 	return Action{Event: ev, Expected: version}
+}
+
+// podDeletion is the graceful deletion of a pod member.
+func podDeletion(k *object.Kind, m Member, cause *events.Event) Action {
+	a := deletion(k, m.Ref, m.Version, cause)
+	a.Event.Type = object.EventType(k, object.Deleting)
+	var d object.Deletion
+	if m.Pod != nil {
+		d.UID, d.GracePeriodSeconds = m.Pod.UID, m.Pod.Grace
+	}
+	a.Event.Payload, _ = json.Marshal(d)
+	return a
 }
 
 func nsOf(ref events.Ref, cause *events.Event) string {

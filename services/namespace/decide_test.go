@@ -33,23 +33,33 @@ func decisions(actions []Action) []decision {
 
 func TestDecide(t *testing.T) {
 	terminating := nsState{Version: 40, Terminating: true, Deleting: deletingShop, Contents: 33}
+	grace := int64(7)
 	cases := []struct {
 		name    string
 		st      nsState
 		members []Member
 		want    []decision
 	}{
-		{"active namespace: nothing", nsState{Version: 3}, []Member{{events.Ref{Kind: "ConfigMap", Namespace: "shop", Name: "a"}, 5}}, []decision{}},
+		{"active namespace: nothing", nsState{Version: 3}, []Member{{events.Ref{Kind: "ConfigMap", Namespace: "shop", Name: "a"}, 5, nil}}, []decision{}},
 		{"active and empty: nothing", nsState{Version: 3}, nil, []decision{}},
 		{"terminating with members: delete each at its version", terminating, []Member{
-			{events.Ref{Kind: "ConfigMap", Namespace: "shop", Name: "a"}, 5},
-			{events.Ref{Kind: "Deployment", Namespace: "shop", Name: "web"}, 17},
-			{events.Ref{Kind: "Service", Namespace: "shop", Name: "web"}, 9},
+			{events.Ref{Kind: "ConfigMap", Namespace: "shop", Name: "a"}, 5, nil},
+			{events.Ref{Kind: "Deployment", Namespace: "shop", Name: "web"}, 17, nil},
+			{events.Ref{Kind: "Service", Namespace: "shop", Name: "web"}, 9, nil},
 		}, []decision{
 			{"configmap.deleted", events.Ref{Kind: "ConfigMap", Namespace: "shop", Name: "a"}, 5},
 			{"deployment.deleted", events.Ref{Kind: "Deployment", Namespace: "shop", Name: "web"}, 17},
 			{"service.deleted", events.Ref{Kind: "Service", Namespace: "shop", Name: "web"}, 9},
 		}},
+		{"terminating with pods: delete each gracefully, leave one being deleted to finish", terminating, []Member{
+			{events.Ref{Kind: "Pod", Namespace: "shop", Name: "a"}, 5, &podMember{UID: "ua", Grace: &grace}},
+			{events.Ref{Kind: "Pod", Namespace: "shop", Name: "b"}, 6, &podMember{UID: "ub", Deleting: true}},
+		}, []decision{
+			{"pod.deleting", events.Ref{Kind: "Pod", Namespace: "shop", Name: "a"}, 5},
+		}},
+		{"terminating with only pods being deleted: wait for them", terminating, []Member{
+			{events.Ref{Kind: "Pod", Namespace: "shop", Name: "b"}, 6, &podMember{UID: "ub", Deleting: true}},
+		}, []decision{}},
 		{"terminating and empty: delete the namespace, guarded by the last event of its contents", terminating, nil, []decision{
 			{"namespace.deleted", events.Ref{Kind: "Namespace", Name: "shop"}, 33},
 		}},
@@ -74,6 +84,12 @@ func TestDecide(t *testing.T) {
 				if ev.Reason != "namespace shop is being deleted" {
 					t.Errorf("reason = %q", ev.Reason)
 				}
+				if ev.Type == "pod.deleting" {
+					var d object.Deletion
+					if err := json.Unmarshal(ev.Payload, &d); err != nil || d.UID != "ua" || d.GracePeriodSeconds == nil || *d.GracePeriodSeconds != grace {
+						t.Errorf("pod deletion %s (%v), want uid ua and the pod's grace period %d", ev.Payload, err, grace)
+					}
+				}
 			}
 		})
 	}
@@ -82,9 +98,9 @@ func TestDecide(t *testing.T) {
 func TestDecideIDsAreDeterministic(t *testing.T) {
 	st := nsState{Version: 40, Terminating: true, Deleting: deletingShop}
 	members := []Member{
-		{events.Ref{Kind: "ConfigMap", Namespace: "shop", Name: "a"}, 5},
-		{events.Ref{Kind: "ConfigMap", Namespace: "shop", Name: "b"}, 6},
-		{events.Ref{Kind: "Secret", Namespace: "shop", Name: "a"}, 7},
+		{events.Ref{Kind: "ConfigMap", Namespace: "shop", Name: "a"}, 5, nil},
+		{events.Ref{Kind: "ConfigMap", Namespace: "shop", Name: "b"}, 6, nil},
+		{events.Ref{Kind: "Secret", Namespace: "shop", Name: "a"}, 7, nil},
 	}
 	ids := func(actions []Action) []string {
 		var out []string
@@ -129,6 +145,11 @@ func nsFoldEvent(kind, ns, name, verb string, seq uint64) *events.Event {
 		Object: events.Ref{Kind: kind, Namespace: ns, Name: name}, Actor: "user:alice", Schema: events.SchemaVersion}
 }
 
+func withPayload(ev *events.Event, payload string) *events.Event {
+	ev.Payload = json.RawMessage(payload)
+	return ev
+}
+
 // inInbox moves ev to its object's facet in node n1's inbox.
 func inInbox(ev *events.Event) *events.Event {
 	ev.Object.Node = "n1"
@@ -147,7 +168,7 @@ func TestFold(t *testing.T) {
 		nsFoldEvent("Namespace", "", "shop", object.Deleting, 7),
 		nsFoldEvent("Deployment", "shop", "web", object.Deleted, 8),
 		nsFoldEvent("Namespace", "", "shop", object.Deleting, 9), // a second deletion keeps the first cause
-		nsFoldEvent("Pod", "shop", "p", object.Created, 10),
+		withPayload(nsFoldEvent("Pod", "shop", "p", object.Created, 10), `{"object":{"metadata":{"uid":"up"},"spec":{"terminationGracePeriodSeconds":5}}}`),
 		inInbox(nsFoldEvent("Pod", "shop", "p", object.Assigned, 11)), // the pod's facet: not its version,
 		inInbox(nsFoldEvent("Pod", "shop", "p", object.Status, 12)),   // nor the contents' newest event
 	} {
@@ -168,9 +189,26 @@ func TestFold(t *testing.T) {
 	}
 	delete(got, "n\x00shop")
 	want := map[string]string{"o\x00shop\x00ConfigMap\x00a": "4", "o\x00other\x00ConfigMap\x00x": "6",
-		"o\x00shop\x00Pod\x00p": "10", "l\x00shop": "10", "l\x00other": "6"} // l: the newest event of the namespace's contents
+		"o\x00shop\x00Pod\x00p": "10", "l\x00shop": "10", "l\x00other": "6", // l: the newest event of the namespace's contents
+		"d\x00shop\x00p": `{"uid":"up","grace":5}`} // d: what a pod's graceful deletion needs
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("members = %q, want %q", got, want)
+	}
+	for _, step := range []struct {
+		ev   *events.Event
+		want string
+	}{
+		{withPayload(nsFoldEvent("Pod", "shop", "p", object.Updated, 20), `{"object":{"metadata":{},"spec":{"terminationGracePeriodSeconds":9}}}`), `{"uid":"up","grace":9}`},
+		{nsFoldEvent("Pod", "shop", "p", object.Bound, 21), `{"uid":"up","grace":9}`},
+		{withPayload(nsFoldEvent("Pod", "shop", "p", object.Deleting, 22), `{"uid":"up"}`), `{"uid":"up","grace":9,"deleting":true}`},
+		{nsFoldEvent("Pod", "shop", "p", object.Deleted, 23), ""},
+	} {
+		if err := Fold(s, step.ev); err != nil {
+			t.Fatal(err)
+		}
+		if v, _, _ := s.Get([]byte("d\x00shop\x00p")); string(v) != step.want {
+			t.Errorf("after %s: pod member %s, want %s", step.ev.Type, v, step.want)
+		}
 	}
 	if err := Fold(s, nsFoldEvent("Namespace", "", "shop", object.Deleted, 13)); err != nil {
 		t.Fatal(err)
