@@ -90,6 +90,7 @@ func (s *Service) Start() error {
 	s.history = newHistory(s.log, s.Snapshots)
 	for subj, h := range map[string]func(*nats.Msg, *Request) error{
 		SubjectGet: s.get, SubjectList: s.list, SubjectEvents: s.events, SubjectWhy: s.why, SubjectSeqs: s.seqs,
+		SubjectRejected: s.rejected,
 	} {
 		sub, err := s.nc.QueueSubscribe(subj, "wake.query", func(m *nats.Msg) {
 			s.wg.Add(1)
