@@ -113,12 +113,12 @@ func diffObject(ctx context.Context, g *globals, c *client.Client, k *object.Kin
 	} else {
 		fmt.Fprint(g.out, text)
 	}
-	return changesBetween(ctx, g.out, c, events.Ref{Kind: k.Kind, Namespace: ns, Name: name}, fromSeq, toSeq)
+	return changesBetween(ctx, g.out, g.errOut, c, events.Ref{Kind: k.Kind, Namespace: ns, Name: name}, fromSeq, toSeq)
 }
 
 // changesBetween prints the events on the object's own subject after from, up to
 // and including to: who changed it.
-func changesBetween(ctx context.Context, w io.Writer, c *client.Client, ref events.Ref, from, to uint64) error {
+func changesBetween(ctx context.Context, w, errOut io.Writer, c *client.Client, ref events.Ref, from, to uint64) error {
 	if to <= from {
 		return nil
 	}
@@ -127,7 +127,7 @@ func changesBetween(ctx context.Context, w io.Writer, c *client.Client, ref even
 		return err
 	}
 	defer cur.Close()
-	p := newEventPrinter(w, "", causeResolver(c))
+	p := newEventPrinter(w, errOut, "", causeResolver(c), rejectionResolver(c))
 	n := 0
 	for {
 		rec, err := cur.Next(ctx)
@@ -142,8 +142,9 @@ func changesBetween(ctx context.Context, w io.Writer, c *client.Client, ref even
 		}
 		n++
 		ev, derr := rec.Decode()
-		p.print(rec, ev, derr)
+		if err := p.print(rec, ev, derr); err != nil {
+			return err
+		}
 	}
-	p.flush()
-	return nil
+	return p.flush()
 }

@@ -15,6 +15,7 @@ import (
 type eventRow struct {
 	seq                        uint64
 	actor, typ, namespace, obj string
+	rejected                   string // the REJECTED column
 }
 
 func eventRows(t *testing.T, out string) []eventRow {
@@ -23,16 +24,16 @@ func eventRows(t *testing.T, out string) []eventRow {
 	if len(rows) == 0 {
 		return nil
 	}
-	if strings.Join(rows[0], " ") != "SEQ TIME ACTOR TYPE NAMESPACE OBJECT CAUSE REASON" {
+	if strings.Join(rows[0], " ") != "SEQ TIME ACTOR TYPE NAMESPACE OBJECT REJECTED CAUSE REASON" {
 		t.Fatalf("events header = %q", rows[0])
 	}
 	var out2 []eventRow
 	for _, r := range rows[1:] {
 		seq, err := strconv.ParseUint(r[0], 10, 64)
-		if err != nil || len(r) < 8 {
+		if err != nil || len(r) < 9 {
 			t.Fatalf("events row %q", r)
 		}
-		out2 = append(out2, eventRow{seq, r[2], r[3], r[4], r[5]})
+		out2 = append(out2, eventRow{seq, r[2], r[3], r[4], r[5], r[6]})
 	}
 	return out2
 }
@@ -48,12 +49,12 @@ func TestEvents(t *testing.T) {
 
 	all := eventRows(t, h.ok("events").out)
 	want := []eventRow{
-		{1, controlplane.Actor, "namespace.created", "-", "namespace/default"},
-		{2, me, "deployment.created", "default", "deployment.apps/web"},
-		{3, me, "configmap.created", "default", "configmap/web"},
-		{4, me, "deployment.updated", "default", "deployment.apps/web"},
-		{5, me, "namespace.created", "-", "namespace/shop"},
-		{6, me, "configmap.deleted", "default", "configmap/web"},
+		{1, controlplane.Actor, "namespace.created", "-", "namespace/default", "-"},
+		{2, me, "deployment.created", "default", "deployment.apps/web", "-"},
+		{3, me, "configmap.created", "default", "configmap/web", "-"},
+		{4, me, "deployment.updated", "default", "deployment.apps/web", "-"},
+		{5, me, "namespace.created", "-", "namespace/shop", "-"},
+		{6, me, "configmap.deleted", "default", "configmap/web", "-"},
 	}
 	if !slices.Equal(all, want) {
 		t.Fatalf("events =\n%v\nwant\n%v", all, want)
@@ -122,7 +123,7 @@ func TestEvents(t *testing.T) {
 		}
 	}
 	wide := lines(h.ok("events", "-o", "wide", "--for", "deploy/web").out)
-	if len(wide) != 3 || wide[0][len(wide[0])-3] != "ID" {
+	if len(wide) != 3 || wide[0][len(wide[0])-4] != "ID" || wide[0][len(wide[0])-1] != "REJECTION" {
 		t.Errorf("events -o wide = %q", wide)
 	}
 	if r := h.fails("events", "--from", "yesterday"); !strings.Contains(r.errLine, "RFC 3339") {

@@ -102,6 +102,9 @@ func (g *globals) get(cmd *cobra.Command, args []string, f *getFlags) error {
 			seq = cp
 			for _, o := range list {
 				objs = append(objs, o)
+				if why, ok := o.GetAnnotations()[object.UnreadableAnnotation]; ok {
+					fmt.Fprintf(g.errOut, "Warning: %s %s/%s cannot be read: %s\n", t.kind.Resource, o.GetNamespace(), o.GetName(), why)
+				}
 			}
 			continue
 		}

@@ -295,15 +295,15 @@ func TestTimeTravelDiffAndWhy(t *testing.T) {
 		seq, _ := strconv.ParseUint(r[0], 10, 64)
 		e := all[seq-1]
 		if e.Cause == "" {
-			if r[6] != "-" {
-				t.Errorf("event %d has no cause but shows %q", seq, r[6])
+			if r[7] != "-" {
+				t.Errorf("event %d has no cause but shows %q", seq, r[7])
 			}
 			continue
 		}
 		caused++
-		causeSeq, err := strconv.ParseUint(strings.TrimPrefix(r[6], "#"), 10, 64)
+		causeSeq, err := strconv.ParseUint(strings.TrimPrefix(r[7], "#"), 10, 64)
 		if err != nil || idOf[causeSeq] != e.Cause {
-			t.Errorf("event %d shows cause %q, its cause is %s", seq, r[6], e.Cause)
+			t.Errorf("event %d shows cause %q, its cause is %s", seq, r[7], e.Cause)
 		}
 	}
 	if caused == 0 {

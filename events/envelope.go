@@ -52,6 +52,10 @@ func (r Ref) Object() Ref { r.Node = ""; return r }
 // this one reacts to; Correlation is the ID of the user action that started the chain
 // (an event without a cause is its own correlation). Seq and Subject are filled when
 // the event is read back from the log and are never part of the stored JSON.
+//
+// Time is what the writer claims when it appends; read back from the log
+// (Record.Decode) it is the time the log stored the event, and what the writer
+// claimed moves to Claimed. No reader trusts a writer's clock.
 type Event struct {
 	ID          string          `json:"id"`
 	Type        string          `json:"type"`
@@ -66,6 +70,9 @@ type Event struct {
 
 	Seq     uint64 `json:"-"`
 	Subject string `json:"-"`
+	// Claimed is the time the writer put in the envelope, when Time was
+	// replaced by the time the log stored the event. It is informational only.
+	Claimed time.Time `json:"-"`
 	// Decoded is a consumer's decoding of Payload, made ahead of its fold on
 	// another goroutine (see projections.Projection.Prepare); nil when none was.
 	// It is never stored, and a fold must not modify what it holds.
@@ -109,6 +116,8 @@ var ErrMalformed = errors.New("malformed event")
 
 // Decode parses a stored event and checks the envelope. seq and subject are the
 // message's stream sequence and subject. The object reference must map to subject.
+// The event's Time is the one the writer claimed: readers of the log use
+// Record.Decode, which replaces it by the time the log stored the event.
 func Decode(data []byte, seq uint64, subject string) (*Event, error) {
 	var ev Event
 	if err := json.Unmarshal(data, &ev); err != nil {

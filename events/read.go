@@ -21,8 +21,18 @@ type Record struct {
 	Pending uint64
 }
 
-// Decode parses the record as an Event (see Decode).
-func (r Record) Decode() (*Event, error) { return Decode(r.Data, r.Seq, r.Subject) }
+// Decode parses the record as an Event (see Decode). The event's Time is the
+// time the log stored it (r.Time, JetStream's own timestamp), whatever the writer
+// claimed; the claimed time is kept in Claimed. A record without a stored time
+// (made by hand, not read from the log) keeps the claimed time.
+func (r Record) Decode() (*Event, error) {
+	ev, err := Decode(r.Data, r.Seq, r.Subject)
+	if err != nil || r.Time.IsZero() {
+		return ev, err
+	}
+	ev.Claimed, ev.Time = ev.Time, r.Time.UTC()
+	return ev, nil
+}
 
 // ReadOptions choose where a Cursor starts and what it sees.
 type ReadOptions struct {

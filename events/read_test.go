@@ -263,3 +263,48 @@ func TestSubjectVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestReadTimeIsStoredTime: an event's time, read back from the log, is when the
+// log stored it, not what its writer wrote in the envelope; the claimed time is
+// kept apart. Appending through Log (which sets the time itself) changes nothing.
+func TestReadTimeIsStoredTime(t *testing.T) {
+	srv := eventstest.Start(t)
+	ctx := testContext(t)
+	liar := mustNew(t, "pod.updated", podRef("liar"), nil)
+	claimed := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	liar.Time = claimed
+	honest := mustNew(t, "pod.updated", podRef("honest"), nil)
+	before := time.Now()
+	seqs := appendAll(t, ctx, srv.Log, []*events.Event{liar, honest})
+	after := time.Now()
+
+	recs := readAll(t, ctx, read(t, ctx, srv.Log, events.ReadOptions{Bounded: true}))
+	got, err := srv.Log.Get(ctx, seqs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range []events.Record{recs[0], got} {
+		ev, err := rec.Decode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ev.Time.Equal(rec.Time) || ev.Time.Before(before.Add(-time.Second)) || ev.Time.After(after.Add(time.Second)) {
+			t.Fatalf("seq %d: time %v, want the stored time %v (between %v and %v)", rec.Seq, ev.Time, rec.Time, before, after)
+		}
+		if !ev.Claimed.Equal(claimed) {
+			t.Fatalf("seq %d: claimed time %v, want %v", rec.Seq, ev.Claimed, claimed)
+		}
+	}
+	ev, err := recs[1].Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ev.Time.Equal(recs[1].Time) || ev.Claimed.Sub(ev.Time).Abs() > time.Second {
+		t.Fatalf("honest event: time %v, claimed %v, stored %v", ev.Time, ev.Claimed, recs[1].Time)
+	}
+	// A record made by hand (no stored time) keeps the envelope's time.
+	hand := events.Record{Seq: recs[0].Seq, Subject: recs[0].Subject, Data: recs[0].Data}
+	if ev, err := hand.Decode(); err != nil || !ev.Time.Equal(claimed) {
+		t.Fatalf("record without a stored time: %v, %v; want the envelope's %v", ev, err, claimed)
+	}
+}

@@ -544,6 +544,27 @@ func (r *Runner) rebuildFrom(ctx context.Context, fromSnapshot bool) error {
 	}
 }
 
+// Rejections returns the rejections recorded for the given sequences, in their
+// order (a zero Rejection: none recorded). A database restored from a snapshot
+// holds no record of rejections before the snapshot.
+func (r *Runner) Rejections(seqs []uint64) ([]Rejection, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]Rejection, len(seqs))
+	for i, seq := range seqs {
+		v, ok, err := get(r.db, rejectKey(seq))
+		if err != nil {
+			return nil, fmt.Errorf("projection %s: rejection of seq %d: %w", r.p.Name, seq, err)
+		}
+		if ok {
+			if err := json.Unmarshal(v, &out[i]); err != nil {
+				return nil, fmt.Errorf("projection %s: rejection of seq %d: %w", r.p.Name, seq, err)
+			}
+		}
+	}
+	return out, nil
+}
+
 // Status is what operators see of a projection.
 type Status struct {
 	Name       string      `json:"name"`

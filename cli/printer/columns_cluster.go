@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wake-run/wake/events/object"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -147,7 +148,11 @@ var secretTable = tableKind{
 		if !ok {
 			return nil, fmt.Errorf("expected *v1.Secret, got %T", obj)
 		}
-		return []string{s.Name, string(secretType(s)), strconv.Itoa(len(secretKeys(s))), Age(s.CreationTimestamp.Time, ctx.now)}, nil
+		data := strconv.Itoa(len(secretKeys(s)))
+		if _, unreadable := s.Annotations[object.UnreadableAnnotation]; unreadable {
+			data = "<unreadable>"
+		}
+		return []string{s.Name, string(secretType(s)), data, Age(s.CreationTimestamp.Time, ctx.now)}, nil
 	},
 }
 

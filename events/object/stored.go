@@ -64,3 +64,8 @@ func DecodeObject(k *Kind, data []byte) (Object, error) {
 	obj.GetObjectKind().SetGroupVersionKind(schemaGVK(k))
 	return obj, nil
 }
+
+// UnreadableAnnotation marks an object a list returns although the server could
+// not read all of it: a Secret whose data key is gone comes without its data,
+// and the annotation's value says why. Writers may not set it.
+const UnreadableAnnotation = "wake.io/unreadable"

@@ -3,12 +3,14 @@ package dashboard
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
 
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/services/query"
 )
 
 // Event is one event of the log as the page shows it (the envelope without its
@@ -27,6 +29,28 @@ type Event struct {
 	Node      string `json:"node,omitempty"`
 	Reason    string `json:"reason,omitempty"`
 	Cause     string `json:"cause,omitempty"`
+	// Rejected says why the object projection rejected the event: it did not
+	// take effect. Empty: it did.
+	Rejected string `json:"rejected,omitempty"`
+}
+
+// markRejected asks the query service which of evs did not take effect.
+func (d *Dashboard) markRejected(ctx context.Context, evs []Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	keys := make([]query.EventKey, len(evs))
+	for i, e := range evs {
+		keys[i] = query.EventKey{Seq: e.Seq, ID: e.ID}
+	}
+	why, err := d.c.Query.Rejections(ctx, keys)
+	if err != nil {
+		return fmt.Errorf("which events were rejected: %w", err)
+	}
+	for i := range evs {
+		evs[i].Rejected = why[i]
+	}
+	return nil
 }
 
 func eventOf(ev *events.Event) Event {
@@ -121,7 +145,7 @@ func (d *Dashboard) readEvents(ctx context.Context, from, upTo uint64, ns string
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]
 	}
-	return out, nil
+	return out, d.markRejected(ctx, out)
 }
 
 // Timeline answers /api/timeline: the range of the slider.

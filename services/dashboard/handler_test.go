@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wake-run/wake/cli/client"
+	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/services/controlplane"
 	"github.com/wake-run/wake/services/dashboard"
@@ -351,5 +352,41 @@ func TestShutdownEndsLiveStreams(t *testing.T) {
 	if resp, err := http.Get(cl.srv.HTTPURL() + "/"); err == nil {
 		resp.Body.Close()
 		t.Errorf("GET / after Shutdown = %d, want no answer", resp.StatusCode)
+	}
+}
+
+// TestEventsMarkRejected: an event every fold rejects (a second creation of a
+// config map) is listed as rejected, the events that took effect are not.
+func TestEventsMarkRejected(t *testing.T) {
+	cl := startCluster(t, false)
+	ts := dashboardOf(t, cl)
+	cl.apply(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: default}\ndata: {a: b}\n")
+	ctx := context.Background()
+	ref := events.Ref{Kind: "ConfigMap", Namespace: "default", Name: "cfg"}
+	version, err := cl.c.Log.SubjectVersion(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, _ := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "cfg", "namespace": "default", "uid": "forged"}})
+	ev, err := events.New("configmap.created", ref, "user:admin", object.Change{Object: obj})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := cl.c.Log.Append(ctx, ev, version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body := get(t, ts.URL+"/api/events?limit=10")
+	var list dashboard.EventList
+	if err := json.Unmarshal([]byte(body), &list); code != 200 || err != nil {
+		t.Fatalf("GET /api/events: %d %s", code, body)
+	}
+	for _, e := range list.Events {
+		if (e.Seq == forged) != (e.Rejected != "") {
+			t.Errorf("event %d (%s by %s) rejected = %q; only %d was rejected", e.Seq, e.Type, e.Actor, e.Rejected, forged)
+		}
+	}
+	if len(list.Events) != 3 {
+		t.Errorf("%d events listed, want 3", len(list.Events))
 	}
 }

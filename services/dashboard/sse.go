@@ -148,7 +148,12 @@ func (d *Dashboard) serveStream(ctx context.Context, w http.ResponseWriter, r *h
 			if err != nil || !inNamespace(ev, ns) {
 				continue
 			}
-			if s.sendJSON("message", strconv.FormatUint(rec.Seq, 10), eventOf(ev)) != nil {
+			out := []Event{eventOf(ev)}
+			if err := d.markRejected(ctx, out); err != nil {
+				_ = s.send("failure", "", err.Error())
+				return
+			}
+			if s.sendJSON("message", strconv.FormatUint(rec.Seq, 10), out[0]) != nil {
 				return
 			}
 		}

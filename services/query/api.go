@@ -33,6 +33,8 @@ type Request struct {
 	AtTime time.Time `json:"atTime,omitzero"`
 	// IDs are event ids whose sequences a seqs request asks for.
 	IDs []string `json:"ids,omitempty"`
+	// Keys are the stored events a rejected request asks about.
+	Keys []EventKey `json:"keys,omitempty"`
 }
 
 // At names a moment of the log: a sequence, or a time (the state after the last
@@ -70,6 +72,9 @@ type Response struct {
 	Steps   []Step            `json:"steps,omitempty"`
 	// Seqs answers a seqs request, in the order of its IDs (0: not in the log).
 	Seqs []uint64 `json:"seqs,omitempty"`
+	// Rejected answers a rejected request, in the order of its Keys: empty for
+	// an event that took effect, else why it did not.
+	Rejected []string `json:"rejected,omitempty"`
 	// Note says why a causal chain ended before an event without a cause.
 	Note string `json:"note,omitempty"`
 	Done bool   `json:"done"`

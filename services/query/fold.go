@@ -29,9 +29,12 @@ import (
 //	c\x00<kind>\x00<namespace>\x00<name> -> how many recent events are indexed (seq:8)
 //	w\x00<kind>\x00<namespace>\x00<name> -> seq:8 of the newest change of the object's
 //	   own subject other than a status report: where `why` starts
-//	i\x00<event id> -> seq:8, for every event (the causes `why` follows)
+//	i\x00<event id> -> seq:8 of the first event with that id that took effect (the
+//	   causes `why` follows; an event whose seq is not here was rejected)
+//
+// Version 6: event times are the times the log stored the events.
 func Projection() projections.Projection {
-	return projections.Projection{Name: "query", Version: 5, Fold: Fold, Prepare: object.Prepare}
+	return projections.Projection{Name: "query", Version: 6, Fold: Fold, Prepare: object.Prepare}
 }
 
 func idKey(id string) []byte { return append([]byte{'i', 0}, id...) }
@@ -79,9 +82,14 @@ func eventPrefix(k *object.Kind, namespace, name string) []byte {
 }
 
 // Fold applies one event to the query projection and indexes its id. It is pure
-// over s.
+// over s. An id keeps the sequence of the first event that took effect with it:
+// a later event reusing the id (a replay or a forgery) cannot take it over, so
+// the index tells which stored event took effect (see Service.rejections).
 func Fold(s projections.State, ev *events.Event) error {
 	if err := foldObject(s, ev); err != nil {
+		return err
+	}
+	if _, taken, err := s.Get(idKey(ev.ID)); err != nil || taken {
 		return err
 	}
 	return s.Set(idKey(ev.ID), binary.BigEndian.AppendUint64(nil, ev.Seq))

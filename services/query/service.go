@@ -12,6 +12,7 @@ import (
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/secrets"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
@@ -76,6 +77,16 @@ func (s *Service) open(k *object.Kind, stored []byte, req *Request) ([]byte, err
 	return (&object.Stored{Object: sec, LastApplied: applied}).Encode()
 }
 
+// unreadableSecret is what a list shows of a stored Secret that cannot be opened
+// (see secrets.Unreadable).
+func unreadableSecret(k *object.Kind, stored []byte, why error) ([]byte, error) {
+	st, err := object.DecodeStored(k, stored)
+	if err != nil {
+		return nil, err
+	}
+	return (&object.Stored{Object: secrets.Unreadable(st.Object.(*corev1.Secret), why), Version: st.Version}).Encode()
+}
+
 // NewService returns a query service over runner (which must fold Projection()).
 func NewService(runner *projections.Runner, log *events.Log, logger *slog.Logger) *Service {
 	return &Service{runner: runner, log: log, nc: log.Conn(), logger: logger, WaitTimeout: 5 * time.Second, AtTimeout: time.Minute,
@@ -90,6 +101,7 @@ func (s *Service) Start() error {
 	s.history = newHistory(s.log, s.Snapshots)
 	for subj, h := range map[string]func(*nats.Msg, *Request) error{
 		SubjectGet: s.get, SubjectList: s.list, SubjectEvents: s.events, SubjectWhy: s.why, SubjectSeqs: s.seqs,
+		SubjectRejected: s.rejected,
 	} {
 		sub, err := s.nc.QueueSubscribe(subj, "wake.query", func(m *nats.Msg) {
 			s.wg.Add(1)
@@ -231,6 +243,10 @@ func (s *Service) list(m *nats.Msg, req *Request) error {
 		var ferr error
 		add := func(v []byte) bool {
 			item, err := s.open(k, v, req)
+			if err != nil && k.Kind == "Secret" {
+				// One Secret that cannot be opened does not fail the list.
+				item, err = unreadableSecret(k, v, err)
+			}
 			if err != nil {
 				ferr = err
 				return false

@@ -23,6 +23,7 @@ import (
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/wake-run/wake/events/object"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -34,8 +35,9 @@ const SealedAnnotation = "wake.io/sealed"
 
 const sealedVersion = "v1"
 
-// ErrShredded is returned when a Secret's data key was destroyed.
-var ErrShredded = errors.New("the secret's data key was destroyed (the secret was deleted)")
+// ErrShredded is returned when a Secret's data key is gone: destroyed when the
+// Secret was deleted, or lost from the key bucket.
+var ErrShredded = errors.New("its data key is gone from " + Bucket + " (destroyed when the secret was deleted, or lost)")
 
 // Keyring seals and opens Secret payloads. It is safe for concurrent use.
 type Keyring struct {
@@ -207,8 +209,10 @@ func (k *Keyring) Seal(ctx context.Context, s *corev1.Secret, applied json.RawMe
 	if uid == "" {
 		return nil, nil, errors.New("seal: secret has no uid")
 	}
-	if s.Annotations[SealedAnnotation] != "" {
-		return nil, nil, fmt.Errorf("seal: annotation %s is reserved", SealedAnnotation)
+	for _, a := range []string{SealedAnnotation, object.UnreadableAnnotation} {
+		if _, set := s.Annotations[a]; set {
+			return nil, nil, fmt.Errorf("seal: annotation %s is reserved for the server", a)
+		}
 	}
 	dk, err := k.key(ctx, uid, true)
 	if err != nil {
@@ -238,6 +242,20 @@ func (k *Keyring) Seal(ctx context.Context, s *corev1.Secret, applied json.RawMe
 		}
 	}
 	return out, sa, nil
+}
+
+// Unreadable returns what a list shows of a sealed Secret that cannot be opened
+// (err says why): the Secret without its data, marked with
+// object.UnreadableAnnotation. Nothing sealed is returned.
+func Unreadable(s *corev1.Secret, err error) *corev1.Secret {
+	out := s.DeepCopy()
+	out.Data, out.StringData = nil, nil
+	if out.Annotations == nil {
+		out.Annotations = map[string]string{}
+	}
+	delete(out.Annotations, SealedAnnotation)
+	out.Annotations[object.UnreadableAnnotation] = err.Error()
+	return out
 }
 
 // Open reverses Seal. A Secret without the sealed annotation is returned as is.

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,10 +106,41 @@ func TestShredDestroysTheKey(t *testing.T) {
 }
 
 func TestReservedAnnotationRefused(t *testing.T) {
-	s := secret("3", map[string]string{"a": "b"})
-	s.Annotations = map[string]string{secrets.SealedAnnotation: "v1"}
-	if _, _, err := keyring(t).Seal(context.Background(), s, nil); err == nil {
-		t.Fatal("a secret carrying the sealed annotation was sealed")
+	k := keyring(t)
+	for _, a := range []string{secrets.SealedAnnotation, object.UnreadableAnnotation} {
+		s := secret("3", map[string]string{"a": "b"})
+		s.Annotations = map[string]string{a: ""}
+		if _, _, err := k.Seal(context.Background(), s, nil); err == nil || !strings.Contains(err.Error(), a) {
+			t.Errorf("a secret carrying annotation %s: seal error %v, want a refusal naming it", a, err)
+		}
+	}
+}
+
+// TestUnreadableKeepsNothingSealed: what a list shows of a Secret whose key is
+// gone has no data, sealed or not, and says why.
+func TestUnreadableKeepsNothingSealed(t *testing.T) {
+	ctx := context.Background()
+	k := keyring(t)
+	s := secret("4", map[string]string{"password": "p"})
+	s.Annotations = map[string]string{"team": "db"}
+	sealed, _, err := k.Seal(ctx, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Shred(ctx, string(s.UID)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, oerr := k.Open(ctx, sealed, nil)
+	if !errors.Is(oerr, secrets.ErrShredded) {
+		t.Fatalf("open after shred: %v", oerr)
+	}
+	u := secrets.Unreadable(sealed, oerr)
+	want := map[string]string{"team": "db", object.UnreadableAnnotation: oerr.Error()}
+	if u.Data != nil || u.StringData != nil || !maps.Equal(u.Annotations, want) || u.Name != "db" || u.UID != s.UID {
+		t.Errorf("Unreadable = %+v, want no data and annotations %v", u, want)
+	}
+	if sealed.Data == nil || sealed.Annotations[secrets.SealedAnnotation] == "" {
+		t.Error("Unreadable modified the secret it was given")
 	}
 }
 

@@ -122,7 +122,8 @@ function fillNamespaces(names) {
 
 function eventCells(e) {
   const obj = `${e.kind}/${e.namespace ? e.namespace + "/" : ""}${e.name}${e.node ? " @" + e.node : ""}`;
-  return [String(e.seq), new Date(e.time).toLocaleTimeString(), e.actor, e.type, obj, e.reason || ""];
+  const type = e.rejected ? `${e.type} (rejected: ${e.rejected})` : e.type;
+  return [String(e.seq), new Date(e.time).toLocaleTimeString(), e.actor, type, obj, e.reason || ""];
 }
 
 let shownEvents = [];
