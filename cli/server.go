@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,6 +14,30 @@ import (
 	"github.com/wake-run/wake/node/agent"
 	"github.com/wake-run/wake/services/controlplane"
 )
+
+// shutdownGrace bounds how long `wake up` and `wake server` take to stop once
+// interrupted or failed, whatever the state of the log: the node's workers, the
+// projections and NATS all end with their context, and this is the backstop.
+const shutdownGrace = 15 * time.Second
+
+// serverStarted, when set (by tests), is given the control plane once it runs.
+var serverStarted func(*controlplane.Server)
+
+// shutdownWithin runs stop and reports whether it returned within grace (when it
+// does not, it is left running: the process is about to exit).
+func shutdownWithin(grace time.Duration, stop func()) bool {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		stop()
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(grace):
+		return false
+	}
+}
 
 // defaultDataDir is /var/lib/wake for root and ~/.local/share/wake otherwise.
 func defaultDataDir() string {
@@ -49,12 +74,17 @@ func newServerCmd(g *globals, use string) *cobra.Command {
 					return err
 				}
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			sigCtx, stopSignals := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stopSignals()
+			ctx, stop := context.WithCancel(sigCtx) // also ended when the server or the node fails
 			defer stop()
 			start := time.Now()
 			srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: dataDir, Host: host, Port: port, Logger: logger, NodeGrace: nodeGrace, HTTPAddr: httpAddr})
 			if err != nil {
 				return err
+			}
+			if serverStarted != nil {
+				serverStarted(srv)
 			}
 			var agentDone chan error
 			if use == "up" {
@@ -87,14 +117,28 @@ func newServerCmd(g *globals, use string) *cobra.Command {
 			fmt.Fprintf(g.out, "  try           wake image build --demo -o demo.tar && wake image import demo.tar\n")
 			fmt.Fprintf(g.out, "                wake apply -f deploy/examples/web.yaml && wake get pods -o wide\n")
 			fmt.Fprintf(g.out, "Press Ctrl-C to stop (pods keep running and are adopted at the next start; wake down stops them).\n")
-			<-ctx.Done()
-			fmt.Fprintln(g.out, "shutting down...")
-			if agentDone != nil {
-				if err := <-agentDone; err != nil {
-					logger.Error("node agent", "err", err)
-				}
+			var failed error
+			select {
+			case <-ctx.Done():
+			case failed = <-srv.Failed():
+			case failed = <-agentDone: // nil channel for `wake server`
+				agentDone = nil
 			}
-			srv.Shutdown()
+			stop()
+			fmt.Fprintln(g.out, "shutting down...")
+			if !shutdownWithin(shutdownGrace, func() {
+				if agentDone != nil {
+					if err := <-agentDone; err != nil && failed == nil {
+						failed = err
+					}
+				}
+				srv.Shutdown()
+			}) {
+				return fmt.Errorf("did not stop within %s; exiting anyway", shutdownGrace)
+			}
+			if failed != nil {
+				return fmt.Errorf("stopped: %w", failed)
+			}
 			fmt.Fprintln(g.out, "stopped")
 			return nil
 		},

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/services/controlplane"
 )
 
 // TestServerAnswersOnceItSaysItIsReady starts `wake server` again and again on
@@ -57,5 +60,49 @@ func TestServerAnswersOnceItSaysItIsReady(t *testing.T) {
 		if t.Failed() {
 			return
 		}
+	}
+}
+
+// TestServerStopsOnceItsStreamIsDeleted deletes the stream of record with the
+// server's own rights under a running `wake server`: left alone, the command
+// stops by itself with an error naming the lost stream; interrupted at once
+// (SIGINT cancels its context), it returns within the grace period all the same.
+func TestServerStopsOnceItsStreamIsDeleted(t *testing.T) {
+	started := make(chan *controlplane.Server, 1)
+	serverStarted = func(s *controlplane.Server) { started <- s }
+	defer func() { serverStarted = nil }()
+	for _, interrupt := range []bool{false, true} {
+		ctx, cancel := context.WithCancel(context.Background())
+		root := NewRoot(io.Discard, io.Discard)
+		root.SetArgs([]string{"server", "--data-dir", t.TempDir(), "--port", "-1", "--http", "off"})
+		done := make(chan error, 1)
+		go func() { done <- root.ExecuteContext(ctx) }()
+		var srv *controlplane.Server
+		select {
+		case srv = <-started:
+		case err := <-done:
+			cancel()
+			t.Fatalf("wake server did not start: %v", err)
+		}
+		if err := srv.Log().JetStream().DeleteStream(ctx, events.DefaultStream); err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		if interrupt {
+			cancel()
+		}
+		select {
+		case err := <-done:
+			switch {
+			case err == nil && !interrupt:
+				t.Errorf("wake server kept quiet about its deleted stream: returned nil")
+			case err != nil && !strings.Contains(err.Error(), "the stream of record WAKE does not exist"):
+				t.Errorf("interrupted %v: wake server returned %q, want it to name the deleted stream", interrupt, err)
+			}
+		case <-time.After(shutdownGrace):
+			cancel()
+			t.Fatalf("interrupted %v: wake server did not stop within %s of its stream's deletion", interrupt, shutdownGrace)
+		}
+		cancel()
 	}
 }

@@ -88,6 +88,38 @@ func (l *Log) Ensure(ctx context.Context, cfg StreamConfig) error {
 	return nil
 }
 
+// ErrStreamGone is wrapped by every error that comes from the stream of record
+// no longer existing on the server: someone deleted it, or the server was given
+// another store. wake never recreates it behind a reader's back: an empty log
+// would silently forget every object.
+var ErrStreamGone = errors.New("the stream of record is gone")
+
+// streamError marks err as ErrStreamGone when the server says the stream does not
+// exist; other errors are returned unchanged.
+func (l *Log) streamError(err error) error {
+	if err == nil || errors.Is(err, ErrStreamGone) {
+		return err
+	}
+	if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrNoStreamResponse) {
+		return &goneError{stream: l.stream, err: err}
+	}
+	return err
+}
+
+type goneError struct {
+	stream string
+	err    error
+}
+
+func (e *goneError) Error() string {
+	return fmt.Sprintf("the stream of record %s does not exist on the server (%v): it was deleted, and wake does not recreate it empty; "+
+		"stop the server and restore its data directory, or start one on a new data directory", e.stream, e.err)
+}
+
+func (e *goneError) Is(target error) bool { return target == ErrStreamGone }
+
+func (e *goneError) Unwrap() error { return e.err }
+
 // ErrConflict is wrapped by every append refused because the object's subject has
 // moved past the version the writer decided from. Callers fold the newer events,
 // decide again, and retry.
@@ -201,7 +233,7 @@ func (l *Log) appendError(ev *Event, expected uint64, err error) error {
 			return &ConflictError{Object: ev.Object, Expected: expected, Err: err}
 		}
 	}
-	return fmt.Errorf("append %s %s: %w", ev.Type, ev.Object, err)
+	return fmt.Errorf("append %s %s: %w", ev.Type, ev.Object, l.streamError(err))
 }
 
 // Pipeline sends guarded appends without waiting for each acknowledgement, for bulk
@@ -273,7 +305,7 @@ func (p *Pipeline) Wait(ctx context.Context) ([]Result, error) {
 func (l *Log) LastSeq(ctx context.Context) (uint64, error) {
 	s, err := l.js.Stream(ctx, l.stream)
 	if err != nil {
-		return 0, fmt.Errorf("stream %s: %w", l.stream, err)
+		return 0, l.streamError(err)
 	}
 	return s.CachedInfo().State.LastSeq, nil
 }
@@ -283,14 +315,14 @@ func (l *Log) LastSeq(ctx context.Context) (uint64, error) {
 func (l *Log) SubjectVersion(ctx context.Context, ref Ref) (uint64, error) {
 	s, err := l.js.Stream(ctx, l.stream)
 	if err != nil {
-		return 0, fmt.Errorf("stream %s: %w", l.stream, err)
+		return 0, l.streamError(err)
 	}
 	msg, err := s.GetLastMsgForSubject(ctx, ref.Subject())
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("version of %s: %w", ref, err)
+		return 0, fmt.Errorf("version of %s: %w", ref, l.streamError(err))
 	}
 	return msg.Sequence, nil
 }

@@ -48,48 +48,121 @@ type ReadOptions struct {
 	Bounded bool
 }
 
-// Cursor delivers records in stream order, without gaps or repeats, from an ordered
-// consumer that the server deletes when the cursor is closed or abandoned. A Cursor
-// is not safe for concurrent use.
+// Cursor delivers records in stream order, without gaps or repeats. It reads
+// through an ephemeral consumer that the server deletes 30 seconds after the cursor
+// stops pulling; when that consumer fails (the server lost it, heartbeats stopped,
+// a delivery was skipped), the cursor resumes after its last record on a new one,
+// at most maxResumes times in a row without a record in between. Every wait honours
+// the context given to Next: nothing retries on its own. When the stream itself is
+// gone, Next returns an error wrapping ErrStreamGone. A Cursor is not safe for
+// concurrent use.
 type Cursor struct {
-	iter    jetstream.MessagesContext // unbounded
-	cons    jetstream.Consumer        // bounded
-	pending []jetstream.Msg
+	l       *Log
+	opts    ReadOptions
+	cons    jetstream.Consumer
+	iter    jetstream.MessagesContext // unbounded only
+	pending []jetstream.Msg           // bounded only
+	next    uint64                    // stream sequence to resume at; 0 until a record is delivered
+	dseq    uint64                    // consumer sequence of the last delivered record
+	resumes int                       // consumers opened since the last record
 	backlog uint64
+	closed  bool
 }
+
+// maxResumes bounds how many new consumers a cursor opens without delivering a
+// record before it gives its last error to the caller.
+const maxResumes = 3
 
 // Read opens a cursor over the log.
 func (l *Log) Read(ctx context.Context, opts ReadOptions) (*Cursor, error) {
-	cfg := jetstream.OrderedConsumerConfig{
-		FilterSubjects:    opts.Subjects,
-		DeliverPolicy:     jetstream.DeliverAllPolicy,
-		InactiveThreshold: 30 * time.Second,
+	c := &Cursor{l: l, opts: opts}
+	if err := c.open(ctx); err != nil {
+		return nil, err
 	}
-	switch {
-	case opts.From > 1:
-		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
-		cfg.OptStartSeq = opts.From
-	case !opts.Since.IsZero():
-		since := opts.Since
-		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
-		cfg.OptStartTime = &since
-	}
-	cons, err := l.js.OrderedConsumer(ctx, l.stream, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("read %s from %d: %w", l.stream, opts.From, err)
-	}
-	if opts.Bounded {
-		return &Cursor{cons: cons}, nil
-	}
-	iter, err := cons.Messages(jetstream.PullMaxMessages(2048))
-	if err != nil {
-		return nil, fmt.Errorf("read %s from %d: %w", l.stream, opts.From, err)
-	}
-	c := &Cursor{iter: iter}
-	if info := cons.CachedInfo(); info != nil {
+	if info := c.cons.CachedInfo(); info != nil {
 		c.backlog = info.NumPending
 	}
 	return c, nil
+}
+
+// config is the consumer of the cursor's next record: from the reader's start
+// until a record is delivered, then from the record after it.
+func (c *Cursor) config() jetstream.ConsumerConfig {
+	cfg := jetstream.ConsumerConfig{
+		DeliverPolicy:     jetstream.DeliverAllPolicy,
+		AckPolicy:         jetstream.AckNonePolicy,
+		InactiveThreshold: 30 * time.Second,
+		Replicas:          1,
+		MemoryStorage:     true,
+	}
+	if len(c.opts.Subjects) == 1 {
+		cfg.FilterSubject = c.opts.Subjects[0]
+	} else {
+		cfg.FilterSubjects = c.opts.Subjects
+	}
+	switch {
+	case c.next > 0:
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = c.next
+	case c.opts.From > 1:
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = c.opts.From
+	case !c.opts.Since.IsZero():
+		since := c.opts.Since
+		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
+		cfg.OptStartTime = &since
+	}
+	return cfg
+}
+
+// open creates the cursor's consumer (one request, no retry) and, for an unbounded
+// cursor, starts pulling from it.
+func (c *Cursor) open(ctx context.Context) error {
+	from := max(c.next, c.opts.From)
+	cons, err := c.l.js.CreateConsumer(ctx, c.l.stream, c.config())
+	if err != nil {
+		return fmt.Errorf("read %s from %d: %w", c.l.stream, from, c.l.streamError(err))
+	}
+	c.cons, c.dseq = cons, 0
+	if c.opts.Bounded {
+		return nil
+	}
+	iter, err := cons.Messages(jetstream.PullMaxMessages(2048), jetstream.WithMessagesErrOnMissingHeartbeat(true))
+	if err != nil {
+		return fmt.Errorf("read %s from %d: %w", c.l.stream, from, err)
+	}
+	c.iter = iter
+	return nil
+}
+
+// resume drops the current consumer and opens one at the record after the last
+// delivered, unless that has failed maxResumes times in a row or the stream is
+// gone; it returns cause (or why it could not resume) otherwise.
+func (c *Cursor) resume(ctx context.Context, cause error) error {
+	c.drop()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if c.closed {
+		return jetstream.ErrMsgIteratorClosed
+	}
+	if errors.Is(cause, ErrStreamGone) {
+		return cause
+	}
+	if c.resumes >= maxResumes {
+		return fmt.Errorf("read %s: %d consumers in a row failed before delivering a record: %w", c.l.stream, c.resumes, cause)
+	}
+	c.resumes++
+	return c.open(ctx)
+}
+
+// drop stops pulling from the current consumer; the server deletes it once idle.
+func (c *Cursor) drop() {
+	if c.iter != nil {
+		c.iter.Stop()
+		c.iter = nil
+	}
+	c.cons, c.pending = nil, nil
 }
 
 // Backlog returns how many matching events were behind an unbounded cursor's
@@ -100,27 +173,54 @@ func (c *Cursor) Backlog() uint64 { return c.backlog }
 // Next blocks until the next record or ctx ends. A bounded cursor returns io.EOF
 // when no matching event is left.
 func (c *Cursor) Next(ctx context.Context) (Record, error) {
-	var msg jetstream.Msg
-	var err error
-	if c.cons != nil {
-		msg, err = c.nextBounded(ctx)
-	} else {
-		msg, err = c.iter.Next(jetstream.NextContext(ctx))
+	for {
+		if c.closed {
+			return Record{}, jetstream.ErrMsgIteratorClosed
+		}
+		if c.cons == nil {
+			if err := c.resume(ctx, errors.New("no consumer")); err != nil {
+				return Record{}, err
+			}
+		}
+		var msg jetstream.Msg
+		var err error
+		if c.opts.Bounded {
+			msg, err = c.nextBounded(ctx)
+		} else {
+			msg, err = c.iter.Next(jetstream.NextContext(ctx))
+		}
+		if errors.Is(err, io.EOF) {
+			return Record{}, err
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return Record{}, ctx.Err()
+			}
+			if rerr := c.resume(ctx, c.l.streamError(err)); rerr != nil {
+				return Record{}, rerr
+			}
+			continue
+		}
+		md, err := msg.Metadata()
+		if err != nil {
+			return Record{}, fmt.Errorf("record metadata: %w", err)
+		}
+		if md.Sequence.Consumer != c.dseq+1 {
+			// A delivery was lost: read again from the record after the last one.
+			if rerr := c.resume(ctx, fmt.Errorf("read %s: delivery %d followed %d", c.l.stream, md.Sequence.Consumer, c.dseq)); rerr != nil {
+				return Record{}, rerr
+			}
+			continue
+		}
+		c.dseq, c.next, c.resumes = md.Sequence.Consumer, md.Sequence.Stream+1, 0
+		return Record{
+			Seq:     md.Sequence.Stream,
+			Subject: msg.Subject(),
+			Time:    md.Timestamp,
+			Data:    msg.Data(),
+			Pending: md.NumPending,
+		}, nil
 	}
-	if err != nil {
-		return Record{}, err
-	}
-	md, err := msg.Metadata()
-	if err != nil {
-		return Record{}, fmt.Errorf("record metadata: %w", err)
-	}
-	return Record{
-		Seq:     md.Sequence.Stream,
-		Subject: msg.Subject(),
-		Time:    md.Timestamp,
-		Data:    msg.Data(),
-		Pending: md.NumPending,
-	}, nil
 }
 
 func (c *Cursor) nextBounded(ctx context.Context) (jetstream.Msg, error) {
@@ -149,9 +249,8 @@ func (c *Cursor) nextBounded(ctx context.Context) (jetstream.Msg, error) {
 
 // Close stops delivery. It is safe to call more than once.
 func (c *Cursor) Close() {
-	if c.iter != nil {
-		c.iter.Stop()
-	}
+	c.closed = true
+	c.drop()
 }
 
 // SeqAt returns the sequence of the newest event stored at or before t (0 when
@@ -176,11 +275,11 @@ func (l *Log) SeqAt(ctx context.Context, t time.Time) (uint64, error) {
 func (l *Log) Get(ctx context.Context, seq uint64) (Record, error) {
 	s, err := l.js.Stream(ctx, l.stream)
 	if err != nil {
-		return Record{}, fmt.Errorf("stream %s: %w", l.stream, err)
+		return Record{}, l.streamError(err)
 	}
 	m, err := s.GetMsg(ctx, seq)
 	if err != nil {
-		return Record{}, fmt.Errorf("event at sequence %d: %w", seq, err)
+		return Record{}, fmt.Errorf("event at sequence %d: %w", seq, l.streamError(err))
 	}
 	return Record{Seq: m.Sequence, Subject: m.Subject, Time: m.Time, Data: m.Data}, nil
 }

@@ -235,7 +235,9 @@ func (r *Runner) Close() error {
 }
 
 // Run folds events until ctx ends, surviving lost connections by resuming from the
-// checkpoint. It returns nil when ctx ends and an error only if the database fails.
+// checkpoint. It returns nil when ctx ends, and an error only if the database fails
+// or the stream of record is gone (wrapping events.ErrStreamGone: the projection
+// keeps what it folded, and nothing is folded from a log recreated empty).
 func (r *Runner) Run(ctx context.Context) error {
 	backoff := 100 * time.Millisecond
 	for {
@@ -246,6 +248,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		var se *storageError
 		if errors.As(err, &se) {
 			return err
+		}
+		if errors.Is(err, events.ErrStreamGone) {
+			return fmt.Errorf("projection %s stopped at sequence %d: %w", r.p.Name, r.checkpoint.Load(), err)
 		}
 		if errors.Is(err, errRebuilt) {
 			backoff = 100 * time.Millisecond

@@ -412,3 +412,40 @@ func TestPrepareRunsAheadOfTheFold(t *testing.T) {
 		t.Fatalf("Prepare ran %d times, want once per event (500)", n)
 	}
 }
+
+// TestRunnerStopsWhenTheStreamIsDeleted deletes the stream of record under a
+// running projection: Run returns promptly with an error naming the lost stream
+// instead of resuming without end, and keeps what it folded.
+func TestRunnerStopsWhenTheStreamIsDeleted(t *testing.T) {
+	srv := eventstest.Start(t)
+	ctx := testContext(t)
+	seqs := appendEvents(t, ctx, srv.Log, newEvents(t, 20, 4))
+	r, err := projections.Open(t.TempDir(), countProjection(), srv.Log, projections.WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- r.Run(runCtx) }()
+	if err := r.WaitFor(ctx, seqs[len(seqs)-1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Log.JetStream().DeleteStream(ctx, events.DefaultStream); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, events.ErrStreamGone) || !strings.Contains(err.Error(), "projection count stopped at sequence 20") {
+			t.Errorf("Run after the stream's deletion: %v, want an error wrapping events.ErrStreamGone naming the projection and its checkpoint", err)
+		}
+	case <-time.After(10 * time.Second):
+		cancel()
+		<-done
+		t.Fatal("Run kept resuming for 10s after the stream of record was deleted")
+	}
+	if cp := r.Checkpoint(); cp != seqs[len(seqs)-1] {
+		t.Errorf("checkpoint %d after the stream's deletion, want %d", cp, seqs[len(seqs)-1])
+	}
+}

@@ -268,18 +268,21 @@ func (a *Agent) onTouched(refs []events.Ref, _ uint64) {
 // NodeName is the node this agent runs.
 func (a *Agent) NodeName() string { return a.cfg.NodeName }
 
-// Run runs the assigned pods until ctx ends; the pods keep running after it.
+// Run runs the assigned pods until ctx ends, or until its projection stops for
+// good (the stream of record is gone: the error wraps events.ErrStreamGone); the
+// pods keep running after it.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.unlock() // last: the pods are left to `wake down` only once this agent is gone
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	failed := make(chan error, 1)
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		if err := a.runner.Run(rctx); err != nil {
-			a.logger.Error("agent projection stopped", "err", err)
+			failed <- err
 		}
 	}()
 	go func() {
@@ -294,18 +297,27 @@ func (a *Agent) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			a.mu.Lock()
-			for _, w := range a.workers {
-				<-w.done
-			}
-			a.mu.Unlock()
+			a.waitWorkers()
 			return nil
+		case err := <-failed:
+			cancel()
+			a.waitWorkers()
+			return fmt.Errorf("node %s stopped: %w", a.cfg.NodeName, err)
 		case <-a.wakeup:
 		case <-orphans.C:
 			a.removeOrphans(ctx)
 			orphans.Reset(time.Minute)
 		}
 		a.dispatch(rctx, &wg)
+	}
+}
+
+// waitWorkers waits for every pod worker to end (their context has ended).
+func (a *Agent) waitWorkers() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, w := range a.workers {
+		<-w.done
 	}
 }
 

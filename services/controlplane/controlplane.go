@@ -87,6 +87,7 @@ type Server struct {
 	httpURL string
 	dash    *dashboard.Dashboard
 	metrics *metrics
+	failed  chan error // the first part that stopped for good
 }
 
 // Start brings up NATS, the stream of record, the projections and the services, and
@@ -118,7 +119,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	cfg.DataDir = abs
-	s := &Server{cfg: cfg, logger: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, logger: cfg.Logger, mux: http.NewServeMux(), failed: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			s.Shutdown()
@@ -167,6 +168,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		s.spawn(func() {
 			if err := r.Run(runCtx); err != nil {
 				cfg.Logger.Error("projection stopped", "projection", r.Name(), "err", err)
+				s.fail(err)
 			}
 		})
 		return r, nil
@@ -279,6 +281,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.admin, err = startAdmin(s.nc, s.log, s.runners); err != nil {
 		return nil, err
 	}
+	if err = s.logContinues(ctx); err != nil {
+		return nil, err
+	}
 	// Answers reflect the log: on a restart the query projection first folds
 	// what was appended while the server was down.
 	if err = s.caughtUp(ctx, qr); err != nil {
@@ -298,6 +303,23 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		s.Handle("/", s.dash)
 	}
 	return s, nil
+}
+
+// logContinues refuses a log that ends before what the projections have folded:
+// the stream of record was deleted and created again empty, and folding its new
+// events on top of the old state would mix two histories.
+func (s *Server) logContinues(ctx context.Context) error {
+	last, err := s.log.LastSeq(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range s.runners {
+		if cp := r.Checkpoint(); cp > last {
+			return fmt.Errorf("the stream of record %s ends at sequence %d, but projection %s has folded up to %d: the stream was deleted and created again; "+
+				"restore the data directory %s from a backup, or start on a new one: %w", events.DefaultStream, last, r.Name(), cp, s.cfg.DataDir, events.ErrStreamGone)
+		}
+	}
+	return nil
 }
 
 // caughtUp returns once r has folded the log's newest event.
@@ -349,6 +371,21 @@ func (s *Server) spawn(fn func()) {
 		defer s.wg.Done()
 		fn()
 	}()
+}
+
+// Failed delivers, once, why the server can no longer serve: a projection stopped
+// for good because the stream of record is gone (the error wraps
+// events.ErrStreamGone) or its database failed. The server does not recreate a
+// deleted stream: an empty log would silently forget every object. Its owner
+// should Shutdown and report the error.
+func (s *Server) Failed() <-chan error { return s.failed }
+
+// fail records the first reason the server can no longer serve.
+func (s *Server) fail(err error) {
+	select {
+	case s.failed <- err:
+	default:
+	}
 }
 
 // ClientURL is where clients reach the server.
