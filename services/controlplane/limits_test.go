@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -70,5 +71,42 @@ func TestServerRefusesOversizedEvents(t *testing.T) {
 	}
 	if after, err := srv.Log().LastSeq(ctx); err != nil || after != before {
 		t.Errorf("oversized publishes: last sequence %d -> %d (%v), want nothing stored", before, after, err)
+	}
+}
+
+// The dashboard, /metrics and /healthz answer requests for their own address only
+// (DNS rebinding protection).
+func TestWebEndpointsRefuseRequestsForOtherHosts(t *testing.T) {
+	srv := startIn(t, t.TempDir())
+	base := srv.HTTPURL()
+	if !strings.HasPrefix(base, "http://127.0.0.1:") {
+		t.Fatalf("web endpoints at %q, want loopback by default", base)
+	}
+	port := base[strings.LastIndex(base, ":")+1:]
+	get := func(path, host string) int {
+		t.Helper()
+		req, err := http.NewRequest("GET", base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, path := range []string{"/", "/metrics", "/healthz"} {
+		for _, host := range []string{"127.0.0.1:" + port, "localhost:" + port, "[::1]:" + port} {
+			if code := get(path, host); code != http.StatusOK {
+				t.Errorf("GET %s with Host %s = %d, want 200", path, host, code)
+			}
+		}
+		for _, host := range []string{"evil.example:" + port, "evil.example:4280", "127.0.0.1:1"} {
+			if code := get(path, host); code != http.StatusMisdirectedRequest {
+				t.Errorf("GET %s with Host %s = %d, want 421", path, host, code)
+			}
+		}
 	}
 }
