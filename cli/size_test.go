@@ -68,3 +68,28 @@ func TestLargestObjectIsStoredCreatedAndUpdated(t *testing.T) {
 		t.Errorf("update event is %d bytes; want about twice the object (%d) and at most %d", len(raw), size, events.MaxEventBytes)
 	}
 }
+
+// A Secret at the 1 MiB data limit is stored sealed, created and updated: its
+// sealed events fit the log's bound.
+func TestLargestSecretIsStoredSealed(t *testing.T) {
+	h := newHarness(t)
+	value := strings.Repeat("s", 1<<20-16)
+	secret := func(label string) string {
+		return fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata: {name: big, labels: {v: %s}}\nstringData: {key: %s}\n", label, value)
+	}
+	h.ok("apply", "-f", h.file("s.yaml", secret("a")))
+	h.ok("apply", "-f", h.file("s.yaml", secret("b")))
+	evs := h.subjectEvents(events.Ref{Kind: "Secret", Namespace: "default", Name: "big"})
+	if len(evs) != 2 {
+		t.Fatalf("%d events on the Secret's subject, want created and updated", len(evs))
+	}
+	raw, _ := json.Marshal(evs[1])
+	if strings.Contains(string(raw), value[:64]) || len(raw) > events.MaxEventBytes {
+		t.Errorf("update event is %d bytes (at most %d) and must not hold the plaintext", len(raw), events.MaxEventBytes)
+	}
+	r := h.fails("apply", "-f", h.file("s.yaml", strings.Replace(secret("c"), value, value+strings.Repeat("s", 64), 1)))
+	if !strings.Contains(r.errLine, `s.yaml: document 1 (Secret "big"): data: Too long: may not be more than 1048576 bytes`) {
+		t.Errorf("a Secret over 1 MiB of data: %s", r.errLine)
+	}
+	t.Logf("sealed update event of a 1 MiB Secret: %d bytes", len(raw))
+}

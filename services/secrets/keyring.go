@@ -23,6 +23,7 @@ import (
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/wake-run/wake/events/object"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -30,7 +31,7 @@ import (
 const Bucket = "WAKE_SECRET_KEYS"
 
 // SealedAnnotation marks a Secret whose data values are sealed.
-const SealedAnnotation = "wake.io/sealed"
+const SealedAnnotation = object.SealedAnnotation
 
 const sealedVersion = "v1"
 
