@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/wake-run/wake/services/dashboard"
+	"github.com/wake-run/wake/services/hostguard"
 )
 
 // DefaultDashboardAddr is where `wake dashboard` serves the page unless told
@@ -46,7 +47,7 @@ on its own web address.`,
 			if err != nil {
 				return fmt.Errorf("--addr %s: %w (choose another address, or 127.0.0.1:0 for a free port)", addr, err)
 			}
-			srv := &http.Server{Handler: d, ReadHeaderTimeout: 10 * time.Second}
+			srv := &http.Server{Handler: hostguard.Wrap(d, addr, ln.Addr()), ReadHeaderTimeout: 10 * time.Second}
 			served := make(chan error, 1)
 			go func() { served <- srv.Serve(ln) }()
 			fmt.Fprintf(g.out, "dashboard of %s at http://%s/\n", c.NC.ConnectedUrlRedacted(), ln.Addr())

@@ -43,6 +43,17 @@ func TestDashboardCommandServesThePageUntilStopped(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"name":"web"`) {
 		t.Errorf("GET %sapi/tables/deployments = %d %s, want the deployment web", url, resp.StatusCode, body)
 	}
+	// DNS rebinding protection: a request naming another host is refused.
+	req, _ := http.NewRequest("GET", url+"api/tables/deployments", nil)
+	req.Host = "evil.example" + url[strings.LastIndex(url, ":"):len(url)-1]
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("GET with Host %s = %d, want 421", req.Host, resp.StatusCode)
+	}
 	stream, err := http.Get(url + "api/stream")
 	if err != nil {
 		t.Fatal(err)

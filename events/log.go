@@ -76,6 +76,7 @@ func (l *Log) Ensure(ctx context.Context, cfg StreamConfig) error {
 		MaxAge:      cfg.MaxAge,
 		MaxBytes:    maxBytes,
 		MaxMsgs:     -1,
+		MaxMsgSize:  MaxEventBytes,
 		Replicas:    replicas,
 		Duplicates:  2 * time.Minute,
 		AllowDirect: true,
@@ -222,6 +223,9 @@ func (l *Log) message(ev *Event) (*nats.Msg, error) {
 	if err != nil {
 		return nil, fmt.Errorf("append %s: %w", ev.Object, err)
 	}
+	if len(data) > MaxEventBytes {
+		return nil, &TooLargeError{Type: ev.Type, Object: ev.Object, Size: len(data)}
+	}
 	return &nats.Msg{Subject: ev.Object.Subject(), Data: data, Header: nats.Header{}}, nil
 }
 
@@ -231,7 +235,12 @@ func (l *Log) appendError(ev *Event, expected uint64, err error) error {
 		switch apiErr.ErrorCode {
 		case jetstream.JSErrCodeStreamWrongLastSequence, jetstream.JSErrCodeStreamWrongLastSequenceConstant:
 			return &ConflictError{Object: ev.Object, Expected: expected, Err: err}
+		case jetstream.JSErrCodeStreamMessageExceedsMaximum:
+			return fmt.Errorf("append %s %s: the stream refused the event as larger than its max_msg_size (wake's events are at most %d bytes): %w", ev.Type, ev.Object, MaxEventBytes, err)
 		}
+	}
+	if errors.Is(err, nats.ErrMaxPayload) {
+		return fmt.Errorf("append %s %s: the server refused the event as larger than its max_payload (%d bytes here; a wake server allows %d): %w", ev.Type, ev.Object, l.nc.MaxPayload(), MaxPayload, err)
 	}
 	return fmt.Errorf("append %s %s: %w", ev.Type, ev.Object, l.streamError(err))
 }

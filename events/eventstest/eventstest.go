@@ -31,7 +31,7 @@ func StartIn(tb testing.TB, dir string) *Server {
 	tb.Helper()
 	ns, err := server.NewServer(&server.Options{
 		ServerName: "test", Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir,
-		MaxPayload: 8 << 20, NoSigs: true, NoLog: true,
+		MaxPayload: events.MaxPayload, NoSigs: true, NoLog: true,
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -260,6 +260,7 @@ func decodeObject(source string, index, item int, generic map[string]any) (*Docu
 		return nil, derr
 	}
 	Default(obj)
+	derr.Errors = append(derr.Errors, checkSize(obj, declared)...)
 	for _, e := range Validate(obj) {
 		derr.Errors = append(derr.Errors, e.Error())
 	}

@@ -14,6 +14,14 @@ import (
 // total), as in Kubernetes.
 const maxDataSize = 1 << 20
 
+// SealedAnnotation marks a Secret whose data values are sealed (services/secrets).
+// Each sealed value is its plaintext and SealOverhead bytes more (AES-GCM's 12-byte
+// nonce and 16-byte tag); the data limit applies to the plaintext.
+const (
+	SealedAnnotation = "wake.io/sealed"
+	SealOverhead     = 12 + 16
+)
+
 func validateConfigMap(cm *corev1.ConfigMap) field.ErrorList {
 	var errs field.ErrorList
 	size := 0
@@ -49,9 +57,13 @@ func validateSecret(s *corev1.Secret) field.ErrorList {
 	var errs field.ErrorList
 	dataPath := field.NewPath("data")
 	size := 0
+	_, sealed := s.Annotations[SealedAnnotation]
 	for _, key := range sortedKeys(s.Data) {
 		errs = append(errs, validateDataKey(dataPath.Key(key), key)...)
 		size += len(s.Data[key])
+		if sealed {
+			size -= min(SealOverhead, len(s.Data[key]))
+		}
 	}
 	if size > maxDataSize {
 		errs = append(errs, field.TooLong(dataPath, "", maxDataSize))

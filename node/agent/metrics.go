@@ -13,6 +13,7 @@ import (
 	"github.com/wake-run/wake/node/cni"
 	crt "github.com/wake-run/wake/node/runtime/containerd"
 	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/hostguard"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -182,7 +183,7 @@ func ServeMetrics(addr string, g prometheus.Gatherer) (*MetricsServer, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
-	s := &MetricsServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, addr: ln.Addr().String(), done: make(chan struct{})}
+	s := &MetricsServer{srv: &http.Server{Handler: hostguard.Wrap(mux, addr, ln.Addr()), ReadHeaderTimeout: 10 * time.Second}, addr: ln.Addr().String(), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		_ = s.srv.Serve(ln)

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/wake-run/wake/services/hostguard"
 )
 
 // DefaultHTTPAddr is where the server serves its web endpoints (the dashboard and
@@ -30,7 +32,8 @@ func (s *Server) startHTTP(addr string) error {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
-	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	// Only requests naming this address are answered (DNS rebinding protection).
+	srv := &http.Server{Handler: hostguard.Wrap(s.mux, addr, ln.Addr()), ReadHeaderTimeout: 10 * time.Second}
 	s.httpSrv = srv
 	s.httpURL = "http://" + ln.Addr().String()
 	// srv, not s.httpSrv: a Shutdown right after Start clears s.httpSrv before

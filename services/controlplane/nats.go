@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/wake-run/wake/events"
 )
 
 // startNATS starts the embedded NATS server with JetStream file storage under
@@ -28,7 +29,7 @@ func startNATS(cfg Config, logger *slog.Logger) (*server.Server, error) {
 		Port:       cfg.Port,
 		JetStream:  true,
 		StoreDir:   filepath.Join(cfg.DataDir, "jetstream"),
-		MaxPayload: 8 << 20,
+		MaxPayload: events.MaxPayload,
 		NoSigs:     true,
 	}
 	ns, err := server.NewServer(opts)

@@ -31,7 +31,7 @@ import (
 const Bucket = "WAKE_SECRET_KEYS"
 
 // SealedAnnotation marks a Secret whose data values are sealed.
-const SealedAnnotation = "wake.io/sealed"
+const SealedAnnotation = object.SealedAnnotation
 
 const sealedVersion = "v1"
 

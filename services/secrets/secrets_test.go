@@ -229,3 +229,25 @@ func assertLogClean(t *testing.T, log *events.Log, secret string) {
 		t.Fatalf("read %d events, expected the namespace and the secret", n)
 	}
 }
+
+// A Secret at the 1 MiB data limit stays valid once sealed: the fold validates the
+// sealed form, and each sealed value is object.SealOverhead bytes longer.
+func TestSealedSecretAtTheDataLimitIsValid(t *testing.T) {
+	k := keyring(t)
+	half := string(bytes.Repeat([]byte("s"), 1<<19))
+	in := secret("big", map[string]string{"a": half, "b": half})
+	sealed, _, err := k.Seal(context.Background(), in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, v := range sealed.Data {
+		if len(v) != len(half)+object.SealOverhead {
+			t.Errorf("sealed data[%s] is %d bytes, want %d plaintext + %d", key, len(v), len(half), object.SealOverhead)
+		}
+	}
+	sealed.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	object.Default(sealed)
+	if errs := object.Validate(sealed); len(errs) > 0 {
+		t.Errorf("the sealed form of a Secret at the data limit is invalid: %v", errs.ToAggregate())
+	}
+}
