@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -43,34 +44,74 @@ func (c *Controller) Attach(r *projections.Runner) { c.runner = r }
 // Instrument times the node-lifecycle's rounds in m.
 func (c *Controller) Instrument(m *reconcile.Metrics) { c.rounds = m.Timer("node-lifecycle") }
 
-// Run watches the heartbeat bucket and checks every node each second until ctx ends.
+// Run watches the heartbeat bucket and checks every node each second until ctx
+// ends. When the bucket's watch ends under it (the bucket was deleted, or the
+// server restarted it), Run judges no node while it has no watch, creates the
+// bucket again and watches anew, retrying each second until ctx ends; once it
+// watches again, every node gets a full grace period from then, since the
+// heartbeats of the gap were never seen.
 func (c *Controller) Run(ctx context.Context) {
-	c.start = time.Now()
+	for ctx.Err() == nil {
+		kv, w, err := c.watch(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.logger.Error("watch heartbeats: retrying in 1s", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		c.mu.Lock()
+		c.start, c.seen = time.Now(), map[string]time.Time{}
+		c.mu.Unlock()
+		c.follow(ctx, kv, w)
+		_ = w.Stop()
+		if ctx.Err() == nil {
+			c.logger.Warn("the heartbeat watch ended (bucket " + HeartbeatBucket + " deleted?): watching again")
+		}
+	}
+}
+
+func (c *Controller) watch(ctx context.Context) (jetstream.KeyValue, jetstream.KeyWatcher, error) {
 	kv, err := c.log.JetStream().CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: HeartbeatBucket,
 		Description: "wake: node liveness", History: 1, TTL: time.Minute, Storage: jetstream.MemoryStorage})
 	if err != nil {
-		c.logger.Error("heartbeat bucket", "err", err)
-		return
+		return nil, nil, fmt.Errorf("heartbeat bucket: %w", err)
 	}
 	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		c.logger.Error("watch heartbeats", "err", err)
-		return
-	}
-	defer w.Stop()
+	return kv, w, err
+}
+
+// follow records heartbeats and checks the nodes each second until ctx ends
+// or the watch does. Before each check it asks whether the bucket is still
+// there (one request a second): a watch learns of a deleted bucket only after
+// missed heartbeats of its own, long after the nodes' would have been judged
+// on a watch that sees nothing.
+func (c *Controller) follow(ctx context.Context, kv jetstream.KeyValue, w jetstream.KeyWatcher) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case e := <-w.Updates():
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
 			if e != nil && e.Operation() == jetstream.KeyValuePut {
 				c.mu.Lock()
 				c.seen[e.Key()] = time.Now() // the controller's clock: heartbeats need no clock sync
 				c.mu.Unlock()
 			}
 		case <-tick.C:
+			if _, err := kv.Status(ctx); err != nil {
+				if errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+					return
+				}
+				continue // cannot tell whether heartbeats arrive: judge no node now
+			}
 			if err := c.check(ctx); err != nil && ctx.Err() == nil {
 				c.logger.Warn("node lifecycle", "err", err)
 			}
