@@ -336,6 +336,22 @@ func TestNodeIdentityAppendsAndBeatsButCannotDestroy(t *testing.T) {
 	if agent.HeartbeatBucket != "WAKE_NODE_HEARTBEATS" {
 		t.Errorf("the node permissions name the heartbeat bucket WAKE_NODE_HEARTBEATS, the agent writes %s", agent.HeartbeatBucket)
 	}
+	// A log stream's keep-alive travels from the reader's inbox to the node.
+	admin := signIn(t, srv, srv.AdminCredentials())
+	alive := admin.nc.NewRespInbox() + ".alive"
+	sub, err := node.nc.SubscribeSync(alive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := node.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.nc.Publish(alive, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.NextMsg(3 * time.Second); err != nil {
+		t.Errorf("the node did not receive the keep-alive on %s: %v", alive, err)
+	}
 	for subject, do := range map[string]func(ctx context.Context) error{
 		"$JS.API.STREAM.DELETE.WAKE": func(ctx context.Context) error { return node.js.DeleteStream(ctx, "WAKE") },
 		"$JS.API.STREAM.UPDATE.KV_" + agent.HeartbeatBucket: func(ctx context.Context) error {
@@ -380,4 +396,34 @@ func TestInsecureNoAuthServesAnyoneAndWritesNoCredential(t *testing.T) {
 		t.Fatalf("client without credentials on an insecure server: %v", err)
 	}
 	c.Close()
+}
+
+// wake up runs its agent in process, signed in as a node, not as the server.
+func TestInProcessAgentConnectionIsANode(t *testing.T) {
+	srv := startIn(t, t.TempDir())
+	refusals := make(chan error, 8)
+	nc, err := srv.ConnectInProcess(srv.NodeCredentials(), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		refusals <- err
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	log, err := events.NewLog(nc, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	controlplanetest.RegisterNode(t, log, "local", "2")
+	if _, err := nc.SubscribeSync(secrets.SubjectSeal); err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.Flush()
+	select {
+	case err := <-refusals:
+		if !errors.Is(err, nats.ErrPermissionViolation) || !strings.Contains(err.Error(), secrets.SubjectSeal) {
+			t.Errorf("subscribing %s: %v, want a permissions violation", secrets.SubjectSeal, err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Errorf("the in-process agent connection may subscribe %s: it is not a node", secrets.SubjectSeal)
+	}
 }
