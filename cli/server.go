@@ -61,9 +61,10 @@ func newServerCmd(g *globals, use string) *cobra.Command {
 			}
 			userCreds := ""
 			if !insecureNoAuth {
+				// Without the copy, commands still take --credentials.
 				if userCreds, err = installAdminCredential(srv.AdminCredentials()); err != nil {
-					srv.Shutdown()
-					return err
+					logger.Warn("the admin credential was not copied for this user", "err", err)
+					userCreds = ""
 				}
 			}
 			var agentDone chan error
@@ -100,7 +101,11 @@ func newServerCmd(g *globals, use string) *cobra.Command {
 			if insecureNoAuth {
 				fmt.Fprintf(g.out, "  credentials   NONE: --insecure-no-auth lets anyone who reaches %s act as admin and delete the log\n", srv.ClientURL())
 			} else {
-				fmt.Fprintf(g.out, "  credentials   %s (admin; copy of %s)\n", userCreds, srv.AdminCredentials())
+				if userCreds != "" {
+					fmt.Fprintf(g.out, "  credentials   %s (admin; copy of %s)\n", userCreds, srv.AdminCredentials())
+				} else {
+					fmt.Fprintf(g.out, "  credentials   %s (admin)\n", srv.AdminCredentials())
+				}
 				fmt.Fprintf(g.out, "                %s (for wake agent --credentials on other machines)\n", srv.NodeCredentials())
 			}
 			if u := srv.HTTPURL(); u != "" {
