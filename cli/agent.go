@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/node/agent"
 	"github.com/wake-run/wake/node/host"
+	"github.com/wake-run/wake/services/controlplane/credentials"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -109,7 +111,24 @@ func newAgentCmd(g *globals) *cobra.Command {
 			if servers == "" {
 				servers = client.DefaultServer
 			}
-			nc, err := nats.Connect(servers, nats.Name("wake-agent"), nats.MaxReconnects(-1))
+			opts := []nats.Option{nats.Name("wake-agent"), nats.MaxReconnects(-1)}
+			creds := findCredentials(g.creds, credentials.NodeFile)
+			if creds != "" {
+				copts, err := credentials.Options(creds)
+				if err != nil {
+					return err
+				}
+				opts = append(opts, copts...)
+			}
+			nc, err := nats.Connect(servers, opts...)
+			if errors.Is(err, nats.ErrAuthorization) {
+				what := "no credentials"
+				if creds != "" {
+					what = "it does not know the credential in " + creds
+				}
+				return fmt.Errorf("the wake server at %s refused the node agent: %s (the node credential is %s in the server's data directory, /var/lib/wake by default; copy it to this machine and pass --credentials or set %s)",
+					servers, what, credentials.NodeFile, credentials.EnvFile)
+			}
 			if err != nil {
 				return fmt.Errorf("cannot reach the wake server at %s: %v", servers, err)
 			}

@@ -168,7 +168,7 @@ items:
 	if r := h.ok("get", "cm/a", "svc/b", "-o", "name"); r.out != "configmap/a\nservice/b\n" {
 		t.Errorf("get -o name = %q", r.out)
 	}
-	if r := execute(strings.NewReader(webYAML), "apply", "-f", "-", "--server", h.srv.ClientURL()); r.failed() || r.out != "deployment.apps/web created\n" {
+	if r := execute(strings.NewReader(webYAML), "apply", "-f", "-", "--server", h.srv.ClientURL(), "--credentials", h.srv.AdminCredentials()); r.failed() || r.out != "deployment.apps/web created\n" {
 		t.Errorf("apply -f - = %q, %q", r.out, r.errLine)
 	}
 }

@@ -17,7 +17,7 @@ func TestDashboardCommandServesThePageUntilStopped(t *testing.T) {
 	defer cancel()
 	out, w := io.Pipe()
 	root := NewRoot(w, io.Discard)
-	root.SetArgs([]string{"dashboard", "--addr", "127.0.0.1:0", "--server", h.srv.ClientURL()})
+	root.SetArgs([]string{"dashboard", "--addr", "127.0.0.1:0", "--server", h.srv.ClientURL(), "--credentials", h.srv.AdminCredentials()})
 	done := make(chan error, 1)
 	go func() {
 		done <- root.ExecuteContext(ctx)

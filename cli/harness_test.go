@@ -70,7 +70,7 @@ func execute(stdin io.Reader, args ...string) result {
 
 // run runs wake with args against the harness's server.
 func (h *harness) run(args ...string) result {
-	return execute(nil, append(args, "--server", h.srv.ClientURL())...)
+	return execute(nil, append(args, "--server", h.srv.ClientURL(), "--credentials", h.srv.AdminCredentials())...)
 }
 
 // ok runs wake and fails the test if the command fails.

@@ -19,6 +19,7 @@ var Version = "v0.1.0-dev"
 
 type globals struct {
 	server    string
+	creds     string // --credentials
 	namespace string
 	as        string
 	out       io.Writer
@@ -48,6 +49,7 @@ you would use kubectl.`,
 	root.SetOut(out)
 	root.SetErr(errOut)
 	root.PersistentFlags().StringVar(&g.server, "server", "", "NATS URL(s) of the wake server, comma-separated (default $WAKE_SERVER or "+client.DefaultServer+")")
+	root.PersistentFlags().StringVar(&g.creds, "credentials", "", "credential file to sign in with (default $WAKE_CREDENTIALS, else ~/.config/wake/credentials, else admin.creds in the default data directory)")
 	root.PersistentFlags().StringVarP(&g.namespace, "namespace", "n", "", "namespace of the request (default \"default\")")
 	root.PersistentFlags().StringVar(&g.as, "as", "", "the user to act as, recorded as the actor of your changes (default: your login; until permissions land, the server trusts this name)")
 	root.AddCommand(
@@ -64,7 +66,7 @@ you would use kubectl.`,
 // connect dials the server and records the command line as the reason of every
 // event appended.
 func (g *globals) connect() (*client.Client, error) {
-	c, err := client.Connect(g.server)
+	c, err := client.Connect(g.server, g.credentials())
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +85,7 @@ func (g *globals) connect() (*client.Client, error) {
 func commandLine(cmd *cobra.Command, args []string) string {
 	parts := []string{cmd.CommandPath()}
 	cmd.Flags().Visit(func(f *pflag.Flag) {
-		if f.Name == "server" {
+		if f.Name == "server" || f.Name == "credentials" {
 			return
 		}
 		name := "--" + f.Name

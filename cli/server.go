@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 	"github.com/wake-run/wake/node/agent"
 	"github.com/wake-run/wake/services/controlplane"
@@ -54,6 +55,7 @@ func newServerCmd(g *globals, use string) *cobra.Command {
 	var dataDir, host, logLevel, httpAddr string
 	var port int
 	var nodeGrace time.Duration
+	var insecureNoAuth bool
 	var af agentFlags
 	short := "Run the control plane: embedded NATS JetStream and every control-plane service"
 	if use == "up" {
@@ -79,12 +81,21 @@ func newServerCmd(g *globals, use string) *cobra.Command {
 			ctx, stop := context.WithCancel(sigCtx) // also ended when the server or the node fails
 			defer stop()
 			start := time.Now()
-			srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: dataDir, Host: host, Port: port, Logger: logger, NodeGrace: nodeGrace, HTTPAddr: httpAddr})
+			srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: dataDir, Host: host, Port: port, Logger: logger, NodeGrace: nodeGrace, HTTPAddr: httpAddr,
+				InsecureNoAuth: insecureNoAuth})
 			if err != nil {
 				return err
 			}
 			if serverStarted != nil {
 				serverStarted(srv)
+			}
+			userCreds := ""
+			if !insecureNoAuth {
+				// Without the copy, commands still take --credentials.
+				if userCreds, err = installAdminCredential(srv.AdminCredentials()); err != nil {
+					logger.Warn("the admin credential was not copied for this user", "err", err)
+					userCreds = ""
+				}
 			}
 			var agentDone chan error
 			if use == "up" {
@@ -97,7 +108,14 @@ func newServerCmd(g *globals, use string) *cobra.Command {
 					cfg.StateDir = filepath.Join(srv.DataDir(), "agent")
 				}
 				cfg.Metrics = srv.Metrics() // one /metrics for both
-				a, err := agent.Start(ctx, srv.Conn(), cfg)
+				// The agent signs in as a node, as on any other machine.
+				nc, err := srv.ConnectInProcess(srv.NodeCredentials(), nats.Name("wake-agent"), nats.MaxReconnects(-1))
+				if err != nil {
+					srv.Shutdown()
+					return fmt.Errorf("node agent: %w", err)
+				}
+				defer nc.Close()
+				a, err := agent.Start(ctx, nc, cfg)
 				if err != nil {
 					srv.Shutdown()
 					return fmt.Errorf("node agent: %w", err)
@@ -110,6 +128,16 @@ func newServerCmd(g *globals, use string) *cobra.Command {
 			}
 			fmt.Fprintf(g.out, "  listening on  %s\n", srv.ClientURL())
 			fmt.Fprintf(g.out, "  data in       %s\n", srv.DataDir())
+			if insecureNoAuth {
+				fmt.Fprintf(g.out, "  credentials   NONE: --insecure-no-auth lets anyone who reaches %s act as admin and delete the log\n", srv.ClientURL())
+			} else {
+				if userCreds != "" {
+					fmt.Fprintf(g.out, "  credentials   %s (admin; copy of %s)\n", userCreds, srv.AdminCredentials())
+				} else {
+					fmt.Fprintf(g.out, "  credentials   %s (admin)\n", srv.AdminCredentials())
+				}
+				fmt.Fprintf(g.out, "                %s (for wake agent --credentials on other machines)\n", srv.NodeCredentials())
+			}
 			if u := srv.HTTPURL(); u != "" {
 				fmt.Fprintf(g.out, "  dashboard     %s/\n", u)
 				fmt.Fprintf(g.out, "  metrics       %s/metrics\n", u)
@@ -149,6 +177,7 @@ func newServerCmd(g *globals, use string) *cobra.Command {
 	cmd.Flags().StringVar(&httpAddr, "http", controlplane.DefaultHTTPAddr, "address of the dashboard and /metrics (127.0.0.1:0 picks a free port; off disables them)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	cmd.Flags().DurationVar(&nodeGrace, "node-grace", 20*time.Second, "how long a node may miss heartbeats before it is NotReady and its pods are replaced elsewhere")
+	cmd.Flags().BoolVar(&insecureNoAuth, "insecure-no-auth", false, "INSECURE: accept clients without credentials; anyone who reaches the port may act as admin and delete the log (default false: admin.creds and node.creds in --data-dir)")
 	if use == "up" {
 		af.register(cmd)
 	}

@@ -16,6 +16,11 @@ import (
 // fresh data directories and, the moment it prints that it is ready, runs
 // `wake get namespaces` and `wake get configmaps` against it: every one answers.
 func TestServerAnswersOnceItSaysItIsReady(t *testing.T) {
+	// The commands find the admin credential where wake server copies it: this
+	// user's config directory, here a fresh one.
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("SUDO_USER", "")
+	t.Setenv("WAKE_CREDENTIALS", "")
 	const starts = 10
 	for i := range starts {
 		ctx, cancel := context.WithCancel(context.Background())

@@ -17,7 +17,7 @@ func (h *harness) watchLines(args ...string) <-chan string {
 	out, w := io.Pipe()
 	var errOut strings.Builder
 	root := NewRoot(w, &errOut)
-	root.SetArgs(append(args, "--server", h.srv.ClientURL()))
+	root.SetArgs(append(args, "--server", h.srv.ClientURL(), "--credentials", h.srv.AdminCredentials()))
 	done := make(chan error, 1)
 	go func() {
 		done <- root.ExecuteContext(ctx)

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
+	wakecreds "github.com/wake-run/wake/services/controlplane/credentials"
 	"github.com/wake-run/wake/services/query"
 )
 
@@ -36,9 +37,12 @@ type Client struct {
 }
 
 // Connect dials servers (comma-separated NATS URLs; empty means $WAKE_SERVER or
-// DefaultServer). An unreachable server fails within about two seconds with an
-// error naming the address.
-func Connect(servers string) (*Client, error) {
+// DefaultServer) signed in with the credential file at credentials ("": none, for
+// a server started with --insecure-no-auth). An unreachable server fails within
+// about two seconds with an error naming the address; a server that refuses the
+// credential (or its absence) fails with an error that says where the admin
+// credential is.
+func Connect(servers, credentials string) (*Client, error) {
 	if servers == "" {
 		servers = os.Getenv("WAKE_SERVER")
 	}
@@ -50,11 +54,41 @@ func Connect(servers string) (*Client, error) {
 			return nil, fmt.Errorf("--server %q: %v", s, err)
 		}
 	}
-	nc, err := nats.Connect(servers, nats.Name("wake-cli"), nats.Timeout(2*time.Second), nats.MaxReconnects(3), nats.ReconnectWait(200*time.Millisecond))
+	opts := []nats.Option{nats.Name("wake-cli"), nats.Timeout(2 * time.Second), nats.MaxReconnects(3), nats.ReconnectWait(200 * time.Millisecond)}
+	if credentials != "" {
+		creds, err := wakecreds.Options(credentials)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, creds...)
+	}
+	nc, err := nats.Connect(servers, opts...)
+	if errors.Is(err, nats.ErrAuthorization) {
+		return nil, &RefusedError{Server: servers, Credentials: credentials}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the wake server at %s: %v", servers, unwrapDial(err))
 	}
 	return New(nc)
+}
+
+// AdminCredentialsHint is where `wake up` keeps the admin credential by default.
+const AdminCredentialsHint = "/var/lib/wake/" + wakecreds.AdminFile
+
+// RefusedError is a server's refusal of a connection's credential (or of its
+// lack of one).
+type RefusedError struct {
+	Server      string
+	Credentials string // the file presented; "" for none
+}
+
+func (e *RefusedError) Error() string {
+	what := "no credentials"
+	if e.Credentials != "" {
+		what = "it does not know the credential in " + e.Credentials
+	}
+	return fmt.Sprintf("the wake server at %s refused the connection: %s (the admin credential is in %s, or admin.creds in the server's --data-dir; pass --credentials or set %s)",
+		e.Server, what, AdminCredentialsHint, wakecreds.EnvFile)
 }
 
 func unwrapDial(err error) error {

@@ -24,7 +24,7 @@ func start(t *testing.T) (*controlplane.Server, *client.Client) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
-	c, err := client.Connect(srv.ClientURL())
+	c, err := client.Connect(srv.ClientURL(), srv.AdminCredentials())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func cm(name, labels, data string) string {
 
 func TestConnectToAnUnreachableServer(t *testing.T) {
 	start := time.Now()
-	c, err := client.Connect("nats://127.0.0.1:1")
+	c, err := client.Connect("nats://127.0.0.1:1", "")
 	if err == nil {
 		c.Close()
 		t.Fatal("connected to nothing")
@@ -70,7 +70,7 @@ func TestConnectToAnUnreachableServer(t *testing.T) {
 	if !strings.Contains(err.Error(), "nats://127.0.0.1:1") {
 		t.Errorf("error %q does not name the address", err)
 	}
-	if _, err := client.Connect("nats://exa mple:4222"); err == nil {
+	if _, err := client.Connect("nats://exa mple:4222", ""); err == nil {
 		t.Error("a malformed URL connected")
 	}
 }

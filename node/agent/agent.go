@@ -630,14 +630,25 @@ func osImage() string {
 
 // heartbeat refreshes this node's key in the heartbeat bucket.
 func (a *Agent) heartbeat(ctx context.Context) {
-	kv, err := a.log.JetStream().CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: HeartbeatBucket,
-		Description: "wake: node liveness", History: 1, TTL: time.Minute, Storage: jetstream.MemoryStorage})
-	if err != nil {
-		a.logger.Warn("heartbeat bucket", "err", err)
-		return
-	}
 	tick := time.NewTicker(HeartbeatInterval)
 	defer tick.Stop()
+	// The control plane creates the bucket; a node may write its key but not
+	// create or reconfigure a bucket.
+	var kv jetstream.KeyValue
+	for {
+		var err error
+		if kv, err = a.log.JetStream().KeyValue(ctx, HeartbeatBucket); err == nil {
+			break
+		}
+		if ctx.Err() == nil {
+			a.logger.Debug("heartbeat bucket not there yet", "bucket", HeartbeatBucket, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 	for {
 		if _, err := kv.Put(ctx, a.cfg.NodeName, []byte(strconv.FormatInt(time.Now().UnixMilli(), 10))); err != nil && ctx.Err() == nil {
 			a.metrics.heartbeatFailed()

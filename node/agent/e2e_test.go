@@ -29,6 +29,7 @@ import (
 	"github.com/wake-run/wake/node/runtime"
 	crt "github.com/wake-run/wake/node/runtime/containerd"
 	"github.com/wake-run/wake/services/controlplane"
+	"github.com/wake-run/wake/services/controlplane/credentials"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -70,7 +71,7 @@ func startClusterWith(t testing.TB, grace time.Duration, node, cidr, bridge stri
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
-	c, err := client.Connect(srv.ClientURL())
+	c, err := client.Connect(srv.ClientURL(), srv.AdminCredentials())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,12 @@ func (cl *cluster) join(node, cidr, bridge string) *cluster {
 }
 
 func (cl *cluster) startAgent() {
-	nc, err := nats.Connect(cl.srv.ClientURL())
+	// The agent signs in as a node, with the credential an operator copies.
+	nodeCreds, err := credentials.Options(cl.srv.NodeCredentials())
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	nc, err := nats.Connect(cl.srv.ClientURL(), nodeCreds...)
 	if err != nil {
 		cl.t.Fatal(err)
 	}

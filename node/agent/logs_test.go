@@ -47,7 +47,7 @@ func (cl *cluster) wake(stdin string, args ...string) (string, string, error) {
 	var out, errOut bytes.Buffer
 	root := cli.NewRoot(&out, &errOut)
 	root.SetIn(strings.NewReader(stdin))
-	root.SetArgs(append([]string{"--server", cl.srv.ClientURL()}, args...))
+	root.SetArgs(append([]string{"--server", cl.srv.ClientURL(), "--credentials", cl.srv.AdminCredentials()}, args...))
 	err := root.Execute()
 	return out.String(), errOut.String(), err
 }

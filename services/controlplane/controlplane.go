@@ -66,12 +66,17 @@ type Config struct {
 	// are kept before the pod garbage collector deletes the oldest (default
 	// 12,500, as Kubernetes' --terminated-pod-gc-threshold; negative: keep all).
 	TerminatedPodGCThreshold int
+	// InsecureNoAuth serves NATS without credentials: whoever reaches the port is
+	// admin and may delete the log. Off by default: the server then writes the
+	// admin and node credentials into DataDir on first start (AdminCredentials).
+	InsecureNoAuth bool
 }
 
 // Server is a running control plane.
 type Server struct {
 	cfg     Config
 	lock    *dirLock
+	ids     *identities // nil: InsecureNoAuth
 	ns      *server.Server
 	nc      *nats.Conn
 	log     *events.Log
@@ -131,10 +136,16 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.lock, err = lockDataDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	if s.ns, err = startNATS(cfg, cfg.Logger); err != nil {
+	if !cfg.InsecureNoAuth {
+		if s.ids, err = loadIdentities(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	if s.ns, err = startNATS(cfg, s.ids.users(), cfg.Logger); err != nil {
 		return nil, err
 	}
-	s.nc, err = nats.Connect(s.ns.ClientURL(), nats.InProcessServer(s.ns), nats.Name("wake-server"), nats.MaxReconnects(-1))
+	s.nc, err = nats.Connect(s.ns.ClientURL(), append(s.ids.serverOptions(),
+		nats.InProcessServer(s.ns), nats.Name("wake-server"), nats.MaxReconnects(-1))...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to embedded nats: %w", err)
 	}

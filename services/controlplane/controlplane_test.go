@@ -41,7 +41,7 @@ func startIn(t *testing.T, dir string) *controlplane.Server {
 
 func connect(t *testing.T, srv *controlplane.Server) *client.Client {
 	t.Helper()
-	c, err := client.Connect(srv.ClientURL())
+	c, err := client.Connect(srv.ClientURL(), srv.AdminCredentials())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +313,7 @@ func TestShutdownStopsEverything(t *testing.T) {
 		buf := make([]byte, 1<<20)
 		t.Errorf("%d goroutines before Start, %d after Shutdown:\n%s", before, n, buf[:runtime.Stack(buf, true)])
 	}
-	if _, err := client.Connect(url); err == nil {
+	if _, err := client.Connect(url, ""); err == nil {
 		t.Errorf("%s still accepts connections after Shutdown", url)
 	}
 }

@@ -65,7 +65,7 @@ func TestServerStopsWhenItsStreamIsDeleted(t *testing.T) {
 			}
 		}
 	}()
-	c, err := client.Connect(srv.ClientURL())
+	c, err := client.Connect(srv.ClientURL(), srv.AdminCredentials())
 	if err != nil {
 		t.Fatal(err)
 	}

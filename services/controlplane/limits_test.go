@@ -3,11 +3,15 @@ package controlplane_test
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/nats-io/nkeys"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -48,8 +52,27 @@ func TestServerRefusesOversizedEvents(t *testing.T) {
 	if want := fmt.Sprintf(`"max_payload":%d`, events.MaxPayload); !strings.Contains(info, want) {
 		t.Fatalf("server INFO %s does not advertise %s", info, want)
 	}
+	// Signed in with the admin's nkey: the nonce of INFO, signed.
+	var serverInfo struct{ Nonce string }
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(strings.TrimSpace(info), "INFO ")), &serverInfo); err != nil {
+		t.Fatal(err)
+	}
+	seed, err := os.ReadFile(srv.AdminCredentials())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := nkeys.ParseDecoratedNKey(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := kp.PublicKey()
+	sig, err := kp.Sign([]byte(serverInfo.Nonce))
+	if err != nil {
+		t.Fatal(err)
+	}
 	size := events.MaxPayload + 1
-	if _, err := fmt.Fprintf(conn, "CONNECT {\"verbose\":false,\"pedantic\":false}\r\nPUB %s %d\r\n", subject, size); err != nil {
+	if _, err := fmt.Fprintf(conn, "CONNECT {\"verbose\":false,\"pedantic\":false,\"nkey\":%q,\"sig\":%q}\r\nPUB %s %d\r\n",
+		pub, base64.RawURLEncoding.EncodeToString(sig), subject, size); err != nil {
 		t.Fatal(err)
 	}
 	reply, err := r.ReadString('\n')

@@ -13,8 +13,9 @@ import (
 )
 
 // startNATS starts the embedded NATS server with JetStream file storage under
-// dataDir/jetstream.
-func startNATS(cfg Config, logger *slog.Logger) (*server.Server, error) {
+// dataDir/jetstream. With users, only they may connect, each with its
+// permissions; without, anyone may (InsecureNoAuth).
+func startNATS(cfg Config, users []*server.NkeyUser, logger *slog.Logger) (*server.Server, error) {
 	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
 	if cfg.Port > 0 {
 		l, err := net.Listen("tcp", addr)
@@ -31,6 +32,7 @@ func startNATS(cfg Config, logger *slog.Logger) (*server.Server, error) {
 		StoreDir:   filepath.Join(cfg.DataDir, "jetstream"),
 		MaxPayload: events.MaxPayload,
 		NoSigs:     true,
+		Nkeys:      users,
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {

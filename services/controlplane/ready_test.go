@@ -35,7 +35,7 @@ func TestEveryServiceAnswersTheInstantStartReturns(t *testing.T) {
 			cancel()
 			t.Fatal(err)
 		}
-		c, err := client.Connect(srv.ClientURL())
+		c, err := client.Connect(srv.ClientURL(), srv.AdminCredentials())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -138,7 +138,7 @@ func TestPageFollowsAScaleFromTheCLI(t *testing.T) {
 
 	var out, errOut bytes.Buffer
 	root := cli.NewRoot(&out, &errOut)
-	root.SetArgs([]string{"scale", "deploy/web", "--replicas=4", "--server", cl.srv.ClientURL()})
+	root.SetArgs([]string{"scale", "deploy/web", "--replicas=4", "--server", cl.srv.ClientURL(), "--credentials", cl.srv.AdminCredentials()})
 	if err := root.Execute(); err != nil {
 		t.Fatalf("wake scale deploy/web --replicas=4: %v\n%s", err, errOut.String())
 	}

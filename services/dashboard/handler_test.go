@@ -37,7 +37,7 @@ func startCluster(t *testing.T, workloads bool) *cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
-	c, err := client.Connect(srv.ClientURL())
+	c, err := client.Connect(srv.ClientURL(), srv.AdminCredentials())
 	if err != nil {
 		t.Fatal(err)
 	}

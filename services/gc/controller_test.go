@@ -38,7 +38,7 @@ func startControlPlane(t *testing.T) (*controlplane.Server, *client.Client) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
-	c, err := client.Connect(srv.ClientURL())
+	c, err := client.Connect(srv.ClientURL(), srv.AdminCredentials())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,7 @@ func startControlPlane(t *testing.T, cfg controlplane.Config) (*controlplane.Ser
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
-	c, err := client.Connect(srv.ClientURL())
+	c, err := client.Connect(srv.ClientURL(), srv.AdminCredentials())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func start(t *testing.T) (*controlplane.Server, *client.Client) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
-	c, err := client.Connect(srv.ClientURL())
+	c, err := client.Connect(srv.ClientURL(), srv.AdminCredentials())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +400,7 @@ func TestReadYourWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A separate connection: the writer's and the reader's paths share nothing but the server.
-	reader, err := client.Connect(srv.ClientURL())
+	reader, err := client.Connect(srv.ClientURL(), srv.AdminCredentials())
 	if err != nil {
 		t.Fatal(err)
 	}

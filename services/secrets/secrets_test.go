@@ -153,7 +153,7 @@ func TestSecretLifecycleThroughTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Shutdown()
-	c, err := client.Connect(srv.ClientURL())
+	c, err := client.Connect(srv.ClientURL(), srv.AdminCredentials())
 	if err != nil {
 		t.Fatal(err)
 	}
