@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -62,6 +63,7 @@ type Cursor struct {
 	cons    jetstream.Consumer
 	iter    jetstream.MessagesContext // unbounded only
 	pending []jetstream.Msg           // bounded only
+	left    uint64                    // bounded only: matching events the server holds after the last one fetched
 	next    uint64                    // stream sequence to resume at; 0 until a record is delivered
 	dseq    uint64                    // consumer sequence of the last delivered record
 	resumes int                       // consumers opened since the last record
@@ -125,6 +127,10 @@ func (c *Cursor) open(ctx context.Context) error {
 	}
 	c.cons, c.dseq = cons, 0
 	if c.opts.Bounded {
+		c.left = math.MaxUint64 // unknown: fetch until the server says
+		if info := cons.CachedInfo(); info != nil {
+			c.left = info.NumPending
+		}
 		return nil
 	}
 	iter, err := cons.Messages(jetstream.PullMaxMessages(2048), jetstream.WithMessagesErrOnMissingHeartbeat(true))
@@ -212,7 +218,7 @@ func (c *Cursor) Next(ctx context.Context) (Record, error) {
 			}
 			continue
 		}
-		c.dseq, c.next, c.resumes = md.Sequence.Consumer, md.Sequence.Stream+1, 0
+		c.dseq, c.next, c.resumes, c.left = md.Sequence.Consumer, md.Sequence.Stream+1, 0, md.NumPending
 		return Record{
 			Seq:     md.Sequence.Stream,
 			Subject: msg.Subject(),
@@ -223,12 +229,34 @@ func (c *Cursor) Next(ctx context.Context) (Record, error) {
 	}
 }
 
+// boundedBatch is the most events a bounded cursor fetches in one request;
+// boundedWait bounds how long it waits for the events the server said it holds.
+const (
+	boundedBatch = 2048
+	boundedWait  = 10 * time.Second
+)
+
+// nextBounded returns the next fetched message, fetching more when none is
+// left, or io.EOF when the server holds no matching event after the last one. It
+// relies only on what the server said: a fetch that ends with nothing while
+// events are left (its reply was slower than its wait, on a loaded machine) is an
+// error, for Next to resume on a new consumer, never the end of the log.
 func (c *Cursor) nextBounded(ctx context.Context) (jetstream.Msg, error) {
 	if len(c.pending) == 0 {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		batch, err := c.cons.FetchNoWait(2048)
+		var batch jetstream.MessageBatch
+		var err error
+		if c.left == 0 {
+			// Caught up when the last event was delivered: one request without
+			// wait takes the events appended since, if any.
+			batch, err = c.cons.FetchNoWait(boundedBatch)
+		} else {
+			fctx, cancel := context.WithTimeout(ctx, boundedWait)
+			defer cancel()
+			batch, err = c.cons.Fetch(int(min(c.left, boundedBatch)), jetstream.FetchContext(fctx))
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -239,7 +267,10 @@ func (c *Cursor) nextBounded(ctx context.Context) (jetstream.Msg, error) {
 			return nil, err
 		}
 		if len(c.pending) == 0 {
-			return nil, io.EOF
+			if c.left == 0 {
+				return nil, io.EOF
+			}
+			return nil, fmt.Errorf("read %s: no event delivered within %s though the server holds %d more", c.l.stream, boundedWait, c.left)
 		}
 	}
 	m := c.pending[0]

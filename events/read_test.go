@@ -308,3 +308,36 @@ func TestReadTimeIsStoredTime(t *testing.T) {
 		t.Fatalf("record without a stored time: %v, %v; want the envelope's %v", ev, err, claimed)
 	}
 }
+
+// A bounded cursor ends only once it has read every matching event: replies
+// slower than a fetch's wait (a loaded machine) delay it, never end it early.
+func TestBoundedCursorOnASlowConnectionReadsToTheEnd(t *testing.T) {
+	srv := eventstest.Start(t)
+	ctx := testContext(t)
+	const n = 3000 // more than one fetch
+	appendAll(t, ctx, srv.Log, podEvents(t, n, 50))
+	nc, slow := srv.ConnectSlow(t)
+	log, err := events.NewLog(nc, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow.Set(1500 * time.Millisecond)
+	for _, opts := range []events.ReadOptions{
+		{Bounded: true},
+		{From: n - 10, Bounded: true},
+		{Subjects: []string{podEvents(t, 1, 1)[0].Object.Subject()}, Bounded: true},
+	} {
+		recs := readAll(t, ctx, read(t, ctx, log, opts))
+		want := n - int(max(opts.From, 1)) + 1
+		if opts.Subjects != nil {
+			want = n / 50
+		}
+		if len(recs) != want {
+			t.Fatalf("%+v: %d records, want %d", opts, len(recs), want)
+		}
+	}
+	seq, err := log.SeqAt(ctx, time.Now().Add(-time.Hour))
+	if err != nil || seq != 0 {
+		t.Fatalf("sequence an hour ago: %d, %v; want 0", seq, err)
+	}
+}

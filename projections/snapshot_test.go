@@ -1,10 +1,12 @@
 package projections_test
 
 import (
+	"fmt"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/eventstest"
 	"github.com/wake-run/wake/projections"
 )
@@ -208,6 +210,38 @@ func TestSnapshotsThinEvenly(t *testing.T) {
 	for i := 1; i < len(kept); i++ {
 		if gap := kept[i] - kept[i-1]; gap > 40 {
 			t.Errorf("kept %v: a gap of %d sequences where 30 would do", kept, gap)
+		}
+	}
+}
+
+// A state built while the log's replies are slower than a fetch's wait (a loaded
+// machine) is the whole state at its sequence, never an early end of the log's
+// read taken for the end of the log.
+func TestBuildAtOnASlowConnection(t *testing.T) {
+	srv := eventstest.Start(t)
+	ctx := testContext(t)
+	evs := newEvents(t, 60, 7, 3)
+	seqs := appendEvents(t, ctx, srv.Log, evs)
+	nc, slow := srv.ConnectSlow(t)
+	log, err := events.NewLog(nc, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow.Set(1500 * time.Millisecond)
+	for _, i := range []int{0, 41} {
+		sc, err := projections.BuildAt(ctx, log, countProjection(), nil, seqs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got [][2]string
+		_ = sc.Reader().Scan(nil, false, func(k, v []byte) bool {
+			got = append(got, [2]string{string(k), string(v)})
+			return true
+		})
+		_ = sc.Close()
+		sameDump(t, fmt.Sprintf("state at event %d", i), got, model(t, countFold, evs[:i+1]))
+		if sc.Folded != i+1 {
+			t.Fatalf("state at event %d folded %d events, want %d", i, sc.Folded, i+1)
 		}
 	}
 }
