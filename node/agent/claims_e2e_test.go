@@ -20,7 +20,7 @@ spec:
   nodeName: node-8
   containers:
   - name: c
-    image: busybox
+    image: busybox:1.35
     imagePullPolicy: IfNotPresent
     command: [sleep, "3600"]
     volumeMounts: [{name: data, mountPath: /data}]
@@ -35,7 +35,7 @@ spec:
   nodeName: node-8
   containers:
   - name: c
-    image: busybox
+    image: busybox:1.35
     imagePullPolicy: IfNotPresent
     command: [sleep, "3600"]
     volumeMounts: [{name: scratch, mountPath: /scratch}]

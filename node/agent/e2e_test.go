@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -189,8 +190,21 @@ func (cl *cluster) removeAll(ctx context.Context) {
 	_ = network.Destroy(ctx)
 }
 
+// imageRef finds the images a manifest names.
+var imageRef = regexp.MustCompile(`image:\s*"?([^"\s,}]+)`)
+
+// apply writes manifest's objects. Every image it names must carry a version
+// tag: an untagged or :latest image is pulled Always, from a registry the tests
+// must never try to reach.
 func (cl *cluster) apply(manifest string) {
 	cl.t.Helper()
+	for _, m := range imageRef.FindAllStringSubmatch(manifest, -1) {
+		ref := m[1]
+		_, tag, tagged := strings.Cut(ref[strings.LastIndex(ref, "/")+1:], ":")
+		if !strings.Contains(ref, "@") && (!tagged || tag == "latest") {
+			cl.t.Fatalf("test manifest names image %q without a version tag: it would be pulled from a public registry", ref)
+		}
+	}
 	docs, err := object.Decode("test.yaml", []byte(manifest))
 	if err != nil {
 		cl.t.Fatal(err)

@@ -254,7 +254,7 @@ spec:
   terminationGracePeriodSeconds: 6
   containers:
   - name: c
-    image: busybox
+    image: busybox:1.35
     imagePullPolicy: IfNotPresent
     command: [sleep, "3600"]
 `
