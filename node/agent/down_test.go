@@ -327,6 +327,16 @@ spec:
 	if killed != 1 {
 		t.Fatalf("found %d private containerds, want 1", killed)
 	}
+	// SIGKILL is delivered, not done: wait until it has died, as a user's
+	// containerd would be long dead before `wake down`.
+	eventually(t, "containerd dead", 10*time.Second, func() bool {
+		for _, cmd := range snapshotHost(t).procs {
+			if strings.Contains(cmd, "containerd --config "+cl.cfg.StateDir) {
+				return false
+			}
+		}
+		return true
+	})
 
 	grace := 2 * time.Second
 	start := time.Now()
