@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/node/agent"
+	"github.com/wake-run/wake/services/client"
 	"golang.org/x/sys/unix"
 )
 

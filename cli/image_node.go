@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/node/agent"
+	"github.com/wake-run/wake/services/client"
 )
 
 // nodesFor returns the named node, or every registered node.

@@ -20,7 +20,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/deploy/images"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/node/agent"
@@ -29,6 +28,7 @@ import (
 	"github.com/wake-run/wake/node/image"
 	"github.com/wake-run/wake/node/runtime"
 	crt "github.com/wake-run/wake/node/runtime/containerd"
+	"github.com/wake-run/wake/services/client"
 	"github.com/wake-run/wake/services/controlplane"
 	"github.com/wake-run/wake/services/controlplane/credentials"
 	corev1 "k8s.io/api/core/v1"
