@@ -15,9 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
-	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/node/agent"
 	"github.com/wake-run/wake/node/host"
+	"github.com/wake-run/wake/services/client"
 	"github.com/wake-run/wake/services/controlplane/credentials"
 	corev1 "k8s.io/api/core/v1"
 )

@@ -11,8 +11,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/services/client"
 )
 
 type fileFlags struct {

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/services/client"
 )
 
 // TestDoneWhen walks the acceptance scenario: apply, read back, audit,

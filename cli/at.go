@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/wake-run/wake/cli/client"
+	"github.com/wake-run/wake/services/client"
 	"github.com/wake-run/wake/services/query"
 )
 

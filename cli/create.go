@@ -6,8 +6,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/services/client"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/wake-run/wake/cli/printer"
 	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/events/object/printer"
 	"github.com/wake-run/wake/services/query"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/wake-run/wake/node/api"
 	"github.com/wake-run/wake/services/controlplane"
 	"github.com/wake-run/wake/services/controlplane/controlplanetest"
-	"github.com/wake-run/wake/services/nodelifecycle"
 )
 
 // eventually runs check every 50ms until it returns "" or 15s pass, then
@@ -80,7 +80,7 @@ func TestDescribeNodeShowsPodsAllocatedResourcesAndNewestHeartbeat(t *testing.T)
 	}
 
 	ctx := context.Background()
-	kv, err := h.srv.Log().JetStream().CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: nodelifecycle.HeartbeatBucket,
+	kv, err := h.srv.Log().JetStream().CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: api.HeartbeatBucket,
 		Description: "wake: node liveness", History: 1, TTL: time.Minute, Storage: jetstream.MemoryStorage})
 	if err != nil {
 		t.Fatal(err)

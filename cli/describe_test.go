@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wake-run/wake/cli/client"
+	"github.com/wake-run/wake/services/client"
 )
 
 func TestDescribeShowsRecentEvents(t *testing.T) {

@@ -10,10 +10,10 @@ import (
 
 	"github.com/pmezard/go-difflib/difflib"
 	"github.com/spf13/cobra"
-	"github.com/wake-run/wake/cli/client"
-	"github.com/wake-run/wake/cli/printer"
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/events/object/printer"
+	"github.com/wake-run/wake/services/client"
 	"github.com/wake-run/wake/services/query"
 	"k8s.io/apimachinery/pkg/runtime"
 )

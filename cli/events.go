@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/services/client"
 	"github.com/wake-run/wake/services/query"
 )
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wake-run/wake/cli/client"
+	"github.com/wake-run/wake/services/client"
 	"github.com/wake-run/wake/services/controlplane"
 )
 

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/wake-run/wake/cli/client"
-	"github.com/wake-run/wake/node/agent"
+	"github.com/wake-run/wake/node/api"
+	"github.com/wake-run/wake/services/client"
 	"golang.org/x/sys/unix"
 )
 
@@ -52,13 +52,13 @@ func Exec(ctx context.Context, c *client.Client, o ExecOptions, stdin io.Reader,
 	}
 	defer sub.Unsubscribe()
 	_ = sub.SetPendingLimits(-1, -1)
-	req, _ := json.Marshal(agent.ExecRequest{Namespace: o.Namespace, Pod: o.Pod, Container: ctr, Cmd: o.Cmd,
+	req, _ := json.Marshal(api.ExecRequest{Namespace: o.Namespace, Pod: o.Pod, Container: ctr, Cmd: o.Cmd,
 		TTY: o.TTY, Stdin: o.Stdin, Inbox: inbox})
-	msg, err := c.NC.Request(agent.ExecSubject(node), req, 30*time.Second)
+	msg, err := c.NC.Request(api.ExecSubject(node), req, 30*time.Second)
 	if err != nil {
 		return 0, fmt.Errorf("node %s does not answer: %v", node, err)
 	}
-	var reply agent.ExecReply
+	var reply api.ExecReply
 	if err := json.Unmarshal(msg.Data, &reply); err != nil {
 		return 0, err
 	}
@@ -103,7 +103,7 @@ func Exec(ctx context.Context, c *client.Client, o ExecOptions, stdin io.Reader,
 				return 0, err
 			}
 		case strings.HasSuffix(m.Subject, ".exit"):
-			var e agent.ExecExit
+			var e api.ExecExit
 			if err := json.Unmarshal(m.Data, &e); err != nil {
 				return 0, err
 			}

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/wake-run/wake/cli/client"
-	"github.com/wake-run/wake/cli/printer"
 	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/events/object/printer"
+	"github.com/wake-run/wake/services/client"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 

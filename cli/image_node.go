@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/events/object"
-	"github.com/wake-run/wake/node/agent"
+	"github.com/wake-run/wake/node/api"
+	"github.com/wake-run/wake/services/client"
 )
 
 // nodesFor returns the named node, or every registered node.
@@ -34,8 +34,8 @@ func nodesFor(ctx context.Context, c *client.Client, node string) ([]string, err
 	return out, nil
 }
 
-func askNode(c *client.Client, subject string, data []byte) (agent.ImageReply, error) {
-	var r agent.ImageReply
+func askNode(c *client.Client, subject string, data []byte) (api.ImageReply, error) {
+	var r api.ImageReply
 	msg, err := c.NC.Request(subject, data, 5*time.Minute)
 	if err != nil {
 		return r, fmt.Errorf("%s: %v", subject, err)
@@ -71,7 +71,7 @@ func newImageImportCmd(g *globals) *cobra.Command {
 				return err
 			}
 			for _, n := range nodes {
-				r, err := askNode(c, agent.ImageImportSubject(n), data)
+				r, err := askNode(c, api.ImageImportSubject(n), data)
 				if err != nil {
 					return err
 				}
@@ -106,7 +106,7 @@ func newImageListCmd(g *globals) *cobra.Command {
 			tw := tabwriter.NewWriter(g.out, 6, 4, 3, ' ', 0)
 			fmt.Fprintln(tw, "NODE\tIMAGE\tDIGEST\tSIZE")
 			for _, n := range nodes {
-				r, err := askNode(c, agent.ImageListSubject(n), nil)
+				r, err := askNode(c, api.ImageListSubject(n), nil)
 				if err != nil {
 					return err
 				}

@@ -8,7 +8,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-	"github.com/wake-run/wake/cli/client"
+	"github.com/wake-run/wake/services/client"
 )
 
 // LogsOptions are the flags of `wake logs`.

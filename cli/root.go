@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"github.com/wake-run/wake/cli/client"
+	"github.com/wake-run/wake/services/client"
 )
 
 // Version is set at build time (-ldflags "-X github.com/wake-run/wake/cli.Version=...").

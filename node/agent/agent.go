@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/node/api"
 	"github.com/wake-run/wake/node/cni"
 	"github.com/wake-run/wake/node/containerd"
 	"github.com/wake-run/wake/node/runtime"
@@ -34,13 +35,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/uuid"
-)
-
-// HeartbeatBucket holds one key per node, refreshed every HeartbeatInterval: the
-// node's liveness, outside the audit log.
-const (
-	HeartbeatBucket   = "WAKE_NODE_HEARTBEATS"
-	HeartbeatInterval = 2 * time.Second
 )
 
 // Config of one agent. Several agents run on one machine with distinct NodeName,
@@ -630,18 +624,18 @@ func osImage() string {
 
 // heartbeat refreshes this node's key in the heartbeat bucket.
 func (a *Agent) heartbeat(ctx context.Context) {
-	tick := time.NewTicker(HeartbeatInterval)
+	tick := time.NewTicker(api.HeartbeatInterval)
 	defer tick.Stop()
 	// The control plane creates the bucket; a node may write its key but not
 	// create or reconfigure a bucket.
 	var kv jetstream.KeyValue
 	for {
 		var err error
-		if kv, err = a.log.JetStream().KeyValue(ctx, HeartbeatBucket); err == nil {
+		if kv, err = a.log.JetStream().KeyValue(ctx, api.HeartbeatBucket); err == nil {
 			break
 		}
 		if ctx.Err() == nil {
-			a.logger.Debug("heartbeat bucket not there yet", "bucket", HeartbeatBucket, "err", err)
+			a.logger.Debug("heartbeat bucket not there yet", "bucket", api.HeartbeatBucket, "err", err)
 		}
 		select {
 		case <-ctx.Done():

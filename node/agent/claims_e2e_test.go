@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wake-run/wake/cli/printer"
 	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/events/object/printer"
 	corev1 "k8s.io/api/core/v1"
 )
 

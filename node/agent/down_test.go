@@ -16,10 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/deploy/images"
 	"github.com/wake-run/wake/node/agent"
 	"github.com/wake-run/wake/node/teardown"
+	"github.com/wake-run/wake/services/client"
 	"github.com/wake-run/wake/services/controlplane"
 )
 

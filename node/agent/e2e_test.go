@@ -20,15 +20,16 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/deploy/images"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/node/agent"
+	"github.com/wake-run/wake/node/api"
 	"github.com/wake-run/wake/node/cni"
 	"github.com/wake-run/wake/node/containerd"
 	"github.com/wake-run/wake/node/image"
 	"github.com/wake-run/wake/node/runtime"
 	crt "github.com/wake-run/wake/node/runtime/containerd"
+	"github.com/wake-run/wake/services/client"
 	"github.com/wake-run/wake/services/controlplane"
 	"github.com/wake-run/wake/services/controlplane/credentials"
 	corev1 "k8s.io/api/core/v1"
@@ -274,7 +275,7 @@ func importDemo(t testing.TB, cl *cluster) {
 	if err := image.WriteArchive(&buf, imgs); err != nil {
 		t.Fatal(err)
 	}
-	msg, err := cl.c.NC.Request(agent.ImageImportSubject(cl.cfg.NodeName), buf.Bytes(), time.Minute)
+	msg, err := cl.c.NC.Request(api.ImageImportSubject(cl.cfg.NodeName), buf.Bytes(), time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,72 +9,38 @@ import (
 	"sync"
 
 	"github.com/nats-io/nats.go"
+	"github.com/wake-run/wake/node/api"
 	"github.com/wake-run/wake/node/runtime"
 	"k8s.io/apimachinery/pkg/util/uuid"
 )
 
-// Exec: an ExecRequest on ExecSubject(node), request/reply. The client first
-// subscribes to Inbox+".>"; the agent answers an ExecReply with a Session
-// subject (or an Error), then streams the command's output to Inbox+".out" and
-// Inbox+".err" (chunks of at most ChunkSize) and ends with an ExecExit on
-// Inbox+".exit". With Stdin the client publishes input chunks to
-// Session+".in" (an empty message is end of file). The client publishes to
-// Session+".alive" every KeepAliveInterval; after KeepAliveTimeout without one
-// the agent kills the command.
-
-// ExecSubject is where a node runs commands in containers.
-func ExecSubject(node string) string { return "wake.node." + node + ".exec" }
-
-// ExecRequest runs Cmd in a pod's container.
-type ExecRequest struct {
-	Namespace string   `json:"namespace"`
-	Pod       string   `json:"pod"`
-	Container string   `json:"container"`
-	Cmd       []string `json:"cmd"`
-	TTY       bool     `json:"tty,omitempty"`
-	Stdin     bool     `json:"stdin,omitempty"`
-	Inbox     string   `json:"inbox"`
-}
-
-// ExecReply answers an ExecRequest.
-type ExecReply struct {
-	Session string `json:"session,omitempty"`
-	Error   string `json:"error,omitempty"`
-}
-
-// ExecExit ends an exec: the command's exit code, or why it could not run.
-type ExecExit struct {
-	Code  int    `json:"code"`
-	Error string `json:"error,omitempty"`
-}
-
 func (a *Agent) serveExec(ctx context.Context, nc *nats.Conn, m *nats.Msg) {
-	respond := func(r ExecReply) {
+	respond := func(r api.ExecReply) {
 		data, _ := json.Marshal(r)
 		_ = m.Respond(data)
 	}
-	var req ExecRequest
+	var req api.ExecRequest
 	if err := json.Unmarshal(m.Data, &req); err != nil || req.Inbox == "" {
-		respond(ExecReply{Error: "bad exec request"})
+		respond(api.ExecReply{Error: "bad exec request"})
 		return
 	}
 	if len(req.Cmd) == 0 {
-		respond(ExecReply{Error: "you must specify at least one command for the container"})
+		respond(api.ExecReply{Error: "you must specify at least one command for the container"})
 		return
 	}
 	t, err := a.findContainer(ctx, req.Namespace, req.Pod, req.Container)
 	if err != nil {
-		respond(ExecReply{Error: err.Error()})
+		respond(api.ExecReply{Error: err.Error()})
 		return
 	}
 	if t.current == nil || t.current.State != runtime.ContainerRunning {
-		respond(ExecReply{Error: fmt.Sprintf("unable to upgrade connection: container %s not found in pod %s (it is not running)", req.Container, req.Pod)})
+		respond(api.ExecReply{Error: fmt.Sprintf("unable to upgrade connection: container %s not found in pod %s (it is not running)", req.Container, req.Pod)})
 		return
 	}
 	session := "wake.exec." + a.cfg.NodeName + "." + string(uuid.NewUUID())
 	c, stop, err := keepAlive(ctx, nc, session+".alive")
 	if err != nil {
-		respond(ExecReply{Error: err.Error()})
+		respond(api.ExecReply{Error: err.Error()})
 		return
 	}
 	defer stop()
@@ -85,19 +51,19 @@ func (a *Agent) serveExec(ctx context.Context, nc *nats.Conn, m *nats.Msg) {
 		in := &subReader{ch: make(chan []byte, 256), done: c.Done()}
 		sub, err := nc.Subscribe(session+".in", in.push)
 		if err != nil {
-			respond(ExecReply{Error: err.Error()})
+			respond(api.ExecReply{Error: err.Error()})
 			return
 		}
 		defer sub.Unsubscribe()
 		cfg.Stdin = in
 	}
 	if err := nc.Flush(); err != nil { // subscriptions in place before the client sends
-		respond(ExecReply{Error: err.Error()})
+		respond(api.ExecReply{Error: err.Error()})
 		return
 	}
-	respond(ExecReply{Session: session})
+	respond(api.ExecReply{Session: session})
 	code, err := a.rt.Exec(c, t.current.ID, cfg)
-	exit := ExecExit{Code: code}
+	exit := api.ExecExit{Code: code}
 	if err != nil {
 		exit.Error = err.Error()
 		if errors.Is(err, runtime.ErrNotRunning) {
@@ -109,7 +75,7 @@ func (a *Agent) serveExec(ctx context.Context, nc *nats.Conn, m *nats.Msg) {
 	_ = nc.Flush()
 }
 
-// publisher writes to a subject in chunks of at most ChunkSize.
+// publisher writes to a subject in chunks of at most api.ChunkSize.
 type publisher struct {
 	nc      *nats.Conn
 	subject string
@@ -119,8 +85,8 @@ type publisher struct {
 func (p *publisher) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for off := 0; off < len(b); off += ChunkSize {
-		if err := p.nc.Publish(p.subject, b[off:min(off+ChunkSize, len(b))]); err != nil {
+	for off := 0; off < len(b); off += api.ChunkSize {
+		if err := p.nc.Publish(p.subject, b[off:min(off+api.ChunkSize, len(b))]); err != nil {
 			return off, err
 		}
 	}

@@ -7,31 +7,12 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/wake-run/wake/node/api"
 )
-
-// Image requests addressed to one node (core NATS request/reply, not the log).
-func ImageImportSubject(node string) string { return "wake.node." + node + ".image.import" }
-
-// ImageListSubject is where a node lists its images.
-func ImageListSubject(node string) string { return "wake.node." + node + ".image.list" }
-
-// ImageReply answers an image request.
-type ImageReply struct {
-	Node   string      `json:"node"`
-	Images []ImageInfo `json:"images,omitempty"`
-	Error  string      `json:"error,omitempty"`
-}
-
-// ImageInfo is one image of a node.
-type ImageInfo struct {
-	Ref    string `json:"ref"`
-	Digest string `json:"digest"`
-	Size   int64  `json:"size"`
-}
 
 // serveImages answers import (the request body is an image archive) and list.
 func (a *Agent) serveImages(ctx context.Context, nc *nats.Conn) ([]*nats.Subscription, error) {
-	answer := func(m *nats.Msg, fn func(context.Context) (ImageReply, error)) {
+	answer := func(m *nats.Msg, fn func(context.Context) (api.ImageReply, error)) {
 		go func() {
 			c, cancel := context.WithTimeout(ctx, 5*time.Minute)
 			defer cancel()
@@ -44,12 +25,12 @@ func (a *Agent) serveImages(ctx context.Context, nc *nats.Conn) ([]*nats.Subscri
 			_ = m.Respond(data)
 		}()
 	}
-	imp, err := nc.Subscribe(ImageImportSubject(a.cfg.NodeName), func(m *nats.Msg) {
-		answer(m, func(c context.Context) (ImageReply, error) {
+	imp, err := nc.Subscribe(api.ImageImportSubject(a.cfg.NodeName), func(m *nats.Msg) {
+		answer(m, func(c context.Context) (api.ImageReply, error) {
 			imgs, err := a.rt.ImportImages(c, bytes.NewReader(m.Data))
-			var r ImageReply
+			var r api.ImageReply
 			for _, i := range imgs {
-				r.Images = append(r.Images, ImageInfo{Ref: i.Ref, Digest: i.Digest, Size: i.Size})
+				r.Images = append(r.Images, api.ImageInfo{Ref: i.Ref, Digest: i.Digest, Size: i.Size})
 			}
 			return r, err
 		})
@@ -57,12 +38,12 @@ func (a *Agent) serveImages(ctx context.Context, nc *nats.Conn) ([]*nats.Subscri
 	if err != nil {
 		return nil, err
 	}
-	ls, err := nc.Subscribe(ImageListSubject(a.cfg.NodeName), func(m *nats.Msg) {
-		answer(m, func(c context.Context) (ImageReply, error) {
+	ls, err := nc.Subscribe(api.ImageListSubject(a.cfg.NodeName), func(m *nats.Msg) {
+		answer(m, func(c context.Context) (api.ImageReply, error) {
 			imgs, err := a.rt.ListImages(c)
-			var r ImageReply
+			var r api.ImageReply
 			for _, i := range imgs {
-				r.Images = append(r.Images, ImageInfo{Ref: i.Ref, Digest: i.Digest, Size: i.Size})
+				r.Images = append(r.Images, api.ImageInfo{Ref: i.Ref, Digest: i.Digest, Size: i.Size})
 			}
 			return r, err
 		})

@@ -12,43 +12,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/wake-run/wake/node/api"
 	"github.com/wake-run/wake/node/runtime"
 	corev1 "k8s.io/api/core/v1"
 )
 
-// Streams served by the agent over core NATS (not the event log), as kubectl's
-// logs and exec.
-//
-// Logs: a LogsRequest on LogsSubject(node) carrying an Inbox. The agent answers
-// with messages on Inbox: chunks of the log (at most ChunkSize bytes, header
-// HeaderSeq counting from 1), ended by an empty message with header HeaderEOF
-// (or HeaderError carrying a one-line message). While following, the client
-// publishes to Inbox+".alive" every KeepAliveInterval; the agent stops after
-// KeepAliveTimeout without one, or when the container stops or is replaced.
-const (
-	HeaderEOF         = "Wake-Eof"
-	HeaderError       = "Wake-Error"
-	HeaderSeq         = "Wake-Seq"
-	ChunkSize         = 64 << 10
-	KeepAliveInterval = 2 * time.Second
-	KeepAliveTimeout  = 6 * time.Second
-	followPoll        = 200 * time.Millisecond
-)
-
-// LogsSubject is where a node serves container logs.
-func LogsSubject(node string) string { return "wake.node." + node + ".logs" }
-
-// LogsRequest asks for one container's log.
-type LogsRequest struct {
-	Namespace string `json:"namespace"`
-	Pod       string `json:"pod"`
-	Container string `json:"container"`
-	Previous  bool   `json:"previous,omitempty"`
-	// Tail is the number of last lines to send; negative is all.
-	Tail   int64  `json:"tail"`
-	Follow bool   `json:"follow,omitempty"`
-	Inbox  string `json:"inbox"`
-}
+// followPoll is how often a followed log is read again.
+const followPoll = 200 * time.Millisecond
 
 // target is a container of a pod that runs on this node.
 type target struct {
@@ -104,7 +74,7 @@ func (t *target) attempt(n uint32) *runtime.ContainerStatus {
 // logFile picks the log a request reads: the newest attempt's, or with previous
 // the one before it (or the newest when it has exited and none is older, as in a
 // crash loop's back-off).
-func (a *Agent) logFile(t *target, req LogsRequest) (string, *runtime.ContainerStatus, error) {
+func (a *Agent) logFile(t *target, req api.LogsRequest) (string, *runtime.ContainerStatus, error) {
 	if t.current == nil {
 		return "", nil, fmt.Errorf("container %q in pod %q is waiting to start: ContainerCreating", req.Container, req.Pod)
 	}
@@ -127,8 +97,8 @@ func (a *Agent) logFile(t *target, req LogsRequest) (string, *runtime.ContainerS
 
 // serveStreams answers logs and exec requests.
 func (a *Agent) serveStreams(ctx context.Context, nc *nats.Conn) ([]*nats.Subscription, error) {
-	logs, err := nc.Subscribe(LogsSubject(a.cfg.NodeName), func(m *nats.Msg) {
-		var req LogsRequest
+	logs, err := nc.Subscribe(api.LogsSubject(a.cfg.NodeName), func(m *nats.Msg) {
+		var req api.LogsRequest
 		if err := json.Unmarshal(m.Data, &req); err != nil || req.Inbox == "" {
 			_ = m.Respond([]byte(`{"error":"bad logs request"}`))
 			return
@@ -139,7 +109,7 @@ func (a *Agent) serveStreams(ctx context.Context, nc *nats.Conn) ([]*nats.Subscr
 	if err != nil {
 		return nil, err
 	}
-	exec, err := nc.Subscribe(ExecSubject(a.cfg.NodeName), func(m *nats.Msg) {
+	exec, err := nc.Subscribe(api.ExecSubject(a.cfg.NodeName), func(m *nats.Msg) {
 		go a.serveExec(ctx, nc, m)
 	})
 	if err != nil {
@@ -150,7 +120,7 @@ func (a *Agent) serveStreams(ctx context.Context, nc *nats.Conn) ([]*nats.Subscr
 }
 
 // keepAlive returns a context that ends when ctx does or when nothing arrived on
-// subject for KeepAliveTimeout.
+// subject for api.KeepAliveTimeout.
 func keepAlive(ctx context.Context, nc *nats.Conn, subject string) (context.Context, func(), error) {
 	c, cancel := context.WithCancel(ctx)
 	var last atomic.Int64
@@ -168,7 +138,7 @@ func keepAlive(ctx context.Context, nc *nats.Conn, subject string) (context.Cont
 			case <-c.Done():
 				return
 			case <-tick.C:
-				if time.Since(time.Unix(0, last.Load())) > KeepAliveTimeout {
+				if time.Since(time.Unix(0, last.Load())) > api.KeepAliveTimeout {
 					cancel()
 					return
 				}
@@ -178,20 +148,20 @@ func keepAlive(ctx context.Context, nc *nats.Conn, subject string) (context.Cont
 	return c, func() { sub.Unsubscribe(); cancel() }, nil
 }
 
-func (a *Agent) serveLogs(ctx context.Context, nc *nats.Conn, req LogsRequest) {
+func (a *Agent) serveLogs(ctx context.Context, nc *nats.Conn, req api.LogsRequest) {
 	var seq int64
 	send := func(data []byte) error {
 		seq++
 		m := nats.NewMsg(req.Inbox)
 		m.Data = data
-		m.Header.Set(HeaderSeq, strconv.FormatInt(seq, 10))
+		m.Header.Set(api.HeaderSeq, strconv.FormatInt(seq, 10))
 		return nc.PublishMsg(m)
 	}
 	end := func(err error) {
 		m := nats.NewMsg(req.Inbox)
-		m.Header.Set(HeaderEOF, "1")
+		m.Header.Set(api.HeaderEOF, "1")
 		if err != nil {
-			m.Header.Set(HeaderError, err.Error())
+			m.Header.Set(api.HeaderError, err.Error())
 		}
 		_ = nc.PublishMsg(m)
 		_ = nc.Flush()
@@ -231,7 +201,7 @@ func (a *Agent) serveLogs(ctx context.Context, nc *nats.Conn, req LogsRequest) {
 			return
 		}
 	}
-	buf := make([]byte, ChunkSize)
+	buf := make([]byte, api.ChunkSize)
 	copyAll := func() error {
 		for {
 			n, err := f.Read(buf)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/wake-run/wake/cli"
-	"github.com/wake-run/wake/node/agent"
+	"github.com/wake-run/wake/node/api"
 )
 
 const streamPods = `apiVersion: v1
@@ -200,18 +200,18 @@ func TestLogsAndExec(t *testing.T) {
 			t.Error("exec of a missing binary succeeded")
 		}
 		// The agent checks on its own too.
-		req, _ := json.Marshal(agent.ExecRequest{Namespace: "default", Pod: "talker", Container: "nope", Cmd: []string{"true"}, Inbox: "x"})
-		msg, err := cl.c.NC.Request(agent.ExecSubject(cl.cfg.NodeName), req, 10*time.Second)
+		req, _ := json.Marshal(api.ExecRequest{Namespace: "default", Pod: "talker", Container: "nope", Cmd: []string{"true"}, Inbox: "x"})
+		msg, err := cl.c.NC.Request(api.ExecSubject(cl.cfg.NodeName), req, 10*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var r agent.ExecReply
+		var r api.ExecReply
 		_ = json.Unmarshal(msg.Data, &r)
 		if r.Error != "container nope is not valid for pod talker" {
 			t.Errorf("agent answered %+v", r)
 		}
-		req, _ = json.Marshal(agent.ExecRequest{Namespace: "default", Pod: "ghost", Container: "main", Cmd: []string{"true"}, Inbox: "x"})
-		msg, err = cl.c.NC.Request(agent.ExecSubject(cl.cfg.NodeName), req, 10*time.Second)
+		req, _ = json.Marshal(api.ExecRequest{Namespace: "default", Pod: "ghost", Container: "main", Cmd: []string{"true"}, Inbox: "x"})
+		msg, err = cl.c.NC.Request(api.ExecSubject(cl.cfg.NodeName), req, 10*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}

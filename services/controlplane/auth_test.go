@@ -12,11 +12,11 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
-	"github.com/wake-run/wake/node/agent"
+	"github.com/wake-run/wake/node/api"
 	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/client"
 	"github.com/wake-run/wake/services/controlplane"
 	"github.com/wake-run/wake/services/controlplane/controlplanetest"
 	"github.com/wake-run/wake/services/controlplane/credentials"
@@ -323,7 +323,7 @@ func TestNodeIdentityAppendsAndBeatsButCannotDestroy(t *testing.T) {
 	}
 	var kv jetstream.KeyValue
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if kv, err = node.js.KeyValue(ctx, agent.HeartbeatBucket); err == nil || time.Now().After(deadline) {
+		if kv, err = node.js.KeyValue(ctx, api.HeartbeatBucket); err == nil || time.Now().After(deadline) {
 			break
 		}
 	}
@@ -333,8 +333,8 @@ func TestNodeIdentityAppendsAndBeatsButCannotDestroy(t *testing.T) {
 	if _, err := kv.Put(ctx, "n1", []byte("1")); err != nil {
 		t.Errorf("a node cannot beat its heartbeat: %v", err)
 	}
-	if agent.HeartbeatBucket != "WAKE_NODE_HEARTBEATS" {
-		t.Errorf("the node permissions name the heartbeat bucket WAKE_NODE_HEARTBEATS, the agent writes %s", agent.HeartbeatBucket)
+	if api.HeartbeatBucket != "WAKE_NODE_HEARTBEATS" {
+		t.Errorf("the node permissions name the heartbeat bucket WAKE_NODE_HEARTBEATS, the agent writes %s", api.HeartbeatBucket)
 	}
 	// A log stream's keep-alive travels from the reader's inbox to the node.
 	admin := signIn(t, srv, srv.AdminCredentials())
@@ -354,8 +354,8 @@ func TestNodeIdentityAppendsAndBeatsButCannotDestroy(t *testing.T) {
 	}
 	for subject, do := range map[string]func(ctx context.Context) error{
 		"$JS.API.STREAM.DELETE.WAKE": func(ctx context.Context) error { return node.js.DeleteStream(ctx, "WAKE") },
-		"$JS.API.STREAM.UPDATE.KV_" + agent.HeartbeatBucket: func(ctx context.Context) error {
-			_, err := node.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: agent.HeartbeatBucket})
+		"$JS.API.STREAM.UPDATE.KV_" + api.HeartbeatBucket: func(ctx context.Context) error {
+			_, err := node.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: api.HeartbeatBucket})
 			return err
 		},
 		"$KV." + secrets.Bucket + ".x": func(ctx context.Context) error {

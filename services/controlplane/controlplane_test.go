@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/pmezard/go-difflib/difflib"
-	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/services/client"
 	"github.com/wake-run/wake/services/controlplane"
 	"github.com/wake-run/wake/services/query"
 	corev1 "k8s.io/api/core/v1"

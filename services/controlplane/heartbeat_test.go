@@ -6,11 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/node/api"
+	"github.com/wake-run/wake/services/client"
 	"github.com/wake-run/wake/services/controlplane"
 	"github.com/wake-run/wake/services/controlplane/controlplanetest"
-	"github.com/wake-run/wake/services/nodelifecycle"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -39,7 +39,7 @@ func TestNodeLifecycleOutlivesItsHeartbeatBucket(t *testing.T) {
 		tick := time.NewTicker(200 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			if kv, err := js.KeyValue(beatCtx, nodelifecycle.HeartbeatBucket); err == nil {
+			if kv, err := js.KeyValue(beatCtx, api.HeartbeatBucket); err == nil {
 				_, _ = kv.Put(beatCtx, "n1", []byte(strconv.FormatInt(time.Now().UnixMilli(), 10)))
 			}
 			select {
@@ -52,7 +52,7 @@ func TestNodeLifecycleOutlivesItsHeartbeatBucket(t *testing.T) {
 	defer func() { stopBeats(); <-beatsDone }()
 
 	time.Sleep(grace / 2)
-	if err := js.DeleteKeyValue(ctx, nodelifecycle.HeartbeatBucket); err != nil {
+	if err := js.DeleteKeyValue(ctx, api.HeartbeatBucket); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(3 * grace)
@@ -62,7 +62,7 @@ func TestNodeLifecycleOutlivesItsHeartbeatBucket(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if _, err := js.KeyValue(ctx, nodelifecycle.HeartbeatBucket); err != nil {
+	if _, err := js.KeyValue(ctx, api.HeartbeatBucket); err != nil {
 		t.Fatalf("the heartbeat bucket was not created again: %v", err)
 	}
 	// Heartbeats stop for good: the node is judged again, and goes NotReady.

@@ -7,7 +7,7 @@
 // step, nothing fetched from the internet). It reads everything through the
 // dashboard's JSON and server-sent-event endpoints, which in turn only talk
 // NATS: the query service for tables (kubectl's cells, computed server-side by
-// cli/printer), the log for events, and node agents for logs.
+// events/object/printer), the log for events, and node agents for logs.
 //
 //	GET /                                  the page
 //	GET /assets/{file}                     its script and style sheet
@@ -31,7 +31,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/wake-run/wake/cli/client"
+	"github.com/wake-run/wake/services/client"
 )
 
 //go:embed web

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/services/client"
 )
 
 // sse writes server-sent events and flushes each at once.

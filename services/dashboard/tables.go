@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wake-run/wake/cli/printer"
 	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/events/object/printer"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -36,8 +36,8 @@ var shown = []view{
 // shows under Capacity.
 var nodeCapacity = []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourcePods}
 
-// Table is one kind's table as the page shows it. Cells are kubectl's (cli/printer),
-// so a pod's STATUS reads as `wake get pods` prints it.
+// Table is one kind's table as the page shows it. Cells are kubectl's
+// (events/object/printer), so a pod's STATUS reads as `wake get pods` prints it.
 type Table struct {
 	Resource string `json:"resource"`
 	Kind     string `json:"kind"`

@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/client"
 	"github.com/wake-run/wake/services/controlplane"
 	"github.com/wake-run/wake/services/deployment"
 	"github.com/wake-run/wake/services/gc"

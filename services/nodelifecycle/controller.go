@@ -12,12 +12,10 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/node/api"
 	"github.com/wake-run/wake/projections"
 	"github.com/wake-run/wake/services/reconcile"
 )
-
-// HeartbeatBucket is where node agents refresh their key (see node/agent).
-const HeartbeatBucket = "WAKE_NODE_HEARTBEATS"
 
 // Controller watches heartbeats and appends what Decide returns.
 type Controller struct {
@@ -69,13 +67,13 @@ func (c *Controller) Run(ctx context.Context) {
 		c.follow(ctx, kv, w)
 		_ = w.Stop()
 		if ctx.Err() == nil {
-			c.logger.Warn("the heartbeat watch ended (bucket " + HeartbeatBucket + " deleted?): watching again")
+			c.logger.Warn("the heartbeat watch ended (bucket " + api.HeartbeatBucket + " deleted?): watching again")
 		}
 	}
 }
 
 func (c *Controller) watch(ctx context.Context) (jetstream.KeyValue, jetstream.KeyWatcher, error) {
-	kv, err := c.log.JetStream().CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: HeartbeatBucket,
+	kv, err := c.log.JetStream().CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: api.HeartbeatBucket,
 		Description: "wake: node liveness", History: 1, TTL: time.Minute, Storage: jetstream.MemoryStorage})
 	if err != nil {
 		return nil, nil, fmt.Errorf("heartbeat bucket: %w", err)

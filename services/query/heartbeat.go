@@ -8,7 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/wake-run/wake/events/object"
-	"github.com/wake-run/wake/services/nodelifecycle"
+	"github.com/wake-run/wake/node/api"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -32,7 +32,7 @@ func (h *heartbeats) last(ctx context.Context, node string) (time.Time, bool) {
 	h.mu.Unlock()
 	if kv == nil {
 		var err error
-		if kv, err = h.js.KeyValue(ctx, nodelifecycle.HeartbeatBucket); err != nil {
+		if kv, err = h.js.KeyValue(ctx, api.HeartbeatBucket); err != nil {
 			return time.Time{}, false // no agent has started yet: nothing newer to show
 		}
 		h.mu.Lock()

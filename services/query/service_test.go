@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/services/client"
 	"github.com/wake-run/wake/services/controlplane"
 	"github.com/wake-run/wake/services/query"
 	corev1 "k8s.io/api/core/v1"

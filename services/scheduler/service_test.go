@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/services/client"
 	"github.com/wake-run/wake/services/controlplane"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"

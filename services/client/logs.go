@@ -12,7 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/wake-run/wake/events/object"
-	"github.com/wake-run/wake/node/agent"
+	"github.com/wake-run/wake/node/api"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -65,11 +65,11 @@ func (c *Client) PodTarget(ctx context.Context, ns, name, container string) (nod
 	return pod.Spec.NodeName, container, nil
 }
 
-// KeepAlive publishes to subject every agent.KeepAliveInterval until ctx ends,
+// KeepAlive publishes to subject every api.KeepAliveInterval until ctx ends,
 // telling a node agent that the stream it serves still has a reader.
 func KeepAlive(ctx context.Context, nc *nats.Conn, subject string) {
 	go func() {
-		tick := time.NewTicker(agent.KeepAliveInterval)
+		tick := time.NewTicker(api.KeepAliveInterval)
 		defer tick.Stop()
 		for {
 			select {
@@ -98,9 +98,9 @@ func (c *Client) Logs(ctx context.Context, o LogsOptions, w io.Writer) error {
 	}
 	defer sub.Unsubscribe()
 	_ = sub.SetPendingLimits(-1, -1)
-	req, _ := json.Marshal(agent.LogsRequest{Namespace: o.Namespace, Pod: o.Pod, Container: ctr,
+	req, _ := json.Marshal(api.LogsRequest{Namespace: o.Namespace, Pod: o.Pod, Container: ctr,
 		Previous: o.Previous, Tail: o.Tail, Follow: o.Follow, Inbox: inbox})
-	if _, err := c.NC.Request(agent.LogsSubject(node), req, 10*time.Second); err != nil {
+	if _, err := c.NC.Request(api.LogsSubject(node), req, 10*time.Second); err != nil {
 		return fmt.Errorf("node %s does not answer: %v", node, err)
 	}
 	kctx, cancel := context.WithCancel(ctx)
@@ -120,14 +120,14 @@ func (c *Client) Logs(ctx context.Context, o LogsOptions, w io.Writer) error {
 			}
 			return fmt.Errorf("logs of pod %s: %v", o.Pod, err)
 		}
-		if m.Header.Get(agent.HeaderEOF) != "" {
-			if e := m.Header.Get(agent.HeaderError); e != "" {
+		if m.Header.Get(api.HeaderEOF) != "" {
+			if e := m.Header.Get(api.HeaderError); e != "" {
 				return errors.New(e)
 			}
 			return nil
 		}
 		seq++
-		if s := m.Header.Get(agent.HeaderSeq); s != strconv.FormatInt(seq, 10) {
+		if s := m.Header.Get(api.HeaderSeq); s != strconv.FormatInt(seq, 10) {
 			return fmt.Errorf("logs of pod %s: the stream lost messages (got %s, want %d)", o.Pod, s, seq)
 		}
 		if _, err := w.Write(m.Data); err != nil {

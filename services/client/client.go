@@ -1,6 +1,9 @@
-// Package client is what every wake command uses to talk to a cluster: it appends
-// desired-state events to the log with version guards and asks the query service.
-// It speaks only NATS.
+// Package client is what every wake command and the dashboard use to talk to a
+// cluster: it appends desired-state events to the log with version guards and
+// asks the query service. It speaks only NATS. It sits under services (beside
+// the query and secrets services whose wire types it uses) so the CLI, the
+// dashboard and any API facade share it without importing the command tree; no
+// service's controller imports it.
 package client
 
 import (

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/services/client"
 	corev1 "k8s.io/api/core/v1"
 )
 

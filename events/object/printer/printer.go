@@ -1,6 +1,8 @@
-// Package printer renders Kubernetes objects for the wake CLI exactly the way
-// kubectl does: `get` tables (normal and wide), yaml, json and name output,
-// and `describe` text.
+// Package printer renders Kubernetes objects exactly the way kubectl does:
+// `get` tables (normal and wide), yaml, json and name output, and `describe`
+// text. It lives beside the object model, as Kubernetes keeps its table
+// printers server-side next to its types: the CLI, the dashboard and any API
+// facade print the same cells.
 //
 // The column sets and cell formatting follow kubectl's server-side printers
 // (kubernetes/kubernetes pkg/printers/internalversion) and the client-side

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wake-run/wake/cli/client"
 	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/services/client"
 	"github.com/wake-run/wake/services/controlplane"
 )
 
