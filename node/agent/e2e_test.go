@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/wake-run/wake/node/host/hosttest"
+	"github.com/wake-run/wake/node/teardown"
 	"io"
 	"log/slog"
 	"net/http"
@@ -93,6 +94,7 @@ func startClusterWith(t testing.TB, grace time.Duration, node, cidr, bridge stri
 		cl.removeAll(ctx)
 		d.Stop()
 		killShims(t, d.Socket)
+		teardown.RemoveNamespaceState(cl.cfg.Namespace)
 		os.RemoveAll(state)
 	})
 	cl.startAgent()
@@ -112,6 +114,7 @@ func (cl *cluster) join(node, cidr, bridge string) *cluster {
 	cl.t.Cleanup(func() {
 		other.stopAgent()
 		other.removeAll(context.Background())
+		teardown.RemoveNamespaceState(other.cfg.Namespace)
 		os.RemoveAll(state)
 	})
 	other.startAgent()

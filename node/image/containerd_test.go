@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/wake-run/wake/node/host"
 	"github.com/wake-run/wake/node/host/hosttest"
+	"github.com/wake-run/wake/node/teardown"
 	"io"
 	"net"
 	"net/http"
@@ -138,6 +139,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 			cmd.Process.Kill()
 			<-exited
 		}
+		teardown.RemoveNamespaceState(d.namespace)
 		logFile.Close()
 		unmountUnder(t, base)
 		// containerd 1.6's runc shim keeps its state under /run/containerd

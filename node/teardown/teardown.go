@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -417,25 +418,42 @@ func (t *teardown) removeNetwork(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// RemoveNamespaceState removes the cgroups (every controller's, deepest
+// first) and the runc state directory that containerd and runc leave for a
+// containerd namespace once its containers are gone, and returns how many
+// directories it removed. A directory that still holds anything (a live
+// container's cgroup or state) stays.
+func RemoveNamespaceState(namespace string) int {
+	if namespace == "" || strings.ContainsAny(namespace, "/*?[") {
+		return 0
+	}
+	removed := 0
+	roots, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", namespace))
+	roots = append(roots, filepath.Join("/sys/fs/cgroup", namespace), filepath.Join(runContainerd, "runc", namespace))
+	for _, root := range roots {
+		var dirs []string
+		_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, path)
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i >= 0; i-- { // children before parents
+			if os.Remove(dirs[i]) == nil {
+				removed++
+			}
+		}
+	}
+	return removed
+}
+
 // restoreHost puts back what the host record says wake changed: portmap's
 // top-level chains when no network maps ports any more, ip_forward when no
 // other bridge needs it, /run/containerd; and removes the namespace's
 // cgroups and runc state directories.
 func (t *teardown) restoreHost(ctx context.Context) error {
 	var errs []error
-	removed := 0
-	for _, d := range []string{filepath.Join("/sys/fs/cgroup", t.cfg.Namespace), filepath.Join(runContainerd, "runc", t.cfg.Namespace)} {
-		if os.Remove(d) == nil {
-			removed++
-		}
-	}
-	cgroups, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", t.cfg.Namespace))
-	for _, d := range cgroups {
-		if os.Remove(d) == nil {
-			removed++
-		}
-	}
-	if removed > 0 {
+	if RemoveNamespaceState(t.cfg.Namespace) > 0 {
 		t.say("cgroups and runc state of containerd namespace %s removed", t.cfg.Namespace)
 	}
 	rec, ok, err := readHost(t.cfg.StateDir)

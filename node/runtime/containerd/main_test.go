@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/wake-run/wake/node/host"
 	"github.com/wake-run/wake/node/host/hosttest"
+	"github.com/wake-run/wake/node/teardown"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -212,8 +213,9 @@ func tearDown() error {
 	}
 	if env.dir != "" {
 		errs = append(errs, unmountUnder(env.dir), os.RemoveAll(env.dir))
-		// containerd 1.6's shim keeps runc state in /run/containerd/runc/<ns>.
-		os.Remove(filepath.Join("/run/containerd/runc", env.config.Namespace))
+		// containerd 1.6's shim keeps runc state in /run/containerd/runc/<ns>,
+		// and runc a cgroup per controller.
+		teardown.RemoveNamespaceState(env.config.Namespace)
 	}
 	return errors.Join(errs...)
 }
