@@ -10,9 +10,9 @@ import (
 )
 
 // Key layout inside a projection's database: fold keys live under dataPrefix, the
-// runner's own records under metaPrefix, so a fold can never clobber a checkpoint.
+// runner's own records under 0x00 (the checkpoint, the version, rejections), so a
+// fold can never clobber a checkpoint.
 var (
-	metaPrefix    = []byte{0x00}
 	dataPrefix    = []byte{0x01}
 	keyCheckpoint = []byte("\x00checkpoint")
 	keyVersion    = []byte("\x00version")

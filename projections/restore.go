@@ -171,7 +171,7 @@ func loadSnapshot(ctx context.Context, store *SnapshotStore, info SnapshotInfo, 
 	}
 	defer func() { _ = fs.Remove(path) }()
 	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), sstable.WriterOptions{TableFormat: db.TableFormat()})
-	// The checkpoint sorts before every fold key (metaPrefix < dataPrefix).
+	// The checkpoint sorts before every fold key (0x00 < dataPrefix).
 	if err := w.Set(keyCheckpoint, []byte(strconv.FormatUint(info.Seq, 10))); err != nil {
 		_ = w.Close()
 		return err

@@ -1,4 +1,5 @@
-// Package eventstest starts real, embedded NATS JetStream servers for tests.
+// Package eventstest starts real, embedded NATS JetStream servers for tests, and
+// reads back and waits on what reaches their logs (ReadAll, Eventually).
 package eventstest
 
 import (

@@ -144,6 +144,14 @@ func TestCheckFields(t *testing.T) {
 			"spec.initContainers[0].workingDir, spec.initContainers[0].env[0].name, spec.initContainers[0].env[0].value, spec.initContainers[0].env[1].name and 7 more: " +
 			"accepted, not enforced yet: this container feature is not run by the node agent yet"},
 	}, {
+		name: "hostname and host ports are enforced by the node agent; the rest of pod networking warns",
+		kind: "Pod",
+		manifest: `{"spec":{"hostname":"db-0","hostNetwork":true,
+			"containers":[{"name":"db","image":"i","ports":[{"containerPort":5432,"hostPort":5432,"hostIP":"127.0.0.1"}]}]}}`,
+		warnings: []string{
+			"spec.hostNetwork: accepted, not enforced yet: the node agent gives each pod its own network on the node's bridge and does not apply this setting yet",
+		},
+	}, {
 		name:     "zero values of non-pointer fields declare nothing",
 		kind:     "Deployment",
 		manifest: `{"metadata":{"creationTimestamp":null},"spec":{"strategy":{},"paused":false,"template":{"metadata":{"creationTimestamp":null},"spec":{"hostNetwork":false,"containers":[]}}},"status":{}}`,

@@ -7,15 +7,9 @@ import (
 	"strconv"
 )
 
-type storedJSON struct {
-	Object  json.RawMessage `json:"object"`
-	Applied json.RawMessage `json:"applied,omitempty"`
-	Version uint64          `json:"version,omitempty"`
-}
-
 // Encode serialises a stored object for a projection or a query answer.
-// The envelope is written by hand around the object's encoding: marshalling it
-// through storedJSON would scan and compact the object's bytes a second time.
+// The envelope is written by hand around the object's encoding: marshalling a struct
+// holding it as a json.RawMessage would scan and compact the object's bytes a second time.
 func (s *Stored) Encode() ([]byte, error) {
 	obj, err := json.Marshal(s.Object)
 	if err != nil {

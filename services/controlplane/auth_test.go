@@ -82,16 +82,7 @@ func short() (context.Context, context.CancelFunc) {
 
 func applySecret(t *testing.T, c *client.Client, name, value string) {
 	t.Helper()
-	docs, err := object.Decode(name+".yaml", []byte("apiVersion: v1\nkind: Secret\nmetadata: {name: "+name+"}\nstringData: {password: "+value+"}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.SetNamespace(docs, "", false); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Write(context.Background(), &docs[0], client.ModeApply); err != nil {
-		t.Fatal(err)
-	}
+	controlplanetest.Apply(t, c, "apiVersion: v1\nkind: Secret\nmetadata: {name: "+name+"}\nstringData: {password: "+value+"}\n")
 }
 
 func secretValue(t *testing.T, c *client.Client, name string) string {

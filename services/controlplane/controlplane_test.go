@@ -21,6 +21,7 @@ import (
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/services/client"
 	"github.com/wake-run/wake/services/controlplane"
+	"github.com/wake-run/wake/services/controlplane/controlplanetest"
 	"github.com/wake-run/wake/services/query"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -125,31 +126,14 @@ metadata: {name: node-1}
 func populate(t *testing.T, c *client.Client) {
 	t.Helper()
 	ctx := context.Background()
-	docs, err := object.Decode("all.yaml", []byte(manifests))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.SetNamespace(docs, "", false); err != nil {
-		t.Fatal(err)
-	}
-	for i := range docs {
-		if _, err := c.Write(ctx, &docs[i], client.ModeApply); err != nil {
-			t.Fatal(err)
-		}
-	}
+	controlplanetest.Apply(t, c, manifests)
 	deploy, _ := object.ByKind("Deployment")
 	if err := c.Scale(ctx, deploy, "shop", "web", 5); err != nil {
 		t.Fatal(err)
 	}
 	cm, _ := object.ByKind("ConfigMap")
 	for _, name := range []string{"tmp-1", "tmp-2"} {
-		d, err := object.Decode("tmp.yaml", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "+name+", namespace: default}\n"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.Write(ctx, &d[0], client.ModeApply); err != nil {
-			t.Fatal(err)
-		}
+		controlplanetest.Apply(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "+name+", namespace: default}\n")
 	}
 	if err := c.Delete(ctx, cm, "default", "tmp-1"); err != nil {
 		t.Fatal(err)

@@ -5,92 +5,26 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/events/eventstest"
 	"github.com/wake-run/wake/events/object"
-	"github.com/wake-run/wake/projections"
 	"github.com/wake-run/wake/services/client"
 	"github.com/wake-run/wake/services/controlplane"
+	"github.com/wake-run/wake/services/controlplane/controlplanetest"
 	"github.com/wake-run/wake/services/gc"
 	"github.com/wake-run/wake/services/query"
 	corev1 "k8s.io/api/core/v1"
 )
 
 var (
-	discard    = slog.New(slog.NewTextHandler(io.Discard, nil))
+	discard    = controlplanetest.Discard
 	cmKind, _  = object.ByKind("ConfigMap")
 	podKind, _ = object.ByKind("Pod")
 )
-
-func startControlPlane(t *testing.T) (*controlplane.Server, *client.Client) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: t.TempDir(), Port: -1, Logger: discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	c, err := client.Connect(srv.ClientURL(), srv.AdminCredentials())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	c.Actor = "user:alice"
-	return srv, c
-}
-
-// startGC runs a garbage collector over a fresh projection until the test ends.
-func startGC(t *testing.T, log *events.Log) {
-	t.Helper()
-	ctl := gc.New(log, discard)
-	r, err := projections.Open(filepath.Join(t.TempDir(), "gc"), gc.Projection(), log, projections.WithLogger(discard), projections.WithAfterCommit(ctl.Notify))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctl.Attach(r)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		if err := r.Run(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		ctl.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		_ = r.Close()
-	})
-}
-
-func write(t *testing.T, c *client.Client, manifest string) {
-	t.Helper()
-	docs, err := object.Decode("test.yaml", []byte(manifest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.SetNamespace(docs, "", false); err != nil {
-		t.Fatal(err)
-	}
-	for i := range docs {
-		if _, err := c.Write(context.Background(), &docs[i], client.ModeApply); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 func uidOf(t *testing.T, c *client.Client, name string) string {
 	t.Helper()
@@ -110,40 +44,6 @@ func exists(t *testing.T, c *client.Client, k *object.Kind, name string) bool {
 	return err == nil
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(25 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after 20s", what)
-		}
-	}
-}
-
-// lastEvent is the newest event on the object's subject.
-func lastEvent(t *testing.T, log *events.Log, kind, name string) *events.Event {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cur, err := log.Read(ctx, events.ReadOptions{Subjects: []string{events.Ref{Kind: kind, Namespace: "default", Name: name}.Subject()}, Bounded: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cur.Close()
-	var last *events.Event
-	for {
-		rec, err := cur.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return last
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if last, err = rec.Decode(); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func ownedBy(owners ...string) string {
 	out := "ownerReferences:"
 	for _, o := range owners {
@@ -153,12 +53,13 @@ func ownedBy(owners ...string) string {
 }
 
 func TestDependentsFollowTheirOwners(t *testing.T) {
-	srv, c := startControlPlane(t)
+	srv, c := controlplanetest.Start(t, controlplane.Config{})
 	ctx := context.Background()
-	startGC(t, srv.Log())
-	write(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: owner}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: bystander}\n")
+	log := srv.Log()
+	controlplanetest.RunController(t, log, gc.Projection(), gc.New(log, discard))
+	controlplanetest.Apply(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: owner}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: bystander}\n")
 	owner, other := uidOf(t, c, "owner"), uidOf(t, c, "other")
-	write(t, c, fmt.Sprintf(`apiVersion: v1
+	controlplanetest.Apply(t, c, fmt.Sprintf(`apiVersion: v1
 kind: ConfigMap
 metadata:
   name: child
@@ -184,10 +85,10 @@ spec:
 		t.Fatal(err)
 	}
 	deletion := lastEvent(t, srv.Log(), "ConfigMap", "owner")
-	eventually(t, "child deleted", func() bool { return !exists(t, c, cmKind, "child") })
+	eventstest.Eventually(t, "child deleted", func() bool { return !exists(t, c, cmKind, "child") })
 	// The worker was never scheduled (no nodes), so the dispatcher finishes its
 	// graceful deletion at once: it is deleting, or already gone.
-	eventually(t, "worker deleting", func() bool {
+	eventstest.Eventually(t, "worker deleting", func() bool {
 		st, err := c.Query.Get(ctx, podKind, "default", "worker")
 		return (err == nil && st.Object.(*corev1.Pod).DeletionTimestamp != nil) || errors.Is(err, query.ErrNotFound)
 	})
@@ -209,11 +110,11 @@ spec:
 	if err := c.Delete(ctx, cmKind, "default", "other"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "shared deleted with its last owner", func() bool { return !exists(t, c, cmKind, "shared") })
+	eventstest.Eventually(t, "shared deleted with its last owner", func() bool { return !exists(t, c, cmKind, "shared") })
 
 	// An object naming an owner that does not exist is garbage from the start.
-	write(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: orphan\n  "+indent(ownedBy("0d7b3d0e-0000-4000-8000-00000000dead"))+"\n")
-	eventually(t, "orphan deleted", func() bool { return !exists(t, c, cmKind, "orphan") })
+	controlplanetest.Apply(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: orphan\n  "+indent(ownedBy("0d7b3d0e-0000-4000-8000-00000000dead"))+"\n")
+	eventstest.Eventually(t, "orphan deleted", func() bool { return !exists(t, c, cmKind, "orphan") })
 	if ev := lastEvent(t, srv.Log(), "ConfigMap", "orphan"); ev.Actor != gc.Actor || ev.Reason != "garbage collection: its owner does not exist" {
 		t.Errorf("orphan: %s by %s (%q)", ev.Type, ev.Actor, ev.Reason)
 	}
@@ -225,25 +126,30 @@ spec:
 // indent puts the lines after the first of an ownerReferences block under metadata.
 func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n  ") }
 
+// eventsOf is every event on a default-namespace object's subject.
+func eventsOf(t *testing.T, log *events.Log, kind, name string) []*events.Event {
+	t.Helper()
+	return eventstest.ReadAll(t, log, events.Ref{Kind: kind, Namespace: "default", Name: name}.Subject())
+}
+
+// lastEvent is the newest event on a default-namespace object's subject.
+func lastEvent(t *testing.T, log *events.Log, kind, name string) *events.Event {
+	t.Helper()
+	evs := eventsOf(t, log, kind, name)
+	if len(evs) == 0 {
+		t.Fatalf("no event for %s %s", kind, name)
+	}
+	return evs[len(evs)-1]
+}
+
 // eventOfType returns the first event of type typ on a default-namespace object.
 func eventOfType(t *testing.T, log *events.Log, kind, name, typ string) *events.Event {
 	t.Helper()
-	cur, err := log.Read(context.Background(), events.ReadOptions{Subjects: []string{events.Ref{Kind: kind, Namespace: "default", Name: name}.Subject()}, Bounded: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cur.Close()
-	for {
-		rec, err := cur.Next(context.Background())
-		if err != nil {
-			t.Fatalf("no %s event for %s %s", typ, kind, name)
-		}
-		ev, err := rec.Decode()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, ev := range eventsOf(t, log, kind, name) {
 		if ev.Type == typ {
 			return ev
 		}
 	}
+	t.Fatalf("no %s event for %s %s", typ, kind, name)
+	return nil
 }

@@ -3,20 +3,16 @@ package namespace_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/eventstest"
 	"github.com/wake-run/wake/events/object"
-	"github.com/wake-run/wake/projections"
 	"github.com/wake-run/wake/services/client"
 	"github.com/wake-run/wake/services/controlplane"
+	"github.com/wake-run/wake/services/controlplane/controlplanetest"
 	"github.com/wake-run/wake/services/dispatch"
 	"github.com/wake-run/wake/services/gc"
 	"github.com/wake-run/wake/services/namespace"
@@ -24,43 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-func startControlPlane(t *testing.T) (*controlplane.Server, *client.Client) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: t.TempDir(), Port: -1, Logger: discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	c, err := client.Connect(srv.ClientURL(), srv.AdminCredentials())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	c.Actor = "user:alice"
-	return srv, c
-}
-
-// write applies every document of manifest; the first error is returned.
-func write(t *testing.T, c *client.Client, manifest string) error {
-	t.Helper()
-	docs, err := object.Decode("shop.yaml", []byte(manifest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.SetNamespace(docs, "", false); err != nil {
-		t.Fatal(err)
-	}
-	for i := range docs {
-		if _, err := c.Write(context.Background(), &docs[i], client.ModeApply); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+var discard = controlplanetest.Discard
 
 const shopObjects = `apiVersion: v1
 kind: ConfigMap
@@ -95,42 +55,11 @@ kind: ConfigMap
 metadata: {name: survivor, namespace: default}
 `
 
-// readAll returns every event of the log on subject.
-func readAll(t *testing.T, log *events.Log, subject string) []*events.Event {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cur, err := log.Read(ctx, events.ReadOptions{Subjects: []string{subject}, Bounded: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cur.Close()
-	var out []*events.Event
-	for {
-		rec, err := cur.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		ev, err := rec.Decode()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, ev)
-	}
-}
-
 func TestDeletingANamespaceDeletesItsObjects(t *testing.T) {
-	srv, c := startControlPlane(t)
+	srv, c := controlplanetest.Start(t, controlplane.Config{})
 	ctx := context.Background()
-	if err := write(t, c, "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"); err != nil {
-		t.Fatal(err)
-	}
-	if err := write(t, c, shopObjects); err != nil {
-		t.Fatal(err)
-	}
+	controlplanetest.Apply(t, c, "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")
+	controlplanetest.Apply(t, c, shopObjects)
 	members := []struct{ kind, name string }{{"ConfigMap", "settings"}, {"Secret", "token"}, {"Deployment", "web"}, {"Service", "web"}}
 	nsKind, _ := object.ByKind("Namespace")
 	if err := c.Delete(ctx, nsKind, "", "shop"); err != nil {
@@ -161,7 +90,7 @@ func TestDeletingANamespaceDeletesItsObjects(t *testing.T) {
 		t.Error("deleting shop deleted an object of namespace default")
 	}
 
-	nsEvents := readAll(t, srv.Log(), events.Ref{Kind: "Namespace", Name: "shop"}.Subject())
+	nsEvents := eventstest.ReadAll(t, srv.Log(), events.Ref{Kind: "Namespace", Name: "shop"}.Subject())
 	var types []string
 	for _, ev := range nsEvents {
 		types = append(types, ev.Type)
@@ -173,7 +102,7 @@ func TestDeletingANamespaceDeletesItsObjects(t *testing.T) {
 	if deleting.Actor != "user:alice" {
 		t.Errorf("deleting actor = %q", deleting.Actor)
 	}
-	memberEvents := readAll(t, srv.Log(), "ev.*.shop.*")
+	memberEvents := eventstest.ReadAll(t, srv.Log(), "ev.*.shop.*")
 	deleted := map[string]*events.Event{}
 	created := map[string]*events.Event{} // the newest creation of each object
 	for _, ev := range memberEvents {
@@ -203,7 +132,7 @@ func TestDeletingANamespaceDeletesItsObjects(t *testing.T) {
 	}
 	for _, kind := range []string{"Pod", "ReplicaSet"} {
 		k, _ := object.ByKind(kind)
-		eventually(t, "no "+kind+" left in shop", func() bool {
+		eventstest.Eventually(t, "no "+kind+" left in shop", func() bool {
 			objs, _, err := c.Query.List(context.Background(), k, "shop", "")
 			return err == nil && len(objs) == 0
 		})
@@ -234,15 +163,13 @@ func TestDeletingANamespaceDeletesItsObjects(t *testing.T) {
 		}
 	}
 
-	err := write(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: late, namespace: shop}\n")
+	_, err := controlplanetest.Write(t, c, client.ModeApply, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: late, namespace: shop}\n")
 	if !errors.Is(err, client.ErrNamespace) || !strings.Contains(err.Error(), "wake create namespace shop") {
 		t.Errorf("apply into a deleted namespace = %v, want ErrNamespace with a hint", err)
 	}
 	// Re-created, the namespace is usable again.
-	if err := write(t, c, "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"); err != nil {
-		t.Fatal(err)
-	}
-	if err := write(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: late, namespace: shop}\n"); err != nil {
+	controlplanetest.Apply(t, c, "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")
+	if _, err := controlplanetest.Write(t, c, client.ModeApply, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: late, namespace: shop}\n"); err != nil {
 		t.Errorf("apply into the re-created namespace: %v", err)
 	}
 }
@@ -256,7 +183,7 @@ func mapValues(m map[string]*events.Event) []*events.Event {
 }
 
 func TestDefaultNamespaceCannotBeDeleted(t *testing.T) {
-	_, c := startControlPlane(t)
+	_, c := controlplanetest.Start(t, controlplane.Config{})
 	k, _ := object.ByKind("Namespace")
 	if err := c.Delete(context.Background(), k, "", "default"); !errors.Is(err, client.ErrForbidden) {
 		t.Errorf("delete namespace default = %v, want ErrForbidden", err)
@@ -269,29 +196,12 @@ func TestDefaultNamespaceCannotBeDeleted(t *testing.T) {
 func startQueryOnly(t *testing.T) (*eventstest.Server, *client.Client) {
 	t.Helper()
 	s := eventstest.Start(t)
-	r, err := projections.Open(filepath.Join(t.TempDir(), "query"), query.Projection(), s.Log, projections.WithLogger(discard))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := r.Run(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
+	r := controlplanetest.RunProjection(t, s.Log, query.Projection())
 	svc := query.NewService(r, s.Log, discard)
 	if err := svc.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		svc.Stop()
-		cancel()
-		wg.Wait()
-		_ = r.Close()
-	})
+	t.Cleanup(svc.Stop)
 	c, err := client.New(s.Connect(t))
 	if err != nil {
 		t.Fatal(err)
@@ -302,11 +212,9 @@ func startQueryOnly(t *testing.T) (*eventstest.Server, *client.Client) {
 func TestApplyIntoATerminatingOrMissingNamespaceIsRefused(t *testing.T) {
 	s, c := startQueryOnly(t)
 	ctx := context.Background()
-	if err := write(t, c, "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"); err != nil {
-		t.Fatal(err)
-	}
+	controlplanetest.Apply(t, c, "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")
 	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: shop}\n"
-	if err := write(t, c, cm); err != nil {
+	if _, err := controlplanetest.Write(t, c, client.ModeApply, cm); err != nil {
 		t.Fatalf("apply into an active namespace: %v", err)
 	}
 	k, _ := object.ByKind("Namespace")
@@ -325,26 +233,15 @@ func TestApplyIntoATerminatingOrMissingNamespaceIsRefused(t *testing.T) {
 	if err := c.Delete(ctx, k, "", "shop"); err != nil {
 		t.Fatal(err)
 	}
-	err = write(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: shop}\n")
+	_, err = controlplanetest.Write(t, c, client.ModeApply, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: shop}\n")
 	if !errors.Is(err, client.ErrNamespace) || !strings.Contains(err.Error(), "being terminated") {
 		t.Errorf("apply into a terminating namespace = %v, want ErrNamespace saying it is being terminated", err)
 	}
-	err = write(t, c, strings.Replace(cm, "shop", "nowhere", 1))
+	_, err = controlplanetest.Write(t, c, client.ModeApply, strings.Replace(cm, "shop", "nowhere", 1))
 	if !errors.Is(err, client.ErrNamespace) || !strings.Contains(err.Error(), "`wake create namespace nowhere`") {
 		t.Errorf("apply into a missing namespace = %v, want ErrNamespace with a hint", err)
 	}
 	if after, _ := s.Log.LastSeq(ctx); after != before {
 		t.Errorf("refused writes appended %d events", after-before)
-	}
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 15s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

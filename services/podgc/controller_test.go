@@ -4,19 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/eventstest"
 	"github.com/wake-run/wake/events/object"
-	"github.com/wake-run/wake/projections"
 	"github.com/wake-run/wake/services/client"
 	"github.com/wake-run/wake/services/controlplane"
 	"github.com/wake-run/wake/services/controlplane/controlplanetest"
@@ -28,82 +23,11 @@ import (
 )
 
 var (
-	discard    = slog.New(slog.NewTextHandler(io.Discard, nil))
+	discard    = controlplanetest.Discard
 	podKind, _ = object.ByKind("Pod")
 )
 
 func TestMain(m *testing.M) { eventstest.LeakMain(m) }
-
-func startControlPlane(t *testing.T, cfg controlplane.Config) (*controlplane.Server, *client.Client) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cfg.DataDir, cfg.Port, cfg.Logger = t.TempDir(), -1, discard
-	srv, err := controlplane.Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	c, err := client.Connect(srv.ClientURL(), srv.AdminCredentials())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	c.Actor = "user:alice"
-	return srv, c
-}
-
-func write(t *testing.T, c *client.Client, file string, manifest []byte, mode client.Mode) {
-	t.Helper()
-	docs, err := object.Decode(file, manifest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.SetNamespace(docs, "", false); err != nil {
-		t.Fatal(err)
-	}
-	for i := range docs {
-		if _, err := c.Write(context.Background(), &docs[i], mode); err != nil {
-			t.Fatalf("write %s: %v", file, err)
-		}
-	}
-}
-
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(within); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-	}
-}
-
-// readAll returns every event on subject.
-func readAll(t *testing.T, log *events.Log, subject string) []*events.Event {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cur, err := log.Read(ctx, events.ReadOptions{Subjects: []string{subject}, Bounded: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cur.Close()
-	var out []*events.Event
-	for {
-		rec, err := cur.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		ev, err := rec.Decode()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, ev)
-	}
-}
 
 func ofType(evs []*events.Event, typ string) []*events.Event {
 	var out []*events.Event
@@ -118,14 +42,16 @@ func ofType(evs []*events.Event, typ string) []*events.Event {
 // The corpus's pod names a node that never registered: its deletion finishes at
 // once, and a pod of the same name can be created again.
 func TestDeletingAPodOnANodeThatNeverRegisteredFinishesAtOnce(t *testing.T) {
-	srv, c := startControlPlane(t, controlplane.Config{})
+	srv, c := controlplanetest.Start(t, controlplane.Config{})
 	ctx := context.Background()
 	file := "../../testdata/corpus/k8s-examples/website__pods__pod-nginx-specific-node.yaml"
 	manifest, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	write(t, c, file, manifest, client.ModeCreate)
+	if _, err := controlplanetest.Write(t, c, client.ModeCreate, string(manifest)); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.Delete(ctx, podKind, "default", "nginx"); err != nil {
 		t.Fatal(err)
 	}
@@ -137,9 +63,9 @@ func TestDeletingAPodOnANodeThatNeverRegisteredFinishesAtOnce(t *testing.T) {
 		return err != nil
 	}
 	// At once: well inside one resync of the collector (30s) and any grace period.
-	eventually(t, 10*time.Second, "pod nginx on foo-node gone after its deletion", gone)
+	eventstest.EventuallyWithin(t, 10*time.Second, "pod nginx on foo-node gone after its deletion", gone)
 
-	evs := readAll(t, srv.Log(), events.Ref{Kind: "Pod", Namespace: "default", Name: "nginx"}.Subject())
+	evs := eventstest.ReadAll(t, srv.Log(), events.Ref{Kind: "Pod", Namespace: "default", Name: "nginx"}.Subject())
 	deleting, deleted := ofType(evs, "pod.deleting"), ofType(evs, "pod.deleted")
 	if len(deleting) != 1 || len(deleted) != 1 {
 		t.Fatalf("events %d deleting and %d deleted, want one each", len(deleting), len(deleted))
@@ -153,7 +79,9 @@ func TestDeletingAPodOnANodeThatNeverRegisteredFinishesAtOnce(t *testing.T) {
 	}
 
 	// The name is free: the same manifest creates a new pod, not an update.
-	write(t, c, file, manifest, client.ModeCreate)
+	if _, err := controlplanetest.Write(t, c, client.ModeCreate, string(manifest)); err != nil {
+		t.Fatal(err)
+	}
 	if gone() {
 		t.Error("the re-created pod nginx does not exist")
 	}
@@ -161,19 +89,21 @@ func TestDeletingAPodOnANodeThatNeverRegisteredFinishesAtOnce(t *testing.T) {
 
 // Terminated pods beyond the control plane's threshold are deleted, oldest first.
 func TestTerminatedPodsBeyondTheThresholdAreDeleted(t *testing.T) {
-	srv, c := startControlPlane(t, controlplane.Config{TerminatedPodGCThreshold: 1})
+	srv, c := controlplanetest.Start(t, controlplane.Config{TerminatedPodGCThreshold: 1})
 	log := srv.Log()
 	controlplanetest.RegisterNode(t, log, "n1", "4")
 	names := []string{"first", "second", "third", "running"}
 	for _, name := range names {
-		write(t, c, name+".yaml", []byte(`apiVersion: v1
+		if _, err := controlplanetest.Write(t, c, client.ModeCreate, `apiVersion: v1
 kind: Pod
 metadata: {name: `+name+`}
 spec:
   nodeName: n1
   restartPolicy: Never
   containers: [{name: c, image: busybox:1.36, command: ["true"]}]
-`), client.ModeCreate)
+`); err != nil {
+			t.Fatal(err)
+		}
 		time.Sleep(1100 * time.Millisecond) // creation times a second apart, as the fold orders them
 	}
 	// The node reports the phases, on each pod's facet, as its agent does.
@@ -188,13 +118,13 @@ spec:
 		reportPhase(t, log, name, "n1", phase)
 	}
 	deletingOf := func(name string) *events.Event {
-		evs := ofType(readAll(t, log, events.Ref{Kind: "Pod", Namespace: "default", Name: name}.Subject()), "pod.deleting")
+		evs := ofType(eventstest.ReadAll(t, log, events.Ref{Kind: "Pod", Namespace: "default", Name: name}.Subject()), "pod.deleting")
 		if len(evs) == 0 {
 			return nil
 		}
 		return evs[0]
 	}
-	eventually(t, 10*time.Second, "the two oldest terminated pods deleting", func() bool {
+	eventstest.EventuallyWithin(t, 10*time.Second, "the two oldest terminated pods deleting", func() bool {
 		return deletingOf("first") != nil && deletingOf("second") != nil
 	})
 	for _, name := range []string{"first", "second"} {
@@ -233,36 +163,6 @@ func reportPhase(t *testing.T, log *events.Log, name, node string, phase corev1.
 	}
 }
 
-// startPodGC runs a collector over a fresh projection until the test ends.
-func startPodGC(t *testing.T, log *events.Log, opts ...podgc.Option) {
-	t.Helper()
-	ctl := podgc.New(log, discard, opts...)
-	r, err := projections.Open(filepath.Join(t.TempDir(), "podgc"), podgc.Projection(), log,
-		projections.WithLogger(discard), projections.WithAfterCommit(ctl.Notify))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctl.Attach(r)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		if err := r.Run(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		ctl.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		_ = r.Close()
-	})
-}
-
 func appendPod(t *testing.T, log *events.Log, name, node string) {
 	t.Helper()
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID("uid-" + name)},
@@ -295,16 +195,17 @@ func TestOrphanedPodsAreDeletedAfterTheQuarantine(t *testing.T) {
 		t.Fatal(err)
 	}
 	started := time.Now()
-	startPodGC(t, s.Log, podgc.WithQuarantine(2*time.Second), podgc.WithResync(200*time.Millisecond, 50*time.Millisecond))
+	controlplanetest.RunController(t, s.Log, podgc.Projection(),
+		podgc.New(s.Log, discard, podgc.WithQuarantine(2*time.Second), podgc.WithResync(200*time.Millisecond, 50*time.Millisecond)))
 
 	deletedOf := func(name string) *events.Event {
-		evs := ofType(readAll(t, s.Log, events.Ref{Kind: "Pod", Namespace: "default", Name: name}.Subject()), "pod.deleted")
+		evs := ofType(eventstest.ReadAll(t, s.Log, events.Ref{Kind: "Pod", Namespace: "default", Name: name}.Subject()), "pod.deleted")
 		if len(evs) == 0 {
 			return nil
 		}
 		return evs[0]
 	}
-	eventually(t, 10*time.Second, "the orphans deleted", func() bool {
+	eventstest.EventuallyWithin(t, 10*time.Second, "the orphans deleted", func() bool {
 		return deletedOf("on-n1") != nil && deletedOf("on-nowhere") != nil
 	})
 	if waited := time.Since(started); waited < 1500*time.Millisecond {

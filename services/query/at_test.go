@@ -7,19 +7,21 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/wake-run/wake/services/controlplane"
+	"github.com/wake-run/wake/services/controlplane/controlplanetest"
 	"github.com/wake-run/wake/services/query"
 )
 
 // Many readers of many past moments at once (a dashboard's timeline) get the
 // state of each moment exactly, with builds shared and the cache bounded.
 func TestConcurrentTimeTravel(t *testing.T) {
-	_, c := start(t)
+	_, c := controlplanetest.Start(t, controlplane.Config{})
 	ctx := context.Background()
 	k := kind(t, "configmaps")
 	var seqs []uint64
 	var want [][]string
 	for i := range 12 {
-		apply(t, c, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%02d, labels: {round: r%d}}\n", i, i%3))
+		controlplanetest.Apply(t, c, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%02d, labels: {round: r%d}}\n", i, i%3))
 		objs, cp, err := c.Query.ListAt(ctx, k, "default", "", query.At{})
 		if err != nil {
 			t.Fatal(err)

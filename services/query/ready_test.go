@@ -3,10 +3,6 @@ package query_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,7 +10,7 @@ import (
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/eventstest"
 	"github.com/wake-run/wake/events/object"
-	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/controlplane/controlplanetest"
 	"github.com/wake-run/wake/services/query"
 )
 
@@ -25,25 +21,7 @@ import (
 // in which a request finds no responder (ErrNoService).
 func TestStartReturnsOnlyOnceTheServiceAnswers(t *testing.T) {
 	s := eventstest.Start(t)
-	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r, err := projections.Open(filepath.Join(t.TempDir(), "query"), query.Projection(), s.Log, projections.WithLogger(discard))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := r.Run(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		_ = r.Close()
-	})
+	r := controlplanetest.RunProjection(t, s.Log, query.Projection())
 	asker := query.NewClient(s.Connect(t))
 	ns, _ := object.ByKind("Namespace")
 	cm, _ := object.ByKind("ConfigMap")
@@ -59,7 +37,7 @@ func TestStartReturnsOnlyOnceTheServiceAnswers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc := query.NewService(r, log, discard)
+		svc := query.NewService(r, log, controlplanetest.Discard)
 		if err := svc.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -19,32 +17,12 @@ import (
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/services/client"
 	"github.com/wake-run/wake/services/controlplane"
+	"github.com/wake-run/wake/services/controlplane/controlplanetest"
 	"github.com/wake-run/wake/services/query"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/uuid"
 )
-
-// start runs a whole control plane on a fresh data directory and connects a client;
-// both stop when the test ends.
-func start(t *testing.T) (*controlplane.Server, *client.Client) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: t.TempDir(), Port: -1,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	c, err := client.Connect(srv.ClientURL(), srv.AdminCredentials())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	c.Actor = "user:alice"
-	return srv, c
-}
 
 func kind(t *testing.T, name string) *object.Kind {
 	t.Helper()
@@ -53,28 +31,6 @@ func kind(t *testing.T, name string) *object.Kind {
 		t.Fatal(err)
 	}
 	return k
-}
-
-// apply applies manifest (YAML, any number of documents) into namespace default
-// unless the manifest names one.
-func apply(t *testing.T, c *client.Client, manifest string) []client.Result {
-	t.Helper()
-	docs, err := object.Decode("test.yaml", []byte(manifest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.SetNamespace(docs, "", false); err != nil {
-		t.Fatal(err)
-	}
-	var out []client.Result
-	for i := range docs {
-		res, err := c.Write(context.Background(), &docs[i], client.ModeApply)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, res)
-	}
-	return out
 }
 
 func configMap(ns, name string, labels map[string]string, data map[string]string) *corev1.ConfigMap {
@@ -107,8 +63,8 @@ func names(objs []object.Object) []string {
 }
 
 func TestGetAndListWithSelectors(t *testing.T) {
-	_, c := start(t)
-	apply(t, c, `apiVersion: v1
+	_, c := controlplanetest.Start(t, controlplane.Config{})
+	controlplanetest.Apply(t, c, `apiVersion: v1
 kind: ConfigMap
 metadata: {name: a, labels: {app: web, tier: fe}}
 ---
@@ -181,9 +137,9 @@ metadata: {name: d}
 }
 
 func TestListAcrossNamespacesAndClusterScope(t *testing.T) {
-	_, c := start(t)
-	apply(t, c, "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")
-	apply(t, c, `apiVersion: v1
+	_, c := controlplanetest.Start(t, controlplane.Config{})
+	controlplanetest.Apply(t, c, "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")
+	controlplanetest.Apply(t, c, `apiVersion: v1
 kind: ConfigMap
 metadata: {name: z, namespace: default}
 ---
@@ -239,8 +195,8 @@ metadata: {name: node-1, labels: {zone: a}}
 // TestListLargerThanOneReply lists 3000 ConfigMaps of 1 KB: more than one reply
 // message carries them, and every one comes back, in name order.
 func TestListLargerThanOneReply(t *testing.T) {
-	srv, c := start(t)
-	apply(t, c, "apiVersion: v1\nkind: Namespace\nmetadata: {name: bulk}\n")
+	srv, c := controlplanetest.Start(t, controlplane.Config{})
+	controlplanetest.Apply(t, c, "apiVersion: v1\nkind: Namespace\nmetadata: {name: bulk}\n")
 	k := kind(t, "ConfigMap")
 	const n = 3000
 	order := rand.New(rand.NewPCG(1, 2)).Perm(n) // appended out of name order
@@ -362,7 +318,7 @@ func rawList(ctx context.Context, t *testing.T, c *client.Client, req query.Requ
 }
 
 func TestNotFoundCarriesTheTombstoneVersion(t *testing.T) {
-	srv, c := start(t)
+	srv, c := controlplanetest.Start(t, controlplane.Config{})
 	ctx := context.Background()
 	k := kind(t, "cm")
 	var nf *query.NotFoundError
@@ -372,7 +328,7 @@ func TestNotFoundCarriesTheTombstoneVersion(t *testing.T) {
 	if !errors.Is(nf, query.ErrNotFound) || nf.Error() != `configmaps "gone" not found` {
 		t.Errorf("NotFoundError = %q", nf.Error())
 	}
-	apply(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: gone}\n")
+	controlplanetest.Apply(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: gone}\n")
 	if err := c.Delete(ctx, k, "default", "gone"); err != nil {
 		t.Fatal(err)
 	}
@@ -384,14 +340,14 @@ func TestNotFoundCarriesTheTombstoneVersion(t *testing.T) {
 		t.Fatalf("get after delete = %v (version %d), want NotFound with version %d", err, nf.Version, deletedAt)
 	}
 	// The version is what a writer guards a re-creation with.
-	res := apply(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: gone}\n")
+	res := controlplanetest.Apply(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: gone}\n")
 	if res[0].Outcome != object.OutcomeCreated || res[0].Seq <= deletedAt {
 		t.Errorf("re-create = %+v", res[0])
 	}
 }
 
 func TestReadYourWrites(t *testing.T) {
-	srv, c := start(t)
+	srv, c := controlplanetest.Start(t, controlplane.Config{})
 	ctx := context.Background()
 	k := kind(t, "cm")
 	cm := configMap("default", "counter", nil, map[string]string{"n": "0"})
@@ -424,13 +380,13 @@ func TestReadYourWrites(t *testing.T) {
 }
 
 func TestEventsOfAnObject(t *testing.T) {
-	_, c := start(t)
+	_, c := controlplanetest.Start(t, controlplane.Config{})
 	ctx := context.Background()
 	c.Reason = "wake apply -f cm.yaml"
-	apply(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {k: v1}\n")
+	controlplanetest.Apply(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {k: v1}\n")
 	c.Actor, c.Reason = "user:bob", "wake apply -f cm2.yaml"
-	apply(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {k: v2}\n")
-	apply(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\n")
+	controlplanetest.Apply(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {k: v2}\n")
+	controlplanetest.Apply(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\n")
 
 	k := kind(t, "cm")
 	evs, err := c.Query.Events(ctx, k, "default", "cfg", 0)

@@ -1,13 +1,19 @@
-// Package scheduler is the pure core of wake's scheduler: it decides which node a
-// pod is bound to, or says node by node why it fits nowhere.
+// Package scheduler is wake's scheduler: it decides which node a pod is bound to,
+// or says node by node why it fits nowhere, and appends that decision.
 //
-// The package does no I/O and reads no clock or randomness: every decision is a
-// function of its inputs (a PodInfo and a slice of NodeInfo), so the same inputs
-// always give the same binding. The service around it folds node and pod events
-// into NodeInfos (NewNodeInfo, SetNode, AddPod, RemovePod, each O(1) in the size
-// of the cluster), calls Scheduler.Schedule for a pending pod and appends either
-// a binding (explained by Result.Scores) or an unschedulable event (the
-// FitError's message and per-node statuses).
+// The core is pure: the Scheduler and its plugins (framework.go, schedule.go,
+// status.go, nodeinfo.go, podinfo.go, requests.go and one file a plugin) do no I/O
+// and read no clock or randomness, so every decision is a function of its inputs
+// (a PodInfo and a slice of NodeInfo) and the same inputs always give the same
+// binding. Fold (fold.go) is the projection's pure fold of Node and Pod events.
+//
+// The edges are service.go and metrics.go. The Service reads the projection,
+// keeps its nodes and pods in memory as NodeInfos (NewNodeInfo, SetNode, AddPod,
+// RemovePod, each O(1) in the size of the cluster), calls Scheduler.Schedule for
+// a pending pod and appends to the log either a binding (explained by
+// Result.Scores) or an unschedulable event (the FitError's message and per-node
+// statuses); it notes when a pod started waiting. Metrics registers and updates
+// the scheduler's Prometheus metrics.
 //
 // Scheduling is a pipeline in the shape of the Kubernetes scheduler framework:
 // filter plugins remove the nodes a pod cannot run on (NodeReady, TaintToleration,

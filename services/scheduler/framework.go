@@ -56,11 +56,6 @@ func DefaultScores() []WeightedScore {
 // Option configures a Scheduler.
 type Option func(*Scheduler)
 
-// WithFilters replaces the filter plugins. They run in the given order.
-func WithFilters(filters ...FilterPlugin) Option {
-	return func(s *Scheduler) { s.filters = filters }
-}
-
 // WithScores replaces the score plugins and their weights.
 func WithScores(scores ...WeightedScore) Option {
 	return func(s *Scheduler) { s.scores = scores }

@@ -43,11 +43,6 @@ func (r *Resources) scalar(name corev1.ResourceName) int64 {
 	return 0
 }
 
-// isZero reports whether r requests nothing at all.
-func (r *Resources) isZero() bool {
-	return r.MilliCPU == 0 && r.Memory == 0 && r.EphemeralStorage == 0 && len(r.Scalar) == 0
-}
-
 func resourcesFromList(list corev1.ResourceList) Resources {
 	var r Resources
 	for name, q := range list {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -14,51 +13,9 @@ import (
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/services/client"
 	"github.com/wake-run/wake/services/controlplane"
+	"github.com/wake-run/wake/services/controlplane/controlplanetest"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 )
-
-func start(t *testing.T) (*controlplane.Server, *client.Client) {
-	t.Helper()
-	srv, err := controlplane.Start(context.Background(), controlplane.Config{DataDir: t.TempDir(), Port: -1,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	c, err := client.Connect(srv.ClientURL(), srv.AdminCredentials())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return srv, c
-}
-
-// registerNode appends what a node agent appends: the Node, then its Ready status.
-func registerNode(t *testing.T, c *client.Client, name, cpu string, taints ...corev1.Taint) {
-	t.Helper()
-	ctx := context.Background()
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name),
-		Labels: map[string]string{"kubernetes.io/hostname": name}}, Spec: corev1.NodeSpec{Taints: taints}}
-	node.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Node"))
-	raw, _ := json.Marshal(node)
-	ref := events.Ref{Kind: "Node", Name: name}
-	ev, _ := events.New("node.created", ref, "system:node:"+name, &object.Change{Object: raw})
-	seq, err := c.Log.Append(ctx, ev, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	alloc := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse("8Gi"), corev1.ResourcePods: resource.MustParse("110")}
-	status := corev1.NodeStatus{Capacity: alloc, Allocatable: alloc,
-		Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}
-	st, _ := json.Marshal(status)
-	ev, _ = events.New("node.status", ref, "system:node:"+name, &object.StatusChange{Status: st})
-	if _, err := c.Log.Append(ctx, ev, seq); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func applyPod(t *testing.T, c *client.Client, name, cpu string) {
 	t.Helper()
@@ -68,19 +25,10 @@ metadata: {name: ` + name + `}
 spec:
   containers:
   - name: c
-    image: busybox
+    image: busybox:1.36
     resources: {requests: {cpu: "` + cpu + `"}}
 `
-	docs, err := object.Decode(name+".yaml", []byte(manifest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.SetNamespace(docs, "", false); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Write(context.Background(), &docs[0], client.ModeApply); err != nil {
-		t.Fatal(err)
-	}
+	controlplanetest.Apply(t, c, manifest)
 }
 
 // waitPod polls until cond holds for the pod.
@@ -113,10 +61,10 @@ func scheduled(p *corev1.Pod) (corev1.ConditionStatus, string) {
 }
 
 func TestBindsSpreadsAndRetriesWhenTheClusterChanges(t *testing.T) {
-	_, c := start(t)
-	registerNode(t, c, "n1", "4")
-	registerNode(t, c, "n2", "4", corev1.Taint{Key: "dedicated", Value: "gpu", Effect: corev1.TaintEffectNoSchedule})
-	registerNode(t, c, "n3", "4")
+	_, c := controlplanetest.Start(t, controlplane.Config{})
+	controlplanetest.RegisterNode(t, c.Log, "n1", "4")
+	controlplanetest.RegisterNode(t, c.Log, "n2", "4", corev1.Taint{Key: "dedicated", Value: "gpu", Effect: corev1.TaintEffectNoSchedule})
+	controlplanetest.RegisterNode(t, c.Log, "n3", "4")
 	for _, name := range []string{"a", "b"} {
 		applyPod(t, c, name, "1")
 	}
@@ -139,7 +87,7 @@ func TestBindsSpreadsAndRetriesWhenTheClusterChanges(t *testing.T) {
 	if msg != want {
 		t.Errorf("unschedulable message %q, want %q", msg, want)
 	}
-	registerNode(t, c, "big", "32")
+	controlplanetest.RegisterNode(t, c.Log, "big", "32")
 	p = waitPod(t, c, "huge", "bound after a node joined", func(p *corev1.Pod) bool { return p.Spec.NodeName != "" })
 	if p.Spec.NodeName != "big" {
 		t.Errorf("huge pod on %s, want big", p.Spec.NodeName)
@@ -182,8 +130,8 @@ func TestBindsSpreadsAndRetriesWhenTheClusterChanges(t *testing.T) {
 // A pod that mounts a claim wake does not serve stays Pending, saying which
 // claim is missing, even when a node joins; it is never bound to run without it.
 func TestAPodWhoseClaimIsMissingStaysPending(t *testing.T) {
-	srv, c := start(t)
-	registerNode(t, c, "n1", "4")
+	srv, c := controlplanetest.Start(t, controlplane.Config{})
+	controlplanetest.RegisterNode(t, c.Log, "n1", "4")
 	manifest := `apiVersion: v1
 kind: Pod
 metadata: {name: db}
@@ -206,7 +154,7 @@ spec:
 	if _, msg := scheduled(p); msg != want || p.Status.Phase != corev1.PodPending {
 		t.Errorf("phase %s, PodScheduled message %q, want Pending and %q", p.Status.Phase, msg, want)
 	}
-	registerNode(t, c, "n2", "4")
+	controlplanetest.RegisterNode(t, c.Log, "n2", "4")
 	want = `0/2 nodes are available: 2 persistentvolumeclaim "db-data" not found.`
 	p = waitPod(t, c, "db", "reported unschedulable on two nodes", func(p *corev1.Pod) bool { _, msg := scheduled(p); return msg == want })
 	if p.Spec.NodeName != "" {

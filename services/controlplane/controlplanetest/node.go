@@ -1,5 +1,7 @@
-// Package controlplanetest helps tests stand in for parts of a cluster that need
-// root or containerd, such as a node agent.
+// Package controlplanetest is the harness of the control plane's tests: it runs a
+// whole control plane with a client (Start), writes manifests (Write, Apply), runs
+// one controller over its own projection (RunController), and stands in for parts
+// of a cluster that need root or containerd, such as a node agent (RegisterNode).
 package controlplanetest
 
 import (
@@ -15,14 +17,14 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// RegisterNode appends what a node agent appends when it joins: the Node, then
-// its Ready status with cpu cores, 8Gi of memory and room for 110 pods. Its pods
-// are bound by the scheduler but never run.
-func RegisterNode(tb testing.TB, log *events.Log, name, cpu string) {
+// RegisterNode appends what a node agent appends when it joins: the Node, with
+// taints if any, then its Ready status with cpu cores, 8Gi of memory and room for
+// 110 pods. Its pods are bound by the scheduler but never run.
+func RegisterNode(tb testing.TB, log *events.Log, name, cpu string, taints ...corev1.Taint) {
 	tb.Helper()
 	ctx := context.Background()
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name),
-		Labels: map[string]string{"kubernetes.io/hostname": name}}}
+		Labels: map[string]string{"kubernetes.io/hostname": name}}, Spec: corev1.NodeSpec{Taints: taints}}
 	node.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Node"))
 	raw, _ := json.Marshal(node)
 	ref := events.Ref{Kind: "Node", Name: name}
