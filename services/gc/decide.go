@@ -1,7 +1,6 @@
 package gc
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/wake-run/wake/events"
@@ -50,20 +49,7 @@ func Decide(cause events.Event, dependents []Dependent) []Action {
 		if k.Kind == "Pod" {
 			verb, deletion.GracePeriodSeconds = object.Deleting, d.Grace
 		}
-		raw, _ := json.Marshal(deletion)
-		typ := object.EventType(k, verb)
-		ev := &events.Event{
-			ID:      events.DerivedID(Actor, cause.ID, typ, d.Ref, d.Version),
-			Type:    typ,
-			Object:  d.Ref,
-			Time:    cause.Time,
-			Actor:   Actor,
-			Reason:  reason(cause, d),
-			Schema:  events.SchemaVersion,
-			Payload: raw,
-		}
-		ev.CausedBy(&cause)
-		out = append(out, Action{Event: ev, Expected: d.Version})
+		out = append(out, reconcile.NewAction(Actor, cause, object.EventType(k, verb), d.Ref, d.Version, reason(cause, d), deletion))
 	}
 	return out
 }
