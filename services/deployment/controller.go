@@ -1,11 +1,7 @@
 package deployment
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/wake-run/wake/events"
@@ -33,82 +29,23 @@ func WithResync(full, tick time.Duration) Option {
 // projections.WithAfterCommit, then Attach the runner.
 func New(log *events.Log, logger *slog.Logger, opts ...Option) *Controller {
 	c := &Controller{reconcile.New(reconcile.Config{Name: "deployment controller", Log: log, Logger: logger,
-		Subjects: Projection().Subjects, AllOwners: []byte("d\x00"), Decide: decideRound})}
+		Subjects: Projection().Subjects, AllOwners: kit.AllOwners(), Decide: kit.Round(decide)})}
 	for _, o := range opts {
 		o(c)
 	}
 	return c
 }
 
-// decideRound decides for each owner in turn.
-func decideRound(rd projections.Reader, owners []string, _ time.Time) ([]reconcile.Step, error) {
-	var plan []reconcile.Step
-	for _, owner := range owners {
-		in, ok, err := loadInput(rd, owner)
-		if err != nil {
-			return nil, fmt.Errorf("deployment %s: %w", strings.ReplaceAll(owner, "\x00", "/"), err)
-		}
-		if !ok {
-			continue
-		}
-		var nameErr error
-		in.Names = func(name string) (uint64, bool) {
-			v, live, err := nameState(rd, in.Deployment.Namespace, name)
-			nameErr = errors.Join(nameErr, err)
-			return v, live
-		}
-		actions := Decide(in)
-		if nameErr != nil {
-			return nil, nameErr
-		}
-		for _, a := range actions {
-			plan = append(plan, reconcile.Step{Owner: owner, Action: a})
-		}
-	}
-	return plan, nil
+// decide decides for one Deployment.
+func decide(_ projections.Reader, st reconcile.OwnerState, _ time.Time) ([]Action, error) {
+	return Decide(input(st)), nil
 }
 
-// loadInput reads what Decide needs of one Deployment but Names; ok is false when
-// it no longer exists.
-func loadInput(rd projections.Reader, owner string) (in Input, ok bool, err error) {
-	st, err := load(rd, deployKind, deploymentKey(owner))
-	if err != nil || st == nil {
-		return in, false, err
+// input is what Decide knows of the Deployment st.
+func input(st reconcile.OwnerState) Input {
+	in := Input{Deployment: st.Object.(*appsv1.Deployment), Version: st.Version, Cause: st.Cause, SpecCause: st.SpecCause, Names: st.Names}
+	for _, rs := range st.Children {
+		in.ReplicaSets = append(in.ReplicaSets, ReplicaSet{ReplicaSet: rs.Object.(*appsv1.ReplicaSet), Version: rs.Version})
 	}
-	d := st.Object.(*appsv1.Deployment)
-	in.Deployment, in.Version = d, st.Version
-	prefix := ownedPrefix(string(d.UID))
-	var keys []string
-	if err := rd.Scan(prefix, false, func(k, _ []byte) bool {
-		keys = append(keys, string(k[len(prefix):]))
-		return true
-	}); err != nil {
-		return in, false, err
-	}
-	for _, k := range keys {
-		ns, name, _ := strings.Cut(k, "\x00")
-		rs, err := load(rd, rsKind, rsKey(ns, name))
-		if err != nil {
-			return in, false, err
-		}
-		if rs != nil && ns == d.Namespace {
-			in.ReplicaSets = append(in.ReplicaSets, ReplicaSet{ReplicaSet: rs.Object.(*appsv1.ReplicaSet), Version: rs.Version})
-		}
-	}
-	if in.Cause, in.SpecCause, err = causesOf(rd, owner); err != nil {
-		return in, false, err
-	}
-	return in, true, nil
-}
-
-func nameState(rd projections.Reader, ns, name string) (uint64, bool, error) {
-	if _, live, err := rd.Get(rsKey(ns, name)); err != nil || live {
-		return 0, live, err
-	}
-	raw, ok, err := rd.Get(tombstoneKey(ns, name))
-	if err != nil || !ok {
-		return 0, false, err
-	}
-	v, err := strconv.ParseUint(string(raw), 10, 64)
-	return v, false, err
+	return in
 }

@@ -167,22 +167,7 @@ func (p *plan) statusAction(st appsv1.DeploymentStatus) Action {
 }
 
 func (p *plan) action(typ string, ref events.Ref, expected uint64, reason string, payload any) Action {
-	cause := p.cause
-	raw, _ := json.Marshal(payload)
-	ev := &events.Event{
-		ID:      derivedID(cause.ID, typ, ref, expected),
-		Type:    typ,
-		Object:  ref,
-		Time:    cause.Time,
-		Actor:   Actor,
-		Reason:  reason,
-		Schema:  events.SchemaVersion,
-		Payload: raw,
-	}
-	if cause.ID != "" {
-		ev.CausedBy(&cause)
-	}
-	return Action{Event: ev, Expected: expected}
+	return reconcile.NewAction(Actor, p.cause, typ, ref, expected, reason, payload)
 }
 
 func change(obj object.Object) *object.Change {

@@ -55,12 +55,13 @@ func TestFold(t *testing.T) {
 		if !reflect.DeepEqual(got, st.touched) {
 			t.Errorf("seq %d touched %q, want %q", st.ev.Seq, got, st.touched)
 		}
-		if cause, spec, _ := causesOf(s, "shop\x00web"); cause.ID != st.cause || spec.ID != st.specCause {
+		if cause, spec, _ := kit.Causes(s, "shop\x00web"); cause.ID != st.cause || spec.ID != st.specCause {
 			t.Errorf("seq %d: causes %q and %q, want %q and %q", st.ev.Seq, cause.ID, spec.ID, st.cause, st.specCause)
 		}
 		after = st.ev.Seq
 	}
-	in, ok, err := loadInput(s, "shop\x00web")
+	owner, ok, err := kit.Load(s, "shop\x00web")
+	in := input(owner)
 	if err != nil || !ok || len(in.ReplicaSets) != 1 || in.ReplicaSets[0].Status.ReadyReplicas != 2 || in.ReplicaSets[0].Version != 4 ||
 		in.Deployment.Generation != 2 || in.Version != 5 {
 		t.Fatalf("loadInput = %+v %v %v, want web with its one ReplicaSet", in, ok, err)
@@ -68,10 +69,10 @@ func TestFold(t *testing.T) {
 	if err := Fold(s, objectEvent("ReplicaSet", object.Deleted, "shop", name, 6, "system:garbage-collector-controller", &object.Deletion{})); err != nil {
 		t.Fatal(err)
 	}
-	if v, live, _ := nameState(s, "shop", name); v != 6 || live {
+	if v, live, _ := kit.NameState(s, "shop", name); v != 6 || live {
 		t.Errorf("deleted ReplicaSet's name: version %d live %v, want its tombstone 6", v, live)
 	}
-	if _, live, _ := nameState(s, "shop", "other"); !live {
+	if _, live, _ := kit.NameState(s, "shop", "other"); !live {
 		t.Error("a live ReplicaSet's name is free")
 	}
 	if err := Fold(s, objectEvent("Deployment", object.Deleted, "shop", "web", 7, "user:alice", &object.Deletion{})); err != nil {

@@ -1,18 +1,14 @@
 package deployment
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"hash/fnv"
 	"maps"
 
-	"github.com/wake-run/wake/events"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/utils/dump"
 )
@@ -60,21 +56,4 @@ func withLabel(l map[string]string, key, value string) map[string]string {
 	}
 	out[key] = value
 	return out
-}
-
-// derivedUID returns a UUID (version 8: derived by hashing) unique to seed.
-func derivedUID(seed string) types.UID {
-	sum := sha256.Sum256([]byte(seed))
-	b := sum[:16]
-	b[6] = b[6]&0x0f | 0x80
-	b[8] = b[8]&0x3f | 0x80
-	return types.UID(fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]))
-}
-
-// derivedID is the id of the event of type typ about ref that reacts to cause
-// and was decided from version expected of ref's subject: the same decision
-// always gets the same id.
-func derivedID(cause, typ string, ref events.Ref, expected uint64) string {
-	h := sha256.Sum256(fmt.Appendf(nil, "%s|%s|%s|%d", cause, typ, ref.Subject(), expected))
-	return "deploy-" + hex.EncodeToString(h[:12])
 }

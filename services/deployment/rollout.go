@@ -2,6 +2,7 @@ package deployment
 
 import (
 	"fmt"
+	"github.com/wake-run/wake/services/reconcile"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -164,7 +165,7 @@ func newReplicaSet(d *appsv1.Deployment, name, hash string, expected uint64) *ap
 		ObjectMeta: metav1.ObjectMeta{
 			Name:            name,
 			Namespace:       d.Namespace,
-			UID:             derivedUID(fmt.Sprintf("%s|%s|%d", d.UID, name, expected)),
+			UID:             reconcile.DerivedUID(fmt.Sprintf("%s|%s|%d", d.UID, name, expected)),
 			Labels:          template.Labels,
 			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(d, appsv1.SchemeGroupVersion.WithKind(deployKind.Kind))},
 		},

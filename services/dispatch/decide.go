@@ -1,8 +1,6 @@
 package dispatch
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 
@@ -55,7 +53,7 @@ func Decide(p Pod) ([]Action, error) {
 		}
 		facetRef := ref
 		facetRef.Node = pod.Spec.NodeName
-		ev := newEvent(p, "pod."+object.Assigned, facetRef, object.Assignment{Pod: raw, Version: p.Version})
+		ev := newEvent(p, "pod."+object.Assigned, facetRef, p.Slot, object.Assignment{Pod: raw, Version: p.Version})
 		ev.Reason = fmt.Sprintf("pod %s/%s at version %d for node %s", pod.Namespace, pod.Name, p.Version, pod.Spec.NodeName)
 		if deleting {
 			ev.Reason = fmt.Sprintf("stop pod %s/%s on node %s", pod.Namespace, pod.Name, pod.Spec.NodeName)
@@ -71,9 +69,8 @@ func Decide(p Pod) ([]Action, error) {
 // from the pod's uid and node, so a retry appends it once.
 func Revoke(ns, name string, r revocation, slot uint64) Action {
 	raw, _ := json.Marshal(object.Deletion{UID: r.UID, GracePeriodSeconds: r.Grace})
-	h := sha256.Sum256([]byte(fmt.Sprintf("%s|%s|%s", object.Revoked, r.UID, r.Node)))
-	ev := &events.Event{ID: "disp-" + hex.EncodeToString(h[:12]), Type: "pod." + object.Revoked,
-		Object: events.Ref{Kind: "Pod", Namespace: ns, Name: name, Node: r.Node}, Actor: Actor,
+	typ, ref := "pod."+object.Revoked, events.Ref{Kind: "Pod", Namespace: ns, Name: name, Node: r.Node}
+	ev := &events.Event{ID: events.DerivedID(Actor, r.EventID, typ, ref, slot), Type: typ, Object: ref, Actor: Actor,
 		Schema: events.SchemaVersion, Payload: raw, Cause: r.EventID, Correlation: r.Correlation,
 		Reason: fmt.Sprintf("pod %s/%s (uid %s) was deleted while node %s ran it: stop it", ns, name, r.UID, r.Node)}
 	if ev.Correlation == "" {
@@ -113,15 +110,15 @@ func decideName(ns, name string, p *Pod, revocations []revocation, slots map[str
 }
 
 func deletion(p Pod, ref events.Ref, why string) ([]Action, error) {
-	ev := newEvent(p, "pod."+object.Deleted, ref, object.Deletion{UID: string(p.Pod.UID)})
+	ev := newEvent(p, "pod."+object.Deleted, ref, p.Version, object.Deletion{UID: string(p.Pod.UID)})
 	ev.Reason = why
 	return []Action{{Event: ev, Expected: p.Version}}, nil
 }
 
-func newEvent(p Pod, typ string, ref events.Ref, payload any) *events.Event {
+// newEvent is an event about ref decided from version of ref's subject.
+func newEvent(p Pod, typ string, ref events.Ref, version uint64, payload any) *events.Event {
 	raw, _ := json.Marshal(payload)
-	h := sha256.Sum256([]byte(fmt.Sprintf("%s|%s|%d", typ, p.Pod.UID, p.Version)))
-	ev := &events.Event{ID: "disp-" + hex.EncodeToString(h[:12]), Type: typ, Object: ref, Actor: Actor,
+	ev := &events.Event{ID: events.DerivedID(Actor, p.EventID, typ, ref, version), Type: typ, Object: ref, Actor: Actor,
 		Schema: events.SchemaVersion, Payload: raw, Cause: p.EventID, Correlation: p.Correlation}
 	if ev.Correlation == "" {
 		ev.Correlation = ev.ID

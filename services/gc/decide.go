@@ -1,9 +1,6 @@
 package gc
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 
 	"github.com/wake-run/wake/events"
@@ -52,20 +49,7 @@ func Decide(cause events.Event, dependents []Dependent) []Action {
 		if k.Kind == "Pod" {
 			verb, deletion.GracePeriodSeconds = object.Deleting, d.Grace
 		}
-		raw, _ := json.Marshal(deletion)
-		typ := object.EventType(k, verb)
-		ev := &events.Event{
-			ID:      derivedID(cause.ID, typ, d.Ref, d.Version),
-			Type:    typ,
-			Object:  d.Ref,
-			Time:    cause.Time,
-			Actor:   Actor,
-			Reason:  reason(cause, d),
-			Schema:  events.SchemaVersion,
-			Payload: raw,
-		}
-		ev.CausedBy(&cause)
-		out = append(out, Action{Event: ev, Expected: d.Version})
+		out = append(out, reconcile.NewAction(Actor, cause, object.EventType(k, verb), d.Ref, d.Version, reason(cause, d), deletion))
 	}
 	return out
 }
@@ -79,11 +63,4 @@ func reason(cause events.Event, d Dependent) string {
 		owner = k.Qualified(cause.Object.Name)
 	}
 	return fmt.Sprintf("garbage collection: its owner %s was deleted", owner)
-}
-
-// derivedID is the id of the event of type typ about ref that reacts to cause and
-// was decided from version expected of ref's subject.
-func derivedID(cause, typ string, ref events.Ref, expected uint64) string {
-	h := sha256.Sum256(fmt.Appendf(nil, "%s|%s|%s|%d", cause, typ, ref.Subject(), expected))
-	return "gc-" + hex.EncodeToString(h[:12])
 }

@@ -27,7 +27,7 @@ import (
 //	d\x00<owner uid>\x00<kind>\x00<namespace>\x00<name> -> "" (the object names the owner)
 //	g\x00<owner uid>                     -> the event that made the owner gone (no payload)
 //
-// and the touch log of gone owners (touched.go).
+// and the touch log of gone owners (reconcile.Touch).
 func Projection() projections.Projection {
 	return projections.Projection{
 		Name: "gc",

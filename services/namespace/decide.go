@@ -1,8 +1,6 @@
 package namespace
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 
@@ -57,21 +55,22 @@ func Decide(ns string, st nsState, members []Member) []Action {
 			out = append(out, podDeletion(k, m, cause))
 			continue
 		}
-		out = append(out, deletion(k, m.Ref, m.Version, cause))
+		out = append(out, deletion(k, object.Deleted, m.Ref, m.Version, cause))
 	}
 	if !left {
 		k, _ := object.ByKind("Namespace")
-		a := deletion(k, events.Ref{Kind: "Namespace", Name: ns}, st.Version, cause)
+		a := deletion(k, object.Deleted, events.Ref{Kind: "Namespace", Name: ns}, st.Version, cause)
 		a.Expected, a.Guard = st.Contents, contentsSubject(ns)
 		out = append(out, a)
 	}
 	return out
 }
 
-func deletion(k *object.Kind, ref events.Ref, version uint64, cause *events.Event) Action {
+func deletion(k *object.Kind, verb string, ref events.Ref, version uint64, cause *events.Event) Action {
+	typ := object.EventType(k, verb)
 	ev := &events.Event{
-		ID:     derivedID(cause.ID, ref, version),
-		Type:   object.EventType(k, object.Deleted),
+		ID:     events.DerivedID(Actor, cause.ID, typ, ref, version),
+		Type:   typ,
 		Object: ref,
 		Time:   cause.Time,
 		Actor:  Actor,
@@ -84,8 +83,7 @@ func deletion(k *object.Kind, ref events.Ref, version uint64, cause *events.Even
 
 // podDeletion is the graceful deletion of a pod member.
 func podDeletion(k *object.Kind, m Member, cause *events.Event) Action {
-	a := deletion(k, m.Ref, m.Version, cause)
-	a.Event.Type = object.EventType(k, object.Deleting)
+	a := deletion(k, object.Deleting, m.Ref, m.Version, cause)
 	var d object.Deletion
 	if m.Pod != nil {
 		d.UID, d.GracePeriodSeconds = m.Pod.UID, m.Pod.Grace
@@ -99,11 +97,6 @@ func nsOf(ref events.Ref, cause *events.Event) string {
 		return ref.Namespace
 	}
 	return cause.Object.Name
-}
-
-func derivedID(cause string, ref events.Ref, version uint64) string {
-	h := sha256.Sum256([]byte(fmt.Sprintf("%s|%s|%d", cause, ref.Subject(), version)))
-	return "nsgc-" + hex.EncodeToString(h[:12])
 }
 
 // contentsSubject matches the events of every object in namespace ns.

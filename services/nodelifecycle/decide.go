@@ -1,8 +1,6 @@
 package nodelifecycle
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -101,8 +99,7 @@ func setReady(st *corev1.NodeStatus, now metav1.Time, last time.Time) {
 
 func newEvent(typ string, ref events.Ref, version uint64, cause string, payload any) *events.Event {
 	raw, _ := json.Marshal(payload)
-	h := sha256.Sum256([]byte(fmt.Sprintf("%s|%s|%d", typ, ref.Subject(), version)))
-	ev := &events.Event{ID: "nlc-" + hex.EncodeToString(h[:12]), Type: typ, Object: ref, Actor: Actor,
+	ev := &events.Event{ID: events.DerivedID(Actor, cause, typ, ref, version), Type: typ, Object: ref, Actor: Actor,
 		Schema: events.SchemaVersion, Payload: raw, Cause: cause, Correlation: cause}
 	if ev.Correlation == "" {
 		ev.Correlation = ev.ID

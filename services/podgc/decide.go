@@ -1,8 +1,6 @@
 package podgc
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -122,11 +120,11 @@ func DecideTerminated(count int, oldest []Pod, threshold int) []Action {
 func deletion(p Pod, verb string, grace *int64, cause, correlation, reason string) *Action {
 	typ := "pod." + verb
 	raw, _ := json.Marshal(object.Deletion{UID: p.UID, GracePeriodSeconds: grace})
-	h := sha256.Sum256(fmt.Appendf(nil, "%s|%s|%d", typ, p.UID, p.Version))
+	ref := events.Ref{Kind: "Pod", Namespace: p.Namespace, Name: p.Name}
 	ev := &events.Event{
-		ID:          "podgc-" + hex.EncodeToString(h[:12]),
+		ID:          events.DerivedID(Actor, cause, typ, ref, p.Version),
 		Type:        typ,
-		Object:      events.Ref{Kind: "Pod", Namespace: p.Namespace, Name: p.Name},
+		Object:      ref,
 		Actor:       Actor,
 		Cause:       cause,
 		Correlation: correlation,

@@ -117,7 +117,7 @@ func creations(in Input, n int) []Action {
 		if live {
 			continue // a pod someone else created holds the name: take the next one
 		}
-		pod := newPod(rs, name, derivedUID(fmt.Sprintf("%s|%d|%d", rs.UID, index, expected)))
+		pod := newPod(rs, name, reconcile.DerivedUID(fmt.Sprintf("%s|%d|%d", rs.UID, index, expected)))
 		raw, err := json.Marshal(pod)
 		if err != nil {
 			continue
@@ -156,21 +156,7 @@ func statusAction(in Input, st appsv1.ReplicaSetStatus) Action {
 }
 
 func action(cause events.Event, typ string, ref events.Ref, expected uint64, reason string, payload any) Action {
-	raw, _ := json.Marshal(payload)
-	ev := &events.Event{
-		ID:      derivedID(cause.ID, typ, ref, expected),
-		Type:    typ,
-		Object:  ref,
-		Time:    cause.Time,
-		Actor:   Actor,
-		Reason:  reason,
-		Schema:  events.SchemaVersion,
-		Payload: raw,
-	}
-	if cause.ID != "" {
-		ev.CausedBy(&cause)
-	}
-	return Action{Event: ev, Expected: expected}
+	return reconcile.NewAction(Actor, cause, typ, ref, expected, reason, payload)
 }
 
 func replicas(rs *appsv1.ReplicaSet) int32 {

@@ -72,7 +72,7 @@ func TestFold(t *testing.T) {
 		if !reflect.DeepEqual(got, st.touched) {
 			t.Errorf("seq %d touched %q, want %q", st.ev.Seq, got, st.touched)
 		}
-		if cause, status, _ := causesOf(s, "shop\x00web"); cause.ID != st.cause || status.ID != st.status || cause.Payload != nil {
+		if status, cause, _ := kit.Causes(s, "shop\x00web"); status.ID != st.status || cause.ID != st.cause || cause.Payload != nil {
 			t.Errorf("seq %d: causes %q and %q, want %q and %q without payload", st.ev.Seq, cause.ID, status.ID, st.cause, st.status)
 		}
 		after = st.ev.Seq
@@ -80,9 +80,13 @@ func TestFold(t *testing.T) {
 	if n, _ := readCounter(s, string(rs.UID)); n != 2 {
 		t.Errorf("created counter = %d, want 2 (the stray pod is not the ReplicaSet's)", n)
 	}
-	in, ok, err := loadInput(s, "shop\x00web", t0)
+	owner, ok, err := kit.Load(s, "shop\x00web")
 	if err != nil || !ok {
-		t.Fatalf("loadInput = %v %v", ok, err)
+		t.Fatalf("Load = %v %v", ok, err)
+	}
+	in, err := input(s, owner, t0)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if len(in.Pods) != 1 || in.Pods[0].Name != "web-a" || !podReady(in.Pods[0].Pod) || in.Pods[0].Version != 2 || in.Created != 2 || in.Cause.ID != "id-8" {
 		t.Errorf("input = %d pods, created %d, cause %s; want web-a ready, 2, id-8", len(in.Pods), in.Created, in.Cause.ID)
@@ -92,7 +96,7 @@ func TestFold(t *testing.T) {
 		version uint64
 		live    bool
 	}{{"web-a", 0, true}, {"web-b", 8, false}, {"stray", 0, true}, {"never", 0, false}} {
-		if v, live, err := nameState(s, "shop", n.name); err != nil || v != n.version || live != n.live {
+		if v, live, err := kit.NameState(s, "shop", n.name); err != nil || v != n.version || live != n.live {
 			t.Errorf("name %s: version %d live %v (%v), want %d %v", n.name, v, live, err, n.version, n.live)
 		}
 	}

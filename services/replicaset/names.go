@@ -2,10 +2,7 @@ package replicaset
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-
-	"github.com/wake-run/wake/events"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -33,21 +30,4 @@ func PodName(rsName string, uid types.UID, index uint64) string {
 		suffix[i] = alphabet[int(sum[i])%len(alphabet)]
 	}
 	return base + string(suffix)
-}
-
-// derivedUID returns a UUID (version 8: derived by hashing) unique to seed.
-func derivedUID(seed string) types.UID {
-	sum := sha256.Sum256([]byte(seed))
-	b := sum[:16]
-	b[6] = b[6]&0x0f | 0x80
-	b[8] = b[8]&0x3f | 0x80
-	return types.UID(fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]))
-}
-
-// derivedID is the id of the event of type typ about ref that reacts to cause
-// and was decided from version expected of ref's subject: the same decision
-// always gets the same id.
-func derivedID(cause, typ string, ref events.Ref, expected uint64) string {
-	h := sha256.Sum256(fmt.Appendf(nil, "%s|%s|%s|%d", cause, typ, ref.Subject(), expected))
-	return "rs-" + hex.EncodeToString(h[:12])
 }

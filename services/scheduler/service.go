@@ -2,8 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -328,8 +326,7 @@ func (s *Service) event(typ string, ref events.Ref, payload object.Binding, ps *
 	if err != nil {
 		return nil, err
 	}
-	h := sha256.Sum256([]byte(fmt.Sprintf("%s|%s|%d", typ, ps.info.Pod.UID, ps.version)))
-	ev.ID = "sched-" + hex.EncodeToString(h[:12])
+	ev.ID = events.DerivedID(Actor, ps.cause, typ, ref, ps.version)
 	ev.Cause, ev.Correlation = ps.cause, ps.corr
 	if ev.Correlation == "" {
 		ev.Correlation = ev.ID
