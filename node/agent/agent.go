@@ -1,29 +1,28 @@
 // Package agent is the node agent: it registers its Node, reads only its own inbox
 // (ev.node.<node>.>), runs the pods assigned to it on containerd, applies their
 // restart policy, and reports their status into the same inbox.
+//
+// By concern: agent.go configures and starts an agent, registration.go writes
+// its Node, heartbeat.go keeps its heartbeat key fresh, adoption.go takes over
+// (or removes) what an earlier agent left running, loop.go hands each assigned
+// pod to its worker (worker.go), and hostinfo.go reads the host facts the Node
+// reports.
 package agent
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/wake-run/wake/events"
-	"github.com/wake-run/wake/events/object"
-	"github.com/wake-run/wake/node/api"
 	"github.com/wake-run/wake/node/cni"
 	"github.com/wake-run/wake/node/containerd"
 	"github.com/wake-run/wake/node/runtime"
@@ -32,9 +31,6 @@ import (
 	"github.com/wake-run/wake/projections"
 	"github.com/wake-run/wake/services/query"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/uuid"
 )
 
 // Config of one agent. Several agents run on one machine with distinct NodeName,
@@ -227,258 +223,8 @@ func (a *Agent) stopServing() {
 
 func (a *Agent) actor() string { return "system:node:" + a.cfg.NodeName }
 
-// inventory records the sandboxes and containers still running from an earlier
-// agent, so workers adopt them instead of starting them again.
-func (a *Agent) inventory(ctx context.Context) error {
-	sbs, err := a.rt.ListSandboxes(ctx)
-	if err != nil {
-		return err
-	}
-	for _, sb := range sbs {
-		a.sandbox[sb.PodUID] = sb
-	}
-	ctrs, err := a.rt.ListContainers(ctx)
-	if err != nil {
-		return err
-	}
-	for _, c := range ctrs {
-		a.adopt[c.PodUID] = append(a.adopt[c.PodUID], c)
-	}
-	return nil
-}
-
-func (a *Agent) onTouched(refs []events.Ref, _ uint64) {
-	a.mu.Lock()
-	for _, r := range refs {
-		a.touched[r.Namespace+"/"+r.Name] = true
-	}
-	a.mu.Unlock()
-	select {
-	case a.wakeup <- struct{}{}:
-	default:
-	}
-}
-
 // NodeName is the node this agent runs.
 func (a *Agent) NodeName() string { return a.cfg.NodeName }
-
-// Run runs the assigned pods until ctx ends, or until its projection stops for
-// good (the stream of record is gone: the error wraps events.ErrStreamGone); the
-// pods keep running after it.
-func (a *Agent) Run(ctx context.Context) error {
-	defer a.unlock() // last: the pods are left to `wake down` only once this agent is gone
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	failed := make(chan error, 1)
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		if err := a.runner.Run(rctx); err != nil {
-			failed <- err
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		a.heartbeat(rctx)
-	}()
-	defer a.runner.Close()
-	defer a.stopServing()
-	a.resync()
-	orphans := time.NewTimer(10 * time.Second)
-	defer orphans.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			a.waitWorkers()
-			return nil
-		case err := <-failed:
-			cancel()
-			a.waitWorkers()
-			return fmt.Errorf("node %s stopped: %w", a.cfg.NodeName, err)
-		case <-a.wakeup:
-		case <-orphans.C:
-			a.removeOrphans(ctx)
-			orphans.Reset(time.Minute)
-		}
-		a.dispatch(rctx, &wg)
-	}
-}
-
-// waitWorkers waits for every pod worker to end (their context has ended).
-func (a *Agent) waitWorkers() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, w := range a.workers {
-		<-w.done
-	}
-}
-
-// resync marks every pod of the projection, for the first pass.
-func (a *Agent) resync() {
-	var refs []events.Ref
-	_ = a.runner.View(func(rd projections.Reader, _ uint64) error {
-		return rd.Scan([]byte("p\x00"), false, func(k, _ []byte) bool {
-			if parts := strings.SplitN(string(k[2:]), "\x00", 2); len(parts) == 2 {
-				refs = append(refs, events.Ref{Namespace: parts[0], Name: parts[1]})
-			}
-			return true
-		})
-	})
-	a.onTouched(refs, 0)
-}
-
-// dispatch hands each touched pod's desired state to its worker.
-func (a *Agent) dispatch(ctx context.Context, wg *sync.WaitGroup) {
-	a.mu.Lock()
-	touched := a.touched
-	a.touched = map[string]bool{}
-	a.mu.Unlock()
-	for key := range touched {
-		ns, name, _ := strings.Cut(key, "/")
-		pod, err := a.desired(ns, name)
-		if err != nil {
-			a.logger.Warn("read assignment", "pod", key, "err", err)
-			continue
-		}
-		a.mu.Lock()
-		w := a.workers[key]
-		a.mu.Unlock()
-		if pod == nil {
-			continue // released (stopped): its worker has finished
-		}
-		var after *worker
-		if w != nil && !isDone(w) && w.uid != pod.UID {
-			// Another pod of the name: the worker stops its own pod (never
-			// taking the new one into its sandbox), and a new worker starts the
-			// new pod once it has.
-			w.retire()
-			w, after = nil, w
-		}
-		if w == nil || isDone(w) {
-			w = newWorker(a, ns, name, pod.UID)
-			w.after = after
-			a.adoptInto(w, pod)
-			a.mu.Lock()
-			a.workers[key] = w
-			a.mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				w.run(ctx)
-			}()
-		}
-		w.give(pod)
-	}
-}
-
-func isDone(w *worker) bool {
-	select {
-	case <-w.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (a *Agent) desired(ns, name string) (*corev1.Pod, error) {
-	var pod *corev1.Pod
-	err := a.runner.View(func(rd projections.Reader, _ uint64) error {
-		raw, ok, err := rd.Get(podKey("p", ns, name))
-		if err != nil || !ok {
-			return err
-		}
-		var asg object.Assignment
-		if err := json.Unmarshal(raw, &asg); err != nil {
-			return err
-		}
-		pod = &corev1.Pod{}
-		return json.Unmarshal(asg.Pod, pod)
-	})
-	return pod, err
-}
-
-// adoptInto gives a new worker the sandbox and containers an earlier agent left.
-func (a *Agent) adoptInto(w *worker, pod *corev1.Pod) {
-	a.mu.Lock()
-	sb, ok := a.sandbox[string(pod.UID)]
-	ctrs := a.adopt[string(pod.UID)]
-	delete(a.sandbox, string(pod.UID))
-	delete(a.adopt, string(pod.UID))
-	a.mu.Unlock()
-	if !ok {
-		return
-	}
-	w.sandbox, w.start = &sb, sb.CreatedAt
-	w.pod = pod
-	for _, c := range ctrs {
-		cs := w.ctrs[c.Name]
-		if cs == nil {
-			cs = &ctrState{name: c.Name, image: c.Image}
-			w.ctrs[c.Name] = cs
-		}
-		if c.Attempt < cs.attempt && cs.id != "" {
-			continue
-		}
-		cs.attempt, cs.id, cs.restarts = c.Attempt, c.ID, int32(c.Attempt)
-		switch c.State {
-		case runtime.ContainerRunning:
-			cs.running, cs.started = true, c.StartedAt
-			if err := w.watch(context.Background(), c.Name, c.ID); err != nil {
-				cs.running = false
-			}
-		case runtime.ContainerExited:
-			if c.Exit != nil {
-				w.exits <- exitNote{name: c.Name, id: c.ID, st: *c.Exit}
-			}
-		}
-	}
-}
-
-// removeOrphans stops pods this node runs that its inbox no longer assigns to it.
-func (a *Agent) removeOrphans(ctx context.Context) {
-	a.mu.Lock()
-	var orphans []string
-	for uid := range a.sandbox {
-		orphans = append(orphans, uid)
-	}
-	a.mu.Unlock()
-	for _, uid := range orphans {
-		a.logger.Info("removing a pod no longer assigned to this node", "uid", uid)
-		a.removePod(ctx, uid, 0)
-		a.mu.Lock()
-		delete(a.sandbox, uid)
-		delete(a.adopt, uid)
-		a.mu.Unlock()
-	}
-}
-
-// removePod stops a pod's containers within grace and removes its sandbox.
-func (a *Agent) removePod(ctx context.Context, podUID string, grace time.Duration) {
-	ctrs, err := a.rt.ListContainers(ctx)
-	if err == nil {
-		var wg sync.WaitGroup
-		for _, c := range ctrs {
-			if c.PodUID != podUID {
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if c.State == runtime.ContainerRunning {
-					_ = a.rt.StopContainer(ctx, c.ID, grace)
-				}
-				_ = a.rt.RemoveContainer(ctx, c.ID)
-			}()
-		}
-		wg.Wait()
-	}
-	if err := a.rt.RemoveSandbox(ctx, crt.SandboxID(podUID)); err != nil {
-		a.logger.Warn("remove sandbox", "uid", podUID, "err", err)
-	}
-	_ = os.RemoveAll(filepath.Join(a.cfg.StateDir, "pods", podUID))
-}
 
 func (a *Agent) containerID(sb *runtime.Sandbox, name string, attempt uint32) string {
 	return crt.ContainerID(sb.ID, name, attempt)
@@ -506,153 +252,6 @@ func (a *Agent) appendFacet(ctx context.Context, ev *events.Event) error {
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, time.Second)
-	}
-}
-
-// register creates or updates this node's Node and reports its status. A write
-// refused by a version guard (the node-lifecycle controller marked the node at the
-// same moment) is decided again from the node as the log now holds it.
-func (a *Agent) register(ctx context.Context) error {
-	var err error
-	for attempt := 0; attempt < 10; attempt++ {
-		if err = a.registerOnce(ctx); !errors.Is(err, events.ErrConflict) {
-			return err
-		}
-	}
-	return err
-}
-
-func (a *Agent) registerOnce(ctx context.Context) error {
-	k, _ := object.ByKind("Node")
-	ref := events.Ref{Kind: "Node", Name: a.cfg.NodeName}
-	labels := map[string]string{"kubernetes.io/hostname": a.cfg.NodeName, "kubernetes.io/os": goruntime.GOOS, "kubernetes.io/arch": goruntime.GOARCH}
-	for k, v := range a.cfg.Labels {
-		labels[k] = v
-	}
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.NodeName, Labels: labels},
-		Spec: corev1.NodeSpec{Taints: a.cfg.Taints, PodCIDR: a.cfg.PodCIDR, PodCIDRs: []string{a.cfg.PodCIDR}}}
-	node.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Node"))
-	cur, err := a.query.Get(ctx, k, "", a.cfg.NodeName)
-	var nf *query.NotFoundError
-	var version uint64
-	verb := object.Updated
-	switch {
-	case errors.As(err, &nf):
-		node.UID = uuid.NewUUID()
-		version, verb = nf.Version, object.Created
-	case err != nil:
-		return fmt.Errorf("register node %s: %w", a.cfg.NodeName, err)
-	default:
-		node.UID = cur.Object.GetUID()
-		version = cur.Version
-	}
-	if verb == object.Created || !sameNodeSpec(cur.Object.(*corev1.Node), node) {
-		raw, _ := json.Marshal(node)
-		ev, _ := events.New(object.EventType(k, verb), ref, a.actor(), &object.Change{Object: raw})
-		ev.Reason = "node agent started"
-		if version, err = a.log.Append(ctx, ev, version); err != nil {
-			return fmt.Errorf("register node %s: %w", a.cfg.NodeName, err)
-		}
-	}
-	st, _ := json.Marshal(a.nodeStatus())
-	ev, _ := events.New(object.EventType(k, object.Status), ref, a.actor(), &object.StatusChange{Status: st})
-	ev.Reason = "Ready"
-	if _, err := a.log.Append(ctx, ev, version); err != nil {
-		return fmt.Errorf("report node %s status: %w", a.cfg.NodeName, err)
-	}
-	return nil
-}
-
-func sameNodeSpec(old, node *corev1.Node) bool {
-	o, _ := json.Marshal(struct {
-		L map[string]string
-		S corev1.NodeSpec
-	}{old.Labels, old.Spec})
-	n, _ := json.Marshal(struct {
-		L map[string]string
-		S corev1.NodeSpec
-	}{node.Labels, node.Spec})
-	return string(o) == string(n)
-}
-
-func (a *Agent) nodeStatus() corev1.NodeStatus {
-	capacity := corev1.ResourceList{
-		corev1.ResourceCPU:    *resource.NewQuantity(int64(goruntime.NumCPU()), resource.DecimalSI),
-		corev1.ResourceMemory: *resource.NewQuantity(memTotal(), resource.BinarySI),
-		corev1.ResourcePods:   *resource.NewQuantity(110, resource.DecimalSI),
-	}
-	now := metav1.Now()
-	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	return corev1.NodeStatus{
-		Capacity: capacity, Allocatable: capacity,
-		Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "AgentReady",
-			Message: "wake agent is running", LastHeartbeatTime: now, LastTransitionTime: now}},
-		Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: a.hostIP}, {Type: corev1.NodeHostName, Address: a.cfg.NodeName}},
-		NodeInfo: corev1.NodeSystemInfo{KernelVersion: strings.TrimSpace(string(kernel)), OSImage: osImage(),
-			ContainerRuntimeVersion: "containerd", KubeletVersion: "wake", OperatingSystem: goruntime.GOOS, Architecture: goruntime.GOARCH},
-	}
-}
-
-func memTotal() int64 {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var kb int64
-		if n, _ := fmt.Sscanf(sc.Text(), "MemTotal: %d kB", &kb); n == 1 {
-			return kb * 1024
-		}
-	}
-	return 0
-}
-
-func osImage() string {
-	data, err := os.ReadFile("/etc/os-release")
-	if err != nil {
-		return "linux"
-	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(l, "PRETTY_NAME="); ok {
-			return strings.Trim(v, `"`)
-		}
-	}
-	return "linux"
-}
-
-// heartbeat refreshes this node's key in the heartbeat bucket.
-func (a *Agent) heartbeat(ctx context.Context) {
-	tick := time.NewTicker(api.HeartbeatInterval)
-	defer tick.Stop()
-	// The control plane creates the bucket; a node may write its key but not
-	// create or reconfigure a bucket.
-	var kv jetstream.KeyValue
-	for {
-		var err error
-		if kv, err = a.log.JetStream().KeyValue(ctx, api.HeartbeatBucket); err == nil {
-			break
-		}
-		if ctx.Err() == nil {
-			a.logger.Debug("heartbeat bucket not there yet", "bucket", api.HeartbeatBucket, "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
-	for {
-		if _, err := kv.Put(ctx, a.cfg.NodeName, []byte(strconv.FormatInt(time.Now().UnixMilli(), 10))); err != nil && ctx.Err() == nil {
-			a.metrics.heartbeatFailed()
-			a.logger.Warn("heartbeat", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
 	}
 }
 

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/wake-run/wake/node/host/hosttest"
-	"github.com/wake-run/wake/node/teardown"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,6 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wake-run/wake/node/host/hosttest"
+	"github.com/wake-run/wake/node/teardown"
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"

@@ -7,10 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"path/filepath"
+
 	"github.com/wake-run/wake/node/cni"
 	"github.com/wake-run/wake/node/runtime"
 	crt "github.com/wake-run/wake/node/runtime/containerd"
-	"path/filepath"
 )
 
 // BenchmarkPodStartup measures apply -> Running for 50 pods, one after another,
