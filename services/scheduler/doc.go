@@ -7,13 +7,15 @@
 // (a PodInfo and a slice of NodeInfo) and the same inputs always give the same
 // binding. Fold (fold.go) is the projection's pure fold of Node and Pod events.
 //
-// The edges are service.go and metrics.go. The Service reads the projection,
-// keeps its nodes and pods in memory as NodeInfos (NewNodeInfo, SetNode, AddPod,
-// RemovePod, each O(1) in the size of the cluster), calls Scheduler.Schedule for
-// a pending pod and appends to the log either a binding (explained by
-// Result.Scores) or an unschedulable event (the FitError's message and per-node
-// statuses); it notes when a pod started waiting. Metrics registers and updates
-// the scheduler's Prometheus metrics.
+// The edges are the Service (service.go: its loop; cache.go: the node cache;
+// queue.go: the pending and parked pods; binding.go: the binding pipeline) and
+// metrics.go. The Service reads the projection, keeps its nodes and pods in
+// memory as NodeInfos (NewNodeInfo, SetNode, AddPod, RemovePod, each O(1) in the
+// size of the cluster), calls Scheduler.Schedule for a pending pod and appends
+// to the log either a binding (explained by Result.Scores) or an unschedulable
+// event (the FitError's message and per-node statuses); it notes when a pod
+// started waiting. Metrics registers and updates the scheduler's Prometheus
+// metrics.
 //
 // Scheduling is a pipeline in the shape of the Kubernetes scheduler framework:
 // filter plugins remove the nodes a pod cannot run on (NodeReady, TaintToleration,
