@@ -1,15 +1,12 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -141,8 +138,7 @@ func newAgentCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer ms.Close()
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
+			ctx := cmd.Context() // ends at SIGINT or SIGTERM (see Main)
 			fmt.Fprintf(g.out, "wake agent %s: node %q joining %s\n", Version, cfg.NodeName, servers)
 			if u := ms.URL(); u != "" {
 				fmt.Fprintf(g.out, "  metrics       %s\n", u)

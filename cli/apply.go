@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -140,7 +139,7 @@ func (g *globals) write(cmd *cobra.Command, ff *fileFlags, mode client.Mode) err
 	defer c.Close()
 	var errs []error
 	for i := range docs {
-		res, err := c.Write(context.Background(), &docs[i], mode)
+		res, err := c.Write(cmd.Context(), &docs[i], mode)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 
@@ -41,7 +40,7 @@ func newCreateCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			res, err := c.Write(context.Background(), &docs[0], client.ModeCreate)
+			res, err := c.Write(cmd.Context(), &docs[0], client.ModeCreate)
 			if err != nil {
 				return err
 			}

@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -52,8 +49,7 @@ on its own web address.`,
 			go func() { served <- srv.Serve(ln) }()
 			fmt.Fprintf(g.out, "dashboard of %s at http://%s/\n", c.NC.ConnectedUrlRedacted(), ln.Addr())
 			fmt.Fprintln(g.out, "Press Ctrl-C to stop.")
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
+			ctx := cmd.Context() // ends at SIGINT or SIGTERM (see Main)
 			select {
 			case <-ctx.Done():
 			case err := <-served:

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -57,7 +56,7 @@ func newDeleteCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			ctx := context.Background()
+			ctx := cmd.Context()
 			if len(ff.files) == 0 {
 				targets, err := parseTargets(args)
 				if err != nil {

@@ -32,7 +32,7 @@ func newDescribeCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			ctx := context.Background()
+			ctx := cmd.Context()
 			first := true
 			var errs []error
 			for _, t := range targets {

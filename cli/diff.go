@@ -54,7 +54,7 @@ with which command. A moment is a log sequence, an RFC 3339 time, or a duration 
 				return err
 			}
 			defer c.Close()
-			return diffObject(context.Background(), g, c, targets[0].kind, targets[0].names[0], from, to)
+			return diffObject(cmd.Context(), g, c, targets[0].kind, targets[0].names[0], from, to)
 		},
 	}
 	cmd.Flags().StringVar(&fromFlag, "from", "", "the earlier moment (required): a log sequence (1234), an RFC 3339 time or a duration ago (2h)")
@@ -127,7 +127,7 @@ func changesBetween(ctx context.Context, w, errOut io.Writer, c *client.Client, 
 		return err
 	}
 	defer cur.Close()
-	p := newEventPrinter(w, errOut, "", causeResolver(c), rejectionResolver(c))
+	p := newEventPrinter(w, errOut, "", causeResolver(ctx, c), rejectionResolver(ctx, c))
 	n := 0
 	for {
 		rec, err := cur.Next(ctx)

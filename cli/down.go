@@ -1,14 +1,11 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -60,8 +57,7 @@ wake process holds the data directory: that process would restart the pods.`,
 			if cfg.StateDir == "" {
 				cfg.StateDir = defaultStateDir(dataDir)
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
+			ctx := cmd.Context()
 			n, err := teardown.Run(ctx, cfg)
 			var inUse *teardown.InUseError
 			if errors.As(err, &inUse) {

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -50,7 +48,7 @@ is marked in the REJECTED column; --rejected lists only those.`,
   wake events --rejected -o wide
   wake events -f`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return g.events(&f) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return g.events(cmd.Context(), &f) },
 	}
 	cmd.Flags().StringVar(&f.forObj, "for", "", "only events of this object (TYPE/NAME)")
 	cmd.Flags().StringVar(&f.kind, "kind", "", "only events of objects of this type")
@@ -118,7 +116,7 @@ func (g *globals) eventFilter(f *eventsFlags) (string, error) {
 	return events.AllSubjects, nil
 }
 
-func (g *globals) events(f *eventsFlags) error {
+func (g *globals) events(ctx context.Context, f *eventsFlags) error {
 	switch f.output {
 	case "", "wide", "json":
 	default:
@@ -147,14 +145,15 @@ func (g *globals) events(f *eventsFlags) error {
 		return err
 	}
 	defer c.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 	cur, err := c.Log.Read(ctx, opts)
 	if err != nil {
 		return err
 	}
 	defer cur.Close()
-	p := newEventPrinter(g.out, g.errOut, f.output, causeResolver(c), rejectionResolver(c))
+	// The events read before an interrupt are still printed, their causes and
+	// rejections resolved: the resolvers outlive ctx's cancellation.
+	rctx := context.WithoutCancel(ctx)
+	p := newEventPrinter(g.out, g.errOut, f.output, causeResolver(rctx, c), rejectionResolver(rctx, c))
 	p.onlyRejected = f.rejected
 	for {
 		rec, err := cur.Next(ctx)
@@ -448,18 +447,18 @@ func (p *eventPrinter) flush() error {
 }
 
 // rejectionResolver asks the query service which events it rejected.
-func rejectionResolver(c *client.Client) func([]query.EventKey) ([]string, error) {
+func rejectionResolver(ctx context.Context, c *client.Client) func([]query.EventKey) ([]string, error) {
 	return func(keys []query.EventKey) ([]string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		return c.Query.Rejections(ctx, keys)
 	}
 }
 
 // causeResolver asks the query service for the sequences of event ids.
-func causeResolver(c *client.Client) func([]string) ([]uint64, error) {
+func causeResolver(ctx context.Context, c *client.Client) func([]string) ([]uint64, error) {
 	return func(ids []string) ([]uint64, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		return c.Query.Seqs(ctx, ids)
 	}

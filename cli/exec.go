@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -137,8 +135,7 @@ func newExecCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-			defer stop()
+			ctx := cmd.Context()
 			o.Namespace, o.Pod, o.Cmd = g.ns(), args[0], args[1:]
 			in := cmd.InOrStdin()
 			restore := func() {}

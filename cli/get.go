@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -88,7 +86,7 @@ func (g *globals) get(cmd *cobra.Command, args []string, f *getFlags) error {
 		}
 		return g.watch(cmd.Context(), c, targets[0].kind, ns, f, opts)
 	}
-	ctx := context.Background()
+	ctx := cmd.Context()
 	var objs []runtime.Object
 	var errs []error
 	named := false
@@ -152,9 +150,7 @@ func watchCount(targets []target) int {
 
 // watchObject prints one object, then a row for each of its changes, as
 // kubectl get TYPE NAME --watch does.
-func (g *globals) watchObject(parent context.Context, c *client.Client, k *object.Kind, name string, opts printer.Options) error {
-	ctx, stop := signal.NotifyContext(orBackground(parent), os.Interrupt)
-	defer stop()
+func (g *globals) watchObject(ctx context.Context, c *client.Client, k *object.Kind, name string, opts printer.Options) error {
 	return c.WatchObject(ctx, k, g.ns(), name, func(obj object.Object) error {
 		return printer.Print(g.out, []runtime.Object{obj}, opts)
 	}, func(typ string, obj object.Object) error {
@@ -167,9 +163,7 @@ func (g *globals) watchObject(parent context.Context, c *client.Client, k *objec
 	})
 }
 
-func (g *globals) watch(parent context.Context, c *client.Client, k *object.Kind, ns string, f *getFlags, opts printer.Options) error {
-	ctx, stop := signal.NotifyContext(orBackground(parent), os.Interrupt)
-	defer stop()
+func (g *globals) watch(ctx context.Context, c *client.Client, k *object.Kind, ns string, f *getFlags, opts printer.Options) error {
 	headerDone := false
 	return c.Watch(ctx, k, ns, f.selector, func(objs []object.Object) error {
 		var ros []runtime.Object
@@ -191,12 +185,4 @@ func (g *globals) watch(parent context.Context, c *client.Client, k *object.Kind
 		o.Now = time.Now()
 		return printer.Print(g.out, []runtime.Object{obj}, o)
 	})
-}
-
-// orBackground is ctx, or the background context when a command runs without one.
-func orBackground(ctx context.Context) context.Context {
-	if ctx == nil {
-		return context.Background()
-	}
-	return ctx
 }

@@ -34,9 +34,11 @@ func nodesFor(ctx context.Context, c *client.Client, node string) ([]string, err
 	return out, nil
 }
 
-func askNode(c *client.Client, subject string, data []byte) (api.ImageReply, error) {
+func askNode(ctx context.Context, c *client.Client, subject string, data []byte) (api.ImageReply, error) {
 	var r api.ImageReply
-	msg, err := c.NC.Request(subject, data, 5*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	msg, err := c.NC.RequestWithContext(ctx, subject, data)
 	if err != nil {
 		return r, fmt.Errorf("%s: %v", subject, err)
 	}
@@ -66,12 +68,12 @@ func newImageImportCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			nodes, err := nodesFor(context.Background(), c, node)
+			nodes, err := nodesFor(cmd.Context(), c, node)
 			if err != nil {
 				return err
 			}
 			for _, n := range nodes {
-				r, err := askNode(c, api.ImageImportSubject(n), data)
+				r, err := askNode(cmd.Context(), c, api.ImageImportSubject(n), data)
 				if err != nil {
 					return err
 				}
@@ -99,14 +101,14 @@ func newImageListCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			nodes, err := nodesFor(context.Background(), c, node)
+			nodes, err := nodesFor(cmd.Context(), c, node)
 			if err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(g.out, 6, 4, 3, ' ', 0)
 			fmt.Fprintln(tw, "NODE\tIMAGE\tDIGEST\tSIZE")
 			for _, n := range nodes {
-				r, err := askNode(c, api.ImageListSubject(n), nil)
+				r, err := askNode(cmd.Context(), c, api.ImageListSubject(n), nil)
 				if err != nil {
 					return err
 				}

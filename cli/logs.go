@@ -3,9 +3,6 @@ package cli
 import (
 	"context"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/wake-run/wake/services/client"
@@ -34,8 +31,7 @@ func newLogsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
+			ctx := cmd.Context()
 			o.Namespace, o.Pod = g.ns(), args[0]
 			return Logs(ctx, c, o, g.out)
 		},

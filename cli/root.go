@@ -3,11 +3,14 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -124,17 +127,31 @@ func (g *globals) ns() string {
 	return g.namespace
 }
 
-// Main runs the command line and returns the process exit code.
+// Main runs the command line and returns the process exit code. Signals are
+// handled here and nowhere else: the first SIGINT or SIGTERM ends the command's
+// context (cmd.Context()), so a long-running command stops gracefully and a
+// request in flight is abandoned; further signals are ignored until it returns.
 func Main(args []string) int {
-	root := NewRoot(os.Stdout, os.Stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runMain(ctx, args, os.Stdout, os.Stderr)
+}
+
+// runMain runs the command line with ctx as every command's context and returns
+// the process exit code.
+func runMain(ctx context.Context, args []string, out, errOut io.Writer) int {
+	root := NewRoot(out, errOut)
 	root.SetArgs(args)
-	if err := root.Execute(); err != nil {
+	if err := root.ExecuteContext(ctx); err != nil {
 		var ee *ExitError
 		if errors.As(err, &ee) {
-			fmt.Fprintf(os.Stderr, "command terminated with exit code %d\n", ee.Code)
+			fmt.Fprintf(errOut, "command terminated with exit code %d\n", ee.Code)
 			return ee.Code
 		}
-		fmt.Fprintln(os.Stderr, formatError(err))
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			return 130 // interrupted: what a shell reports for a command SIGINT ended
+		}
+		fmt.Fprintln(errOut, formatError(err))
 		return 1
 	}
 	return 0

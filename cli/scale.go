@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
@@ -32,7 +31,7 @@ func newScaleCmd(g *globals) *cobra.Command {
 					return errors.New("scale needs a name: TYPE NAME or TYPE/NAME")
 				}
 				for _, n := range t.names {
-					if err := c.Scale(context.Background(), t.kind, g.ns(), n, replicas); err != nil {
+					if err := c.Scale(cmd.Context(), t.kind, g.ns(), n, replicas); err != nil {
 						return err
 					}
 					fmt.Fprintf(g.out, "%s scaled\n", t.kind.Qualified(n))

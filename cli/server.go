@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -76,9 +74,8 @@ func newServerCmd(g *globals, use string) *cobra.Command {
 					return err
 				}
 			}
-			sigCtx, stopSignals := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stopSignals()
-			ctx, stop := context.WithCancel(sigCtx) // also ended when the server or the node fails
+			// cmd.Context() ends at the first SIGINT or SIGTERM (see Main).
+			ctx, stop := context.WithCancel(cmd.Context()) // also ended when the server or the node fails
 			defer stop()
 			start := time.Now()
 			srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: dataDir, Host: host, Port: port, Logger: logger, NodeGrace: nodeGrace, HTTPAddr: httpAddr,

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -55,7 +54,7 @@ func newSetCmd(g *globals) *cobra.Command {
 					return errors.New("set image needs a name: TYPE NAME or TYPE/NAME")
 				}
 				for _, n := range t.names {
-					if err := c.SetImage(context.Background(), t.kind, g.ns(), n, images); err != nil {
+					if err := c.SetImage(cmd.Context(), t.kind, g.ns(), n, images); err != nil {
 						return err
 					}
 					fmt.Fprintf(g.out, "%s image updated\n", t.kind.Qualified(n))

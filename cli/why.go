@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -47,7 +46,7 @@ its sequence, time, actor, type, object and reason, and its event id.`,
 			}
 			defer c.Close()
 			k, name := targets[0].kind, targets[0].names[0]
-			steps, note, err := c.Query.Why(context.Background(), k.Kind, g.ns(), name, at)
+			steps, note, err := c.Query.Why(cmd.Context(), k.Kind, g.ns(), name, at)
 			if err != nil {
 				return err
 			}
