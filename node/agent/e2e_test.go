@@ -93,6 +93,7 @@ func startClusterWith(t testing.TB, grace time.Duration, node, cidr, bridge stri
 	t.Cleanup(func() {
 		cl.stopAgent()
 		cl.removeAll(ctx)
+		cl.sweep(d.Socket)
 		d.Stop()
 		killShims(t, d.Socket)
 		teardown.RemoveNamespaceState(cl.cfg.Namespace)
@@ -100,6 +101,20 @@ func startClusterWith(t testing.TB, grace time.Duration, node, cidr, bridge stri
 	})
 	cl.startAgent()
 	return cl
+}
+
+// sweep removes whatever of the node's network removeAll left (a pod's CNI
+// rules, the bridge), as wake down does, so no test leaves rules on the
+// machine; it logs what it found, which is a leak worth chasing.
+func (cl *cluster) sweep(socket string) {
+	zero := time.Duration(0)
+	var said []string
+	n, err := teardown.Run(context.Background(), teardown.Config{StateDir: cl.cfg.StateDir, Socket: socket, Namespace: cl.cfg.Namespace,
+		Bridge: cl.cfg.Bridge, PodCIDR: cl.cfg.PodCIDR, GracePeriod: &zero,
+		Printf: func(f string, a ...any) { said = append(said, fmt.Sprintf(f, a...)) }})
+	if err != nil || n > 0 {
+		cl.t.Logf("after the test, wake down of node %s removed %d leftovers (err %v): %s", cl.cfg.NodeName, n, err, strings.Join(said, "; "))
+	}
 }
 
 // join starts a second agent, on the first one's containerd, with its own node
@@ -115,6 +130,7 @@ func (cl *cluster) join(node, cidr, bridge string) *cluster {
 	cl.t.Cleanup(func() {
 		other.stopAgent()
 		other.removeAll(context.Background())
+		other.sweep(other.socket)
 		teardown.RemoveNamespaceState(other.cfg.Namespace)
 		os.RemoveAll(state)
 	})
