@@ -24,6 +24,8 @@ import (
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/projections"
 	"github.com/wake-run/wake/services/reconcile"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -193,11 +195,34 @@ func (l *Log) Delete(ref events.Ref) *events.Event {
 // current version; it fails the test if the log refuses it.
 func (l *Log) User(typ string, ref events.Ref, payload any) *events.Event {
 	l.tb.Helper()
-	ev, err := events.New(typ, ref, User, payload)
+	return l.As(User, typ, ref, payload)
+}
+
+// Node is who Ready appends as.
+const Node = "system:node-agent"
+
+// Ready appends what node n reports of the pod ref once it runs ready: a status
+// event on the pod's facet in n's inbox.
+func (l *Log) Ready(ref events.Ref, n string) *events.Event {
+	l.tb.Helper()
+	status, err := json.Marshal(corev1.PodStatus{Phase: corev1.PodRunning, StartTime: &metav1.Time{Time: l.Now},
+		Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Time{Time: l.Now}}}})
 	if err != nil {
 		l.tb.Fatal(err)
 	}
-	ev.ID = fmt.Sprintf("user-%d", len(l.events)+1)
+	ref.Node = n
+	return l.As(Node, "pod."+object.Status, ref, &object.StatusChange{Status: status})
+}
+
+// As appends an event of type typ about ref by actor with payload, caused by
+// nothing, at ref's current version; it fails the test if the log refuses it.
+func (l *Log) As(actor, typ string, ref events.Ref, payload any) *events.Event {
+	l.tb.Helper()
+	ev, err := events.New(typ, ref, actor, payload)
+	if err != nil {
+		l.tb.Fatal(err)
+	}
+	ev.ID = fmt.Sprintf("%s-%d", strings.TrimPrefix(strings.TrimPrefix(actor, "user:"), "system:"), len(l.events)+1)
 	ev.Correlation = ev.ID
 	seq, err := l.Append(ev, l.Version(ref))
 	if err != nil {
@@ -319,6 +344,16 @@ func (c *Controller) round(all bool) []*events.Event {
 	c.l.tb.Helper()
 	plan := c.Decide(all)
 	c.decided, c.cursor, c.retry = true, uint64(len(c.l.events)), map[string]bool{}
+	return c.Append(plan)
+}
+
+// Append appends plan, each step at its guard, as the loop does after a round,
+// and returns the events the log stored; an id the log holds already stores
+// nothing. A refusal for the guard makes the step's owner be decided again next
+// round; any other refusal fails the test. Decide and a later Append act out a
+// controller appending what it decided from a state others have moved past.
+func (c *Controller) Append(plan []reconcile.Step) []*events.Event {
+	c.l.tb.Helper()
 	var out []*events.Event
 	for _, st := range plan {
 		before := len(c.l.events)
