@@ -144,8 +144,15 @@ func TestScriptDeletingAReplicaSetDeletesItsPods(t *testing.T) {
 		t.Fatalf("appended %q, want the 3 pods' deletions", l.Summary(got))
 	}
 	for _, ev := range got {
-		if ev.Type != "pod.deleting" || ev.Actor != gc.Actor || ev.Cause != deleted.ID {
-			t.Errorf("%s %s by %s caused by %s, want pod.deleting by the collector caused by %s", ev.Type, ev.Object, ev.Actor, ev.Cause, deleted.ID)
+		var d object.Deletion
+		_ = json.Unmarshal(ev.Payload, &d)
+		if ev.Type != "pod.deleting" || ev.Actor != gc.Actor || ev.Cause != deleted.ID || d.GracePeriodSeconds == nil || *d.GracePeriodSeconds != 7 {
+			t.Errorf("%s %s by %s caused by %s grace %v, want pod.deleting by the collector caused by %s, grace 7",
+				ev.Type, ev.Object, ev.Actor, ev.Cause, d.GracePeriodSeconds, deleted.ID)
 		}
+	}
+	// The controller made no new pods for the deleted ReplicaSet.
+	if n := len(reconciletest.OfType(l.Events(), "pod.created")); n != 3 {
+		t.Errorf("%d pods created, want 3", n)
 	}
 }
