@@ -26,10 +26,6 @@ var (
 	rsKind, _  = object.ByKind("ReplicaSet")
 )
 
-func startControlPlane(t *testing.T) (*controlplane.Server, *client.Client) {
-	return controlplanetest.Start(t, controlplane.Config{})
-}
-
 // startReplicaSets runs a ReplicaSet controller over a fresh projection.
 func startReplicaSets(t *testing.T, log *events.Log) {
 	controlplanetest.RunController(t, log, replicaset.Projection(), replicaset.New(log, controlplanetest.Discard))
@@ -39,8 +35,6 @@ func startReplicaSets(t *testing.T, log *events.Log) {
 func startGC(t *testing.T, log *events.Log) {
 	controlplanetest.RunController(t, log, gc.Projection(), gc.New(log, controlplanetest.Discard))
 }
-
-func write(t *testing.T, c *client.Client, manifest string) { controlplanetest.Apply(t, c, manifest) }
 
 // livePods are the pods of namespace default not being deleted, by name.
 func livePods(t *testing.T, c *client.Client) map[string]*corev1.Pod {
@@ -84,11 +78,11 @@ spec:
 var generated = regexp.MustCompile(`^web-[bcdfghjklmnpqrstvwxz2456789]{5}$`)
 
 func TestReplicaSetKeepsItsReplicas(t *testing.T) {
-	srv, c := startControlPlane(t)
+	srv, c := controlplanetest.Start(t, controlplane.Config{})
 	ctx := context.Background()
 	startReplicaSets(t, srv.Log())
 	startGC(t, srv.Log())
-	write(t, c, webRS)
+	controlplanetest.Apply(t, c, webRS)
 	st, err := c.Query.Get(ctx, rsKind, "default", "web")
 	if err != nil {
 		t.Fatal(err)
@@ -195,11 +189,11 @@ func countCreated(t *testing.T, log *events.Log) int {
 // still running) create each pod once: names and ids are deterministic and every
 // create is guarded.
 func TestTwoControllersCreateEachPodOnce(t *testing.T) {
-	srv, c := startControlPlane(t)
+	srv, c := controlplanetest.Start(t, controlplane.Config{})
 	for range 2 {
 		startReplicaSets(t, srv.Log())
 	}
-	write(t, c, strings.Replace(webRS, "replicas: 3", "replicas: 20", 1))
+	controlplanetest.Apply(t, c, strings.Replace(webRS, "replicas: 3", "replicas: 20", 1))
 	waitForPods(t, c, 20)
 	time.Sleep(500 * time.Millisecond)
 	if n := countCreated(t, srv.Log()); n != 20 || len(livePods(t, c)) != 20 {
