@@ -46,23 +46,6 @@ func startAll(t *testing.T, log *events.Log) {
 	controlplanetest.RunController(t, log, gc.Projection(), gc.New(log, controlplanetest.Discard))
 }
 
-// livePods are the pods of namespace default not being deleted, by name.
-func livePods(t *testing.T, c *client.Client) map[string]*corev1.Pod {
-	t.Helper()
-	objs, _, err := c.Query.List(context.Background(), podKind, "default", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]*corev1.Pod{}
-	for _, o := range objs {
-		if p := o.(*corev1.Pod); p.DeletionTimestamp == nil {
-			out[p.Name] = p
-		}
-	}
-	return out
-}
-
-// replicaSets are the ReplicaSets of namespace default, by name.
 func replicaSets(t *testing.T, c *client.Client) map[string]*appsv1.ReplicaSet {
 	t.Helper()
 	objs, _, err := c.Query.List(context.Background(), rsKind, "default", "")
@@ -82,7 +65,7 @@ func waitFor(t *testing.T, c *client.Client, n int, owner string) map[string]*co
 	t.Helper()
 	var pods map[string]*corev1.Pod
 	eventstest.Eventually(t, fmt.Sprintf("%d live pods of %q", n, owner), func() bool {
-		pods = livePods(t, c)
+		pods = controlplanetest.LivePods(t, c, "default")
 		ok := len(pods) == n
 		for _, p := range pods {
 			if ref := metav1.GetControllerOfNoCopy(p); owner != "" && (ref == nil || ref.Name != owner) {
@@ -173,14 +156,14 @@ func TestDeploymentCreatesScalesAndReplaces(t *testing.T) {
 	}
 
 	var victim string
-	for name := range livePods(t, c) {
+	for name := range controlplanetest.LivePods(t, c, "default") {
 		victim = name
 	}
 	if err := c.Delete(ctx, podKind, "default", victim); err != nil {
 		t.Fatal(err)
 	}
 	eventstest.Eventually(t, "a replacement", func() bool {
-		pods := livePods(t, c)
+		pods := controlplanetest.LivePods(t, c, "default")
 		_, old := pods[victim]
 		return len(pods) == 2 && !old
 	})
@@ -197,12 +180,14 @@ func checkWhoAndWhy(t *testing.T, log *events.Log) {
 	}
 }
 
-func maxReplicas(t *testing.T, log *events.Log, deploymentName string) int32 {
+// replicas replays the ReplicaSet events of evs whose names start with prefix
+// and returns each one's spec.replicas at the end and the largest sum of them
+// at any point.
+func replicas(t *testing.T, evs []*events.Event, prefix string) (final map[string]int32, most int32) {
 	t.Helper()
-	current := map[string]int32{}
-	var most int32
-	for _, ev := range eventstest.ReadAll(t, log, "ev.replicaset.default.*") {
-		if !strings.HasPrefix(ev.Object.Name, deploymentName+"-") {
+	final = map[string]int32{}
+	for _, ev := range evs {
+		if ev.Object.Kind != "ReplicaSet" || !strings.HasPrefix(ev.Object.Name, prefix) {
 			continue
 		}
 		switch ev.Type {
@@ -215,17 +200,17 @@ func maxReplicas(t *testing.T, log *events.Log, deploymentName string) int32 {
 			if err := json.Unmarshal(ch.Object, &rs); err != nil {
 				t.Fatal(err)
 			}
-			current[ev.Object.Name] = *rs.Spec.Replicas
+			final[ev.Object.Name] = *rs.Spec.Replicas
 		case "replicaset.deleted":
-			delete(current, ev.Object.Name)
+			delete(final, ev.Object.Name)
 		}
 		var sum int32
-		for _, n := range current {
+		for _, n := range final {
 			sum += n
 		}
 		most = max(most, sum)
 	}
-	return most
+	return final, most
 }
 
 func TestRollingUpdateHonoursMaxSurge(t *testing.T) {
@@ -236,7 +221,7 @@ func TestRollingUpdateHonoursMaxSurge(t *testing.T) {
 	const replace = "{type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 100%}}"
 	controlplanetest.Apply(t, c, deploymentManifest("web", "nginx:1.25", keep)+"---\n"+deploymentManifest("api", "nginx:1.25", replace))
 	webOld, apiOld := newestRS(t, c, "web"), newestRS(t, c, "api")
-	eventstest.Eventually(t, "6 pods", func() bool { return len(livePods(t, c)) == 6 })
+	eventstest.Eventually(t, "6 pods", func() bool { return len(controlplanetest.LivePods(t, c, "default")) == 6 })
 	controlplanetest.Apply(t, c, deploymentManifest("web", "nginx:1.26", keep)+"---\n"+deploymentManifest("api", "nginx:1.26", replace))
 	webNew, apiNew := newestRS(t, c, "web"), newestRS(t, c, "api")
 
@@ -259,13 +244,15 @@ func TestRollingUpdateHonoursMaxSurge(t *testing.T) {
 		t.Errorf("new web replicaset at %d, want 1 (maxSurge)", *rs.Spec.Replicas)
 	}
 	for _, name := range []string{"web", "api"} {
-		if most := maxReplicas(t, srv.Log(), name); most > 4 {
+		if _, most := replicas(t, eventstest.ReadAll(t, srv.Log(), "ev.replicaset.default.*"), name+"-"); most > 4 {
 			t.Errorf("%s: ReplicaSets summed to %d replicas, more than 3 + maxSurge 1", name, most)
 		}
 	}
 	checkWhoAndWhy(t, srv.Log())
 }
 
+// Controllers rebuilt on fresh projections, and two deployment controllers at
+// once, create each ReplicaSet and pod once.
 func TestRestartedControllersCreateNothingTwice(t *testing.T) {
 	srv, c := controlplanetest.Start(t, controlplane.Config{})
 	startDeployments(t, srv.Log()) // a second, concurrent one

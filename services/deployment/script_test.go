@@ -1,7 +1,6 @@
 package deployment_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -10,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/wake-run/wake/events"
-	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/services/deployment"
 	"github.com/wake-run/wake/services/gc"
 	"github.com/wake-run/wake/services/reconcile/reconciletest"
@@ -122,33 +120,6 @@ func readyAll(l *reconciletest.Log) (n int) {
 	return n
 }
 
-// replicas is each ReplicaSet's spec.replicas after every event of the log, and
-// the most their sum reached.
-func replicas(t *testing.T, l *reconciletest.Log) (final map[string]int32, most int32) {
-	t.Helper()
-	final = map[string]int32{}
-	for _, ev := range l.Events() {
-		if ev.Type != "replicaset.created" && ev.Type != "replicaset.updated" {
-			continue
-		}
-		var ch object.Change
-		var rs appsv1.ReplicaSet
-		if err := json.Unmarshal(ev.Payload, &ch); err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(ch.Object, &rs); err != nil {
-			t.Fatal(err)
-		}
-		final[ev.Object.Name] = *rs.Spec.Replicas
-		var sum int32
-		for _, n := range final {
-			sum += n
-		}
-		most = max(most, sum)
-	}
-	return final, most
-}
-
 // A rolling update with maxUnavailable 0 moves one pod at a time, each step
 // waiting until the new pod is ready, and never runs more than replicas +
 // maxSurge.
@@ -163,7 +134,7 @@ func TestScriptRollingUpdateWaitsForReadyPods(t *testing.T) {
 	l.Settle()
 	var steps []string
 	for range 10 {
-		final, _ := replicas(t, l)
+		final, _ := replicas(t, l.Events(), "web-")
 		steps = append(steps, fmt.Sprintf("old %d new %d", final["web-549cbb9bcd"], final["web-545f9c88f5"]))
 		if readyAll(l) == 0 {
 			break
@@ -178,7 +149,7 @@ func TestScriptRollingUpdateWaitsForReadyPods(t *testing.T) {
 	if !slices.Equal(steps, want) {
 		t.Errorf("rollout steps %q, want %q", steps, want)
 	}
-	if _, most := replicas(t, l); most > 4 {
+	if _, most := replicas(t, l.Events(), "web-"); most > 4 {
 		t.Errorf("ReplicaSets summed to %d replicas, more than 3 + maxSurge 1", most)
 	}
 }

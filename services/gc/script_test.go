@@ -20,28 +20,8 @@ func TestScriptCollectsDependentsOnceEveryOwnerIsGone(t *testing.T) {
 	l.Apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: owner}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\n")
 	uid := func(name string) string { return string(l.Get(cm(name)).Object.GetUID()) }
 	owner, other := uid("owner"), uid("other")
-	l.Apply(fmt.Sprintf(`apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: child
-  %s
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: shared
-  %s
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: worker
-  %s
-spec:
-  terminationGracePeriodSeconds: 3
-  containers: [{name: c, image: busybox:1.36}]
-`, ownedBy(owner), ownedBy(owner, other), ownedBy(owner)))
-	l.Apply(fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: grandchild\n  %s\n", ownedBy(uid("child"))))
+	l.Apply(dependents(owner, other))
+	l.Apply(fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: grandchild\n  %s\n", indent(ownedBy(uid("child")))))
 	if got := l.Settle(); len(got) != 0 {
 		t.Fatalf("with every owner live the collector appended %q", l.Summary(got))
 	}

@@ -36,27 +36,11 @@ func startGC(t *testing.T, log *events.Log) {
 	controlplanetest.RunController(t, log, gc.Projection(), gc.New(log, controlplanetest.Discard))
 }
 
-// livePods are the pods of namespace default not being deleted, by name.
-func livePods(t *testing.T, c *client.Client) map[string]*corev1.Pod {
-	t.Helper()
-	objs, _, err := c.Query.List(context.Background(), podKind, "default", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]*corev1.Pod{}
-	for _, o := range objs {
-		if p := o.(*corev1.Pod); p.DeletionTimestamp == nil {
-			out[p.Name] = p
-		}
-	}
-	return out
-}
-
 func waitForPods(t *testing.T, c *client.Client, n int) map[string]*corev1.Pod {
 	t.Helper()
 	var pods map[string]*corev1.Pod
 	eventstest.Eventually(t, fmt.Sprintf("%d live pods", n), func() bool {
-		pods = livePods(t, c)
+		pods = controlplanetest.LivePods(t, c, "default")
 		return len(pods) == n
 	})
 	return pods
@@ -144,14 +128,14 @@ func TestReplicaSetKeepsItsReplicas(t *testing.T) {
 
 	// A deleted pod is replaced.
 	var victim string
-	for name := range livePods(t, c) {
+	for name := range controlplanetest.LivePods(t, c, "default") {
 		victim = name
 	}
 	if err := c.Delete(ctx, podKind, "default", victim); err != nil {
 		t.Fatal(err)
 	}
 	eventstest.Eventually(t, "replacement", func() bool {
-		pods := livePods(t, c)
+		pods := controlplanetest.LivePods(t, c, "default")
 		_, old := pods[victim]
 		return len(pods) == 2 && !old
 	})
@@ -170,8 +154,8 @@ func TestReplicaSetKeepsItsReplicas(t *testing.T) {
 	// A controller rebuilt from the log on a fresh projection creates nothing more.
 	startReplicaSets(t, srv.Log())
 	time.Sleep(1500 * time.Millisecond)
-	if n := countCreated(t, srv.Log()); n != createdBefore || len(livePods(t, c)) != 2 {
-		t.Errorf("after a rebuild: %d pods created (was %d), %d live", n, createdBefore, len(livePods(t, c)))
+	if n := countCreated(t, srv.Log()); n != createdBefore || len(controlplanetest.LivePods(t, c, "default")) != 2 {
+		t.Errorf("after a rebuild: %d pods created (was %d), %d live", n, createdBefore, len(controlplanetest.LivePods(t, c, "default")))
 	}
 }
 
@@ -196,7 +180,7 @@ func TestTwoControllersCreateEachPodOnce(t *testing.T) {
 	controlplanetest.Apply(t, c, strings.Replace(webRS, "replicas: 3", "replicas: 20", 1))
 	waitForPods(t, c, 20)
 	time.Sleep(500 * time.Millisecond)
-	if n := countCreated(t, srv.Log()); n != 20 || len(livePods(t, c)) != 20 {
-		t.Errorf("%d pods created, %d live; want 20", n, len(livePods(t, c)))
+	if n := countCreated(t, srv.Log()); n != 20 || len(controlplanetest.LivePods(t, c, "default")) != 20 {
+		t.Errorf("%d pods created, %d live; want 20", n, len(controlplanetest.LivePods(t, c, "default")))
 	}
 }
