@@ -245,6 +245,8 @@ type Controller struct {
 	cursor  uint64 // the log's sequence the last round decided at
 	decided bool   // a round has run: the next is not the first
 	retry   map[string]bool
+	// conflicts counts the appends the log refused for their guard.
+	conflicts int
 }
 
 // Attach adds a controller with projection p and decision decide; allOwners is
@@ -361,6 +363,7 @@ func (c *Controller) Append(plan []reconcile.Step) []*events.Event {
 		switch {
 		case errors.Is(err, events.ErrConflict):
 			c.retry[st.Owner] = true
+			c.conflicts++
 		case err != nil:
 			c.l.tb.Fatalf("%s: %v", c.name, err)
 		case len(c.l.events) > before:
@@ -375,21 +378,26 @@ func (c *Controller) Append(plan []reconcile.Step) []*events.Event {
 const MaxRounds = 100
 
 // Settle runs rounds of every controller, in the order attached, until a pass
-// appends nothing, and returns what they appended in order.
+// appends nothing and has no append refused for its guard, and returns what
+// they appended in order. Controllers that never get there (a guard that can
+// never hold retried for ever) fail the test.
 func (l *Log) Settle() []*events.Event {
 	l.tb.Helper()
 	var out []*events.Event
 	for range MaxRounds {
 		var pass []*events.Event
+		conflicts := 0
 		for _, c := range l.ctls {
+			before := c.conflicts
 			pass = append(pass, c.Round()...)
+			conflicts += c.conflicts - before
 		}
-		if len(pass) == 0 {
+		if len(pass) == 0 && conflicts == 0 {
 			return out
 		}
 		out = append(out, pass...)
 	}
-	l.tb.Fatalf("controllers still appending after %d rounds; the last: %q", MaxRounds, l.Summary(out[max(0, len(out)-5):]))
+	l.tb.Fatalf("controllers not quiet after %d rounds (appending or conflicting); the last appended: %q", MaxRounds, l.Summary(out[max(0, len(out)-5):]))
 	return nil
 }
 

@@ -3,7 +3,10 @@ package reconciletest
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,5 +159,39 @@ func TestAConflictedOwnerIsDecidedAgain(t *testing.T) {
 	}
 	if got := c.Round(); len(got) != 0 {
 		t.Errorf("the retried owner, labelled, appended %q", l.Summary(got))
+	}
+}
+
+// stuck is a helper test whose controller names a guard that never holds.
+type stuck struct {
+	testing.TB
+	failed string
+}
+
+func (s *stuck) Fatalf(format string, args ...any) {
+	s.failed = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+func TestSettleFailsAControllerThatConflictsForEver(t *testing.T) {
+	p, _ := labeller(false)
+	k, _ := object.ByKind("ConfigMap")
+	never := func(projections.Reader, []string, time.Time) ([]reconcile.Step, error) {
+		ref := events.Ref{Kind: "ConfigMap", Namespace: "default", Name: "a"}
+		a := reconcile.NewAction("stale", events.Event{}, object.EventType(k, object.Deleted), ref, 99, "", &object.Deletion{})
+		return []reconcile.Step{{Owner: "default/a", Action: a}}, nil
+	}
+	s := &stuck{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l := NewLog(s)
+		l.Apply(configMap)
+		l.Attach(p, never, []byte("o\x00"))
+		l.Settle()
+	}()
+	<-done
+	if !strings.Contains(s.failed, "not quiet") {
+		t.Errorf("Settle of a controller conflicting for ever: failure %q", s.failed)
 	}
 }
