@@ -8,7 +8,15 @@
 // are appended, and Round runs its decision as its reconcile loop would: for the
 // owners touched since the round before and those whose appends conflicted (every
 // owner on the first round and on RoundAll), appending each step at its guard.
-// Settle runs rounds of every controller until none appends anything.
+// Settle runs rounds of every controller until none appends or conflicts.
+//
+// A controller package offers its loop's parts as Decision (projection,
+// decision, prefix of every owner), so a script reads:
+//
+//	l := reconciletest.NewLog(t)
+//	l.Attach(replicaset.Decision())
+//	l.Apply(manifest)
+//	got := l.Settle() // l.Summary(got): "pod.created Pod/default/web-x @0", ...
 package reconciletest
 
 import (
