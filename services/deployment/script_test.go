@@ -79,6 +79,17 @@ func TestScriptDeploymentCreatesItsReplicaSet(t *testing.T) {
 	if s := d.Status; s.Replicas != 3 || s.UpdatedReplicas != 3 || s.ObservedGeneration != 1 || s.UnavailableReplicas != 3 {
 		t.Errorf("deployment status %+v", s)
 	}
+
+	// Scaling the Deployment scales its ReplicaSet, which creates the pods.
+	l.Apply(strings.Replace(deploymentManifest("web", "nginx:1.25", "{}"), "replicas: 3", "replicas: 5", 1))
+	expect(t, l, l.Settle(),
+		"replicaset.updated ReplicaSet/default/web-549cbb9bcd @8",
+		"deployment.status Deployment/default/web @10",
+		"pod.created Pod/default/web-549cbb9bcd-* @0",
+		"pod.created Pod/default/web-549cbb9bcd-* @0",
+		"replicaset.status ReplicaSet/default/web-549cbb9bcd @11",
+		"replicaset.status ReplicaSet/default/web-549cbb9bcd @15",
+		"deployment.status Deployment/default/web @12")
 }
 
 func TestScriptRecreateScalesDownBeforeCreating(t *testing.T) {
