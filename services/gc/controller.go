@@ -27,11 +27,19 @@ func WithResync(full, tick time.Duration) Option {
 	return func(c *Controller) { c.SetResync(full, tick) }
 }
 
+// Decision is the controller without its loop: its projection, what a round
+// decides for the owners given, and the key prefix of every owner in the
+// projection. New runs it; reconciletest runs it as a script without NATS.
+func Decision() (projections.Projection, reconcile.DecideFunc, []byte) {
+	return Projection(), decideRound, []byte("g\x00")
+}
+
 // New returns a controller; pass Notify to the runner with
 // projections.WithAfterCommit, then Attach the runner.
 func New(log *events.Log, logger *slog.Logger, opts ...Option) *Controller {
+	p, decide, all := Decision()
 	c := &Controller{reconcile.New(reconcile.Config{Name: "garbage collector", Log: log, Logger: logger,
-		Subjects: Projection().Subjects, AllOwners: []byte("g\x00"), Decide: decideRound})}
+		Subjects: p.Subjects, AllOwners: all, Decide: decide})}
 	for _, o := range opts {
 		o(c)
 	}

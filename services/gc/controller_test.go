@@ -52,14 +52,10 @@ func ownedBy(owners ...string) string {
 	return out
 }
 
-func TestDependentsFollowTheirOwners(t *testing.T) {
-	srv, c := controlplanetest.Start(t, controlplane.Config{})
-	ctx := context.Background()
-	log := srv.Log()
-	controlplanetest.RunController(t, log, gc.Projection(), gc.New(log, discard))
-	controlplanetest.Apply(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: owner}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: bystander}\n")
-	owner, other := uidOf(t, c, "owner"), uidOf(t, c, "other")
-	controlplanetest.Apply(t, c, fmt.Sprintf(`apiVersion: v1
+// dependents are child and worker owned by owner, and shared owned by owner
+// and other.
+func dependents(owner, other string) string {
+	return fmt.Sprintf(`apiVersion: v1
 kind: ConfigMap
 metadata:
   name: child
@@ -79,7 +75,17 @@ metadata:
 spec:
   terminationGracePeriodSeconds: 3
   containers: [{name: w, image: busybox:1.36}]
-`, indent(ownedBy(owner)), indent(ownedBy(owner, other)), indent(ownedBy(owner))))
+`, indent(ownedBy(owner)), indent(ownedBy(owner, other)), indent(ownedBy(owner)))
+}
+
+func TestDependentsFollowTheirOwners(t *testing.T) {
+	srv, c := controlplanetest.Start(t, controlplane.Config{})
+	ctx := context.Background()
+	log := srv.Log()
+	controlplanetest.RunController(t, log, gc.Projection(), gc.New(log, discard))
+	controlplanetest.Apply(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: owner}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: bystander}\n")
+	owner, other := uidOf(t, c, "owner"), uidOf(t, c, "other")
+	controlplanetest.Apply(t, c, dependents(owner, other))
 
 	if err := c.Delete(ctx, cmKind, "default", "owner"); err != nil {
 		t.Fatal(err)

@@ -26,11 +26,19 @@ func WithResync(full, tick time.Duration) Option {
 	return func(c *Controller) { c.SetResync(full, tick) }
 }
 
+// Decision is the controller without its loop: its projection, what a round
+// decides for the owners given, and the key prefix of every owner in the
+// projection. New runs it; reconciletest runs it as a script without NATS.
+func Decision() (projections.Projection, reconcile.DecideFunc, []byte) {
+	return Projection(), kit.Round(decide), kit.AllOwners()
+}
+
 // New returns a controller; pass Notify to the runner with
 // projections.WithAfterCommit, then Attach the runner.
 func New(log *events.Log, logger *slog.Logger, opts ...Option) *Controller {
+	p, decide, all := Decision()
 	c := &Controller{reconcile.New(reconcile.Config{Name: "replicaset controller", Log: log, Logger: logger,
-		Subjects: Projection().Subjects, AllOwners: kit.AllOwners(), Decide: kit.Round(decide)})}
+		Subjects: p.Subjects, AllOwners: all, Decide: decide})}
 	for _, o := range opts {
 		o(c)
 	}

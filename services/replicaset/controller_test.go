@@ -3,21 +3,18 @@ package replicaset_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
-	"log/slog"
-	"path/filepath"
+	"fmt"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wake-run/wake/events"
+	"github.com/wake-run/wake/events/eventstest"
 	"github.com/wake-run/wake/events/object"
-	"github.com/wake-run/wake/projections"
 	"github.com/wake-run/wake/services/client"
 	"github.com/wake-run/wake/services/controlplane"
+	"github.com/wake-run/wake/services/controlplane/controlplanetest"
 	"github.com/wake-run/wake/services/gc"
 	"github.com/wake-run/wake/services/replicaset"
 	appsv1 "k8s.io/api/apps/v1"
@@ -25,166 +22,26 @@ import (
 )
 
 var (
-	discard    = slog.New(slog.NewTextHandler(io.Discard, nil))
 	podKind, _ = object.ByKind("Pod")
 	rsKind, _  = object.ByKind("ReplicaSet")
 )
 
-func startControlPlane(t *testing.T) (*controlplane.Server, *client.Client) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: t.TempDir(), Port: -1, Logger: discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	c, err := client.Connect(srv.ClientURL(), srv.AdminCredentials())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	c.Actor = "user:alice"
-	return srv, c
-}
-
-// running is a controller started by a test, with its own projection.
-type running struct {
-	stop func()
-}
-
-// startReplicaSets runs a ReplicaSet controller over a fresh projection in dir.
-func startReplicaSets(t *testing.T, log *events.Log, dir string) *running {
-	t.Helper()
-	ctl := replicaset.New(log, discard)
-	r, err := projections.Open(dir, replicaset.Projection(), log, projections.WithLogger(discard), projections.WithAfterCommit(ctl.Notify))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctl.Attach(r)
-	return run(t, r, ctl.Run)
+// startReplicaSets runs a ReplicaSet controller over a fresh projection.
+func startReplicaSets(t *testing.T, log *events.Log) {
+	controlplanetest.RunController(t, log, replicaset.Projection(), replicaset.New(log, controlplanetest.Discard))
 }
 
 // startGC runs a garbage collector over a fresh projection.
-func startGC(t *testing.T, log *events.Log) *running {
-	t.Helper()
-	ctl := gc.New(log, discard)
-	r, err := projections.Open(filepath.Join(t.TempDir(), "gc"), gc.Projection(), log, projections.WithLogger(discard), projections.WithAfterCommit(ctl.Notify))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctl.Attach(r)
-	return run(t, r, ctl.Run)
-}
-
-func run(t *testing.T, r *projections.Runner, controller func(context.Context)) *running {
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		if err := r.Run(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		controller(ctx)
-	}()
-	var once sync.Once
-	rn := &running{stop: func() {
-		once.Do(func() {
-			cancel()
-			wg.Wait()
-			_ = r.Close()
-		})
-	}}
-	t.Cleanup(rn.stop)
-	return rn
-}
-
-// write applies every document of manifest.
-func write(t *testing.T, c *client.Client, manifest string) {
-	t.Helper()
-	docs, err := object.Decode("test.yaml", []byte(manifest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.SetNamespace(docs, "", false); err != nil {
-		t.Fatal(err)
-	}
-	for i := range docs {
-		if _, err := c.Write(context.Background(), &docs[i], client.ModeApply); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// readAll returns every event of the log on subject.
-func readAll(t *testing.T, log *events.Log, subject string) []*events.Event {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cur, err := log.Read(ctx, events.ReadOptions{Subjects: []string{subject}, Bounded: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cur.Close()
-	var out []*events.Event
-	for {
-		rec, err := cur.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		ev, err := rec.Decode()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, ev)
-	}
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still %s after 20s", what, state)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
-// livePods are the pods of namespace default not being deleted, by name.
-func livePods(t *testing.T, c *client.Client) map[string]*corev1.Pod {
-	t.Helper()
-	objs, _, err := c.Query.List(context.Background(), podKind, "default", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]*corev1.Pod{}
-	for _, o := range objs {
-		if p := o.(*corev1.Pod); p.DeletionTimestamp == nil {
-			out[p.Name] = p
-		}
-	}
-	return out
+func startGC(t *testing.T, log *events.Log) {
+	controlplanetest.RunController(t, log, gc.Projection(), gc.New(log, controlplanetest.Discard))
 }
 
 func waitForPods(t *testing.T, c *client.Client, n int) map[string]*corev1.Pod {
 	t.Helper()
 	var pods map[string]*corev1.Pod
-	eventually(t, "live pods", func() (bool, string) {
-		pods = livePods(t, c)
-		return len(pods) == n, strings.Repeat("|", len(pods))
+	eventstest.Eventually(t, fmt.Sprintf("%d live pods", n), func() bool {
+		pods = controlplanetest.LivePods(t, c, "default")
+		return len(pods) == n
 	})
 	return pods
 }
@@ -205,11 +62,11 @@ spec:
 var generated = regexp.MustCompile(`^web-[bcdfghjklmnpqrstvwxz2456789]{5}$`)
 
 func TestReplicaSetKeepsItsReplicas(t *testing.T) {
-	srv, c := startControlPlane(t)
+	srv, c := controlplanetest.Start(t, controlplane.Config{})
 	ctx := context.Background()
-	startReplicaSets(t, srv.Log(), filepath.Join(t.TempDir(), "rs"))
+	startReplicaSets(t, srv.Log())
 	startGC(t, srv.Log())
-	write(t, c, webRS)
+	controlplanetest.Apply(t, c, webRS)
 	st, err := c.Query.Get(ctx, rsKind, "default", "web")
 	if err != nil {
 		t.Fatal(err)
@@ -227,13 +84,13 @@ func TestReplicaSetKeepsItsReplicas(t *testing.T) {
 			t.Errorf("pod %s: labels %v uid %q", name, p.Labels, p.UID)
 		}
 	}
-	eventually(t, "replicaset status", func() (bool, string) {
+	eventstest.Eventually(t, "replicaset status", func() bool {
 		st, err := c.Query.Get(ctx, rsKind, "default", "web")
 		if err != nil {
 			t.Fatal(err)
 		}
 		s := st.Object.(*appsv1.ReplicaSet).Status
-		return s.Replicas == 3 && s.FullyLabeledReplicas == 3 && s.ObservedGeneration == 1, "different"
+		return s.Replicas == 3 && s.FullyLabeledReplicas == 3 && s.ObservedGeneration == 1
 	})
 
 	if err := c.Scale(ctx, rsKind, "default", "web", 5); err != nil {
@@ -244,7 +101,7 @@ func TestReplicaSetKeepsItsReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitForPods(t, c, 2)
-	rsEvents := readAll(t, srv.Log(), events.Ref{Kind: "ReplicaSet", Namespace: "default", Name: "web"}.Subject())
+	rsEvents := eventstest.ReadAll(t, srv.Log(), events.Ref{Kind: "ReplicaSet", Namespace: "default", Name: "web"}.Subject())
 	var scaleDown *events.Event
 	for _, ev := range rsEvents {
 		if ev.Type == "replicaset.updated" {
@@ -252,7 +109,7 @@ func TestReplicaSetKeepsItsReplicas(t *testing.T) {
 		}
 	}
 	var deletings int
-	for _, ev := range readAll(t, srv.Log(), "ev.pod.default.*") {
+	for _, ev := range eventstest.ReadAll(t, srv.Log(), "ev.pod.default.*") {
 		if ev.Type != "pod.deleting" {
 			continue
 		}
@@ -271,21 +128,21 @@ func TestReplicaSetKeepsItsReplicas(t *testing.T) {
 
 	// A deleted pod is replaced.
 	var victim string
-	for name := range livePods(t, c) {
+	for name := range controlplanetest.LivePods(t, c, "default") {
 		victim = name
 	}
 	if err := c.Delete(ctx, podKind, "default", victim); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "replacement", func() (bool, string) {
-		pods := livePods(t, c)
+	eventstest.Eventually(t, "replacement", func() bool {
+		pods := controlplanetest.LivePods(t, c, "default")
 		_, old := pods[victim]
-		return len(pods) == 2 && !old, "waiting"
+		return len(pods) == 2 && !old
 	})
 	createdBefore := countCreated(t, srv.Log())
 
 	// Every event the controller appended says who and why.
-	for _, ev := range readAll(t, srv.Log(), "ev.>") {
+	for _, ev := range eventstest.ReadAll(t, srv.Log(), "ev.>") {
 		if ev.Actor == replicaset.Actor && (ev.Cause == "" || ev.Correlation == "") {
 			t.Errorf("%s %s without cause or correlation", ev.Type, ev.Object)
 		}
@@ -295,16 +152,16 @@ func TestReplicaSetKeepsItsReplicas(t *testing.T) {
 	}
 
 	// A controller rebuilt from the log on a fresh projection creates nothing more.
-	startReplicaSets(t, srv.Log(), filepath.Join(t.TempDir(), "rs-again"))
+	startReplicaSets(t, srv.Log())
 	time.Sleep(1500 * time.Millisecond)
-	if n := countCreated(t, srv.Log()); n != createdBefore || len(livePods(t, c)) != 2 {
-		t.Errorf("after a rebuild: %d pods created (was %d), %d live", n, createdBefore, len(livePods(t, c)))
+	if n := countCreated(t, srv.Log()); n != createdBefore || len(controlplanetest.LivePods(t, c, "default")) != 2 {
+		t.Errorf("after a rebuild: %d pods created (was %d), %d live", n, createdBefore, len(controlplanetest.LivePods(t, c, "default")))
 	}
 }
 
 func countCreated(t *testing.T, log *events.Log) int {
 	n := 0
-	for _, ev := range readAll(t, log, "ev.pod.default.*") {
+	for _, ev := range eventstest.ReadAll(t, log, "ev.pod.default.*") {
 		if ev.Type == "pod.created" {
 			n++
 		}
@@ -316,43 +173,14 @@ func countCreated(t *testing.T, log *events.Log) int {
 // still running) create each pod once: names and ids are deterministic and every
 // create is guarded.
 func TestTwoControllersCreateEachPodOnce(t *testing.T) {
-	srv, c := startControlPlane(t)
-	for i := range 2 {
-		startReplicaSets(t, srv.Log(), filepath.Join(t.TempDir(), "rs", string(rune('a'+i))))
+	srv, c := controlplanetest.Start(t, controlplane.Config{})
+	for range 2 {
+		startReplicaSets(t, srv.Log())
 	}
-	write(t, c, strings.Replace(webRS, "replicas: 3", "replicas: 20", 1))
+	controlplanetest.Apply(t, c, strings.Replace(webRS, "replicas: 3", "replicas: 20", 1))
 	waitForPods(t, c, 20)
 	time.Sleep(500 * time.Millisecond)
-	if n := countCreated(t, srv.Log()); n != 20 || len(livePods(t, c)) != 20 {
-		t.Errorf("%d pods created, %d live; want 20", n, len(livePods(t, c)))
-	}
-}
-
-func TestDeletingAReplicaSetDeletesItsPods(t *testing.T) {
-	srv, c := startControlPlane(t)
-	ctx := context.Background()
-	startReplicaSets(t, srv.Log(), filepath.Join(t.TempDir(), "rs"))
-	startGC(t, srv.Log())
-	write(t, c, webRS)
-	waitForPods(t, c, 3)
-	if err := c.Delete(ctx, rsKind, "default", "web"); err != nil {
-		t.Fatal(err)
-	}
-	waitForPods(t, c, 0)
-	rsDeleted := readAll(t, srv.Log(), events.Ref{Kind: "ReplicaSet", Namespace: "default", Name: "web"}.Subject())
-	cause := rsDeleted[len(rsDeleted)-1]
-	for _, ev := range readAll(t, srv.Log(), "ev.pod.default.*") {
-		if ev.Type != "pod.deleting" {
-			continue
-		}
-		var d object.Deletion
-		_ = json.Unmarshal(ev.Payload, &d)
-		if ev.Actor != gc.Actor || ev.Cause != cause.ID || d.GracePeriodSeconds == nil || *d.GracePeriodSeconds != 7 {
-			t.Errorf("%s %s: actor %q cause %q grace %v, want the collector, %s, 7", ev.Type, ev.Object, ev.Actor, ev.Cause, d.GracePeriodSeconds, cause.ID)
-		}
-	}
-	// The controller made no new pods for the deleted ReplicaSet.
-	if n := countCreated(t, srv.Log()); n != 3 {
-		t.Errorf("%d pods created, want 3", n)
+	if n := countCreated(t, srv.Log()); n != 20 || len(controlplanetest.LivePods(t, c, "default")) != 20 {
+		t.Errorf("%d pods created, %d live; want 20", n, len(controlplanetest.LivePods(t, c, "default")))
 	}
 }
