@@ -32,7 +32,9 @@ func versions() projections.Projection {
 		}}
 }
 
-func configMap(name string) events.Ref { return events.Ref{Kind: "ConfigMap", Namespace: "shop", Name: name} }
+func configMap(name string) events.Ref {
+	return events.Ref{Kind: "ConfigMap", Namespace: "shop", Name: name}
+}
 
 func appendConfigMap(t *testing.T, log *events.Log, name string) uint64 {
 	t.Helper()
