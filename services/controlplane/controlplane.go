@@ -51,7 +51,7 @@ type Config struct {
 	// events a person's commands append.
 	NoWorkloadControllers bool
 	// NodeGrace is how long a node may go without heartbeats before it is marked
-	// NotReady and its pods are evicted (default 20s).
+	// NotReady and its pods are evicted (default nodelifecycle.DefaultGrace, 20s).
 	NodeGrace time.Duration
 	// HTTPAddr is where the dashboard and /metrics are served (default
 	// DefaultHTTPAddr, or a free port when Port is -1; "127.0.0.1:0" picks a free
@@ -192,15 +192,6 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	census.Attach(qr)
 	s.spawn(func() { census.Run(runCtx) })
 
-	nsCtl := namespace.New(s.log, cfg.Logger.With("service", "namespace-controller"))
-	nsCtl.Instrument(s.metrics.reconcile)
-	nr, err := project(namespace.Projection(), projections.WithAfterCommit(nsCtl.Notify))
-	if err != nil {
-		return nil, err
-	}
-	nsCtl.Attach(nr)
-	s.spawn(func() { nsCtl.Run(runCtx) })
-
 	kek, err := secrets.LoadKEK(filepath.Join(cfg.DataDir, "keys"))
 	if err != nil {
 		return nil, err
@@ -209,79 +200,41 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	shredder := secrets.NewShredder(keyring, cfg.Logger.With("service", "secret-shredder"))
-	shredder.Instrument(s.metrics.reconcile)
-	sr, err := project(secrets.Projection(), projections.WithAfterCommit(shredder.Notify))
-	if err != nil {
-		return nil, err
-	}
-	shredder.Attach(sr)
-	s.spawn(func() { shredder.Run(runCtx) })
 	sealSub, err := secrets.Serve(s.nc, keyring)
 	if err != nil {
 		return nil, err
 	}
 	s.subs = append(s.subs, sealSub)
 
-	sched := scheduler.NewService(s.log, cfg.Logger.With("service", "scheduler"))
-	sched.Instrument(s.metrics.scheduler)
-	schr, err := project(scheduler.Projection(), projections.WithTouched(sched.Touched))
-	if err != nil {
-		return nil, err
-	}
-	sched.Attach(schr)
-	s.spawn(func() {
-		if err := sched.Run(runCtx); err != nil {
-			cfg.Logger.Error("scheduler stopped", "err", err)
+	// Every reactor: its projection and the controller that reads it, started
+	// the same way. Workload reactors are left out with NoWorkloadControllers.
+	as := func(service string) *slog.Logger { return cfg.Logger.With("service", service) }
+	for _, w := range []struct {
+		p        projections.Projection
+		ctl      reactor
+		workload bool
+	}{
+		{namespace.Projection(), namespace.New(s.log, as("namespace-controller")), false},
+		{secrets.Projection(), secrets.NewShredder(s.log, as("secret-shredder"), keyring), false},
+		{scheduler.Projection(), &schedulerReactor{scheduler.NewService(s.log, as("scheduler")), s.metrics.scheduler, as("scheduler")}, false},
+		{replicaset.Projection(), replicaset.New(s.log, as("replicaset-controller")), true},
+		{deployment.Projection(), deployment.New(s.log, as("deployment-controller")), true},
+		{gc.Projection(), gc.New(s.log, as("garbage-collector")), true},
+		{podgc.Projection(), podgc.New(s.log, as("pod-garbage-collector"), podgc.WithTerminatedThreshold(cfg.TerminatedPodGCThreshold)), true},
+		{nodelifecycle.Projection(), nodelifecycle.New(s.log, as("node-lifecycle"), nodelifecycle.WithGrace(cfg.NodeGrace)), false},
+		{dispatch.Projection(), dispatch.New(s.log, as("dispatcher")), false},
+	} {
+		if w.workload && cfg.NoWorkloadControllers {
+			continue
 		}
-	})
-
-	if !cfg.NoWorkloadControllers {
-		for _, w := range []struct {
-			p   projections.Projection
-			ctl interface {
-				Notify(uint64)
-				Attach(*projections.Runner)
-				Instrument(*reconcile.Metrics)
-				Run(context.Context)
-			}
-		}{
-			{replicaset.Projection(), replicaset.New(s.log, cfg.Logger.With("service", "replicaset-controller"))},
-			{deployment.Projection(), deployment.New(s.log, cfg.Logger.With("service", "deployment-controller"))},
-			{gc.Projection(), gc.New(s.log, cfg.Logger.With("service", "garbage-collector"))},
-			{podgc.Projection(), podgc.New(s.log, cfg.Logger.With("service", "pod-garbage-collector"),
-				podgc.WithTerminatedThreshold(cfg.TerminatedPodGCThreshold))},
-		} {
-			r, err := project(w.p, projections.WithAfterCommit(w.ctl.Notify))
-			if err != nil {
-				return nil, err
-			}
-			w.ctl.Attach(r)
-			w.ctl.Instrument(s.metrics.reconcile)
-			s.spawn(func() { w.ctl.Run(runCtx) })
+		r, err := project(w.p, w.ctl.Hooks()...)
+		if err != nil {
+			return nil, err
 		}
+		w.ctl.Attach(r)
+		w.ctl.Instrument(s.metrics.reconcile)
+		s.spawn(func() { w.ctl.Run(runCtx) })
 	}
-
-	if cfg.NodeGrace == 0 {
-		cfg.NodeGrace = 20 * time.Second
-	}
-	nlc := nodelifecycle.New(s.log, cfg.Logger.With("service", "node-lifecycle"), cfg.NodeGrace)
-	nlr, err := project(nodelifecycle.Projection())
-	if err != nil {
-		return nil, err
-	}
-	nlc.Attach(nlr)
-	nlc.Instrument(s.metrics.reconcile)
-	s.spawn(func() { nlc.Run(runCtx) })
-
-	disp := dispatch.New(s.log, cfg.Logger.With("service", "dispatcher"))
-	dr, err := project(dispatch.Projection(), projections.WithTouched(disp.Touched))
-	if err != nil {
-		return nil, err
-	}
-	disp.Attach(dr)
-	disp.Instrument(s.metrics.reconcile)
-	s.spawn(func() { disp.Run(runCtx) })
 
 	s.query = query.NewService(qr, s.log, cfg.Logger.With("service", "query"))
 	s.query.Secrets = keyring
@@ -314,6 +267,35 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		s.Handle("/", s.dash)
 	}
 	return s, nil
+}
+
+// reactor is a controller over its own projection: the runner options that start
+// its rounds, the runner it reads, the timer of its rounds, and its loop.
+type reactor interface {
+	Hooks() []projections.Option
+	Attach(*projections.Runner)
+	Instrument(*reconcile.Metrics)
+	Run(context.Context)
+}
+
+// schedulerReactor fits the scheduler, which keeps metrics of its own and stops
+// with an error, into the list of reactors.
+type schedulerReactor struct {
+	*scheduler.Service
+	metrics *scheduler.Metrics
+	logger  *slog.Logger
+}
+
+func (s *schedulerReactor) Hooks() []projections.Option {
+	return []projections.Option{projections.WithTouched(s.Touched)}
+}
+
+func (s *schedulerReactor) Instrument(*reconcile.Metrics) { s.Service.Instrument(s.metrics) }
+
+func (s *schedulerReactor) Run(ctx context.Context) {
+	if err := s.Service.Run(ctx); err != nil {
+		s.logger.Error("scheduler stopped", "err", err)
+	}
 }
 
 // logContinues refuses a log that ends before what the projections have folded:

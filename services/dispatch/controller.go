@@ -1,14 +1,12 @@
 package dispatch
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/wake-run/wake/events"
@@ -18,160 +16,65 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// Controller appends what Decide returns for the pods each commit touched, and
-// resyncs every pod now and then.
-type Controller struct {
-	log    *events.Log
-	logger *slog.Logger
-	runner *projections.Runner
-	rounds reconcile.Timer
+// Controller appends what Decide returns, through the shared reconcile loop: a
+// round decides for the pods each commit touched (and those whose appends
+// conflicted, once the projection has folded what refused them), and every
+// resync interval for every pod.
+type Controller struct{ *reconcile.Loop }
 
-	mu      sync.Mutex
-	dirty   map[[2]string]bool
-	trigger chan struct{}
+// Option configures a Controller.
+type Option func(*Controller)
+
+// WithResync sets how often a round decides for every pod (default 30s) and how
+// often a round runs without a commit to react to (default 30s).
+func WithResync(full, tick time.Duration) Option {
+	return func(c *Controller) { c.SetResync(full, tick) }
 }
 
-// New returns a dispatcher; pass Touched to the runner with projections.WithTouched,
-// then Attach the runner.
-func New(log *events.Log, logger *slog.Logger) *Controller {
-	return &Controller{log: log, logger: logger, dirty: map[[2]string]bool{}, trigger: make(chan struct{}, 1)}
-}
-
-// Attach sets the runner folding Projection().
-func (c *Controller) Attach(r *projections.Runner) { c.runner = r }
-
-// Instrument times the dispatcher's rounds in m.
-func (c *Controller) Instrument(m *reconcile.Metrics) { c.rounds = m.Timer("dispatcher") }
-
-// Touched marks pods to decide again. It never blocks.
-func (c *Controller) Touched(refs []events.Ref, _ uint64) {
-	c.mu.Lock()
-	for _, r := range refs {
-		c.dirty[[2]string{r.Namespace, r.Name}] = true
+// New returns a dispatcher; pass its Hooks to the runner, then Attach the runner.
+func New(log *events.Log, logger *slog.Logger, opts ...Option) *Controller {
+	c := &Controller{reconcile.New(reconcile.Config{Name: "dispatcher", Log: log, Logger: logger,
+		Subjects: Projection().Subjects, Mode: reconcile.Marked, Owners: allPods, OwnerOf: podOwner,
+		Decide: decideRound, Refold: true, Tick: 30 * time.Second, Resync: 30 * time.Second})}
+	for _, o := range opts {
+		o(c)
 	}
-	c.mu.Unlock()
-	select {
-	case c.trigger <- struct{}{}:
-	default:
-	}
+	return c
 }
 
-// Run decides after every commit, and for every pod each resync period, until ctx ends.
-func (c *Controller) Run(ctx context.Context) {
-	resync := time.NewTicker(30 * time.Second)
-	defer resync.Stop()
-	c.resync()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.trigger:
-		case <-resync.C:
-			c.resync()
-		}
-		if err := c.reconcile(ctx); err != nil && ctx.Err() == nil {
-			c.logger.Warn("dispatcher", "err", err)
-		}
-	}
-}
+// podOwner names the pod a touched ref is about: <namespace>\x00<name>.
+func podOwner(r events.Ref) string { return r.Namespace + "\x00" + r.Name }
 
-func (c *Controller) resync() {
-	var refs []events.Ref
-	_ = c.runner.View(func(rd projections.Reader, _ uint64) error {
-		for _, prefix := range []string{"p\x00", "r\x00"} {
-			err := rd.Scan([]byte(prefix), false, func(k, _ []byte) bool {
-				if parts := strings.SplitN(string(k[2:]), "\x00", 3); len(parts) >= 2 {
-					refs = append(refs, events.Ref{Kind: "Pod", Namespace: parts[0], Name: parts[1]})
-				}
-				return true
-			})
-			if err != nil {
-				return err
+// allPods lists every pod the projection knows, or holds revocations for.
+func allPods(rd projections.Reader) ([]string, error) {
+	var owners []string
+	for _, prefix := range []string{"p\x00", "r\x00"} {
+		err := rd.Scan([]byte(prefix), false, func(k, _ []byte) bool {
+			if parts := strings.SplitN(string(k[2:]), "\x00", 3); len(parts) >= 2 {
+				owners = append(owners, parts[0]+"\x00"+parts[1])
 			}
+			return true
+		})
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	c.Touched(refs, 0)
+	}
+	return owners, nil
 }
 
-func (c *Controller) reconcile(ctx context.Context) error {
-	defer c.rounds.Since(time.Now())
-	c.mu.Lock()
-	dirty := c.dirty
-	c.dirty = map[[2]string]bool{}
-	c.mu.Unlock()
-	var actions []Action
-	err := c.runner.View(func(rd projections.Reader, _ uint64) error {
-		for nn := range dirty {
-			as, err := readAndDecide(rd, nn[0], nn[1])
-			if err != nil {
-				return err
-			}
-			actions = append(actions, as...)
+func decideRound(rd projections.Reader, owners []string, _ time.Time) ([]reconcile.Step, error) {
+	var plan []reconcile.Step
+	for _, o := range owners {
+		ns, name, _ := strings.Cut(o, "\x00")
+		as, err := readAndDecide(rd, ns, name)
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	// Pipelined: thousands of pods bound at once are forwarded without waiting for
-	// each acknowledgement.
-	p := c.log.Pipeline()
-	for _, a := range actions {
-		a.Event.Time = time.Now().UTC()
-		if err := p.Append(a.Event, a.Expected); err != nil {
-			c.redo(actions)
-			return err
+		for _, a := range as {
+			plan = append(plan, reconcile.Step{Owner: o, Action: a})
 		}
 	}
-	res, err := p.Wait(ctx)
-	if err != nil {
-		c.redo(actions)
-		return err
-	}
-	var conflicted []events.Ref
-	for _, r := range res {
-		switch {
-		case errors.Is(r.Err, events.ErrConflict):
-			conflicted = append(conflicted, r.Event.Object)
-		case r.Err != nil:
-			err = errors.Join(err, r.Err)
-			conflicted = append(conflicted, r.Event.Object)
-		}
-	}
-	if len(conflicted) > 0 {
-		c.refold(ctx, conflicted)
-	}
-	return err
-}
-
-// redo marks the pods of actions not known to be appended to be decided again.
-func (c *Controller) redo(actions []Action) {
-	refs := make([]events.Ref, 0, len(actions))
-	for _, a := range actions {
-		refs = append(refs, a.Event.Object)
-	}
-	c.Touched(refs, 0)
-}
-
-// refold makes the pods whose appends were refused be decided again from fresh
-// state: it learns the newest version of each refused subject from the log, waits
-// (a little) until the projection has folded it, and marks the pods dirty. A
-// conflict is never dropped: when the projection is slow, the next round decides
-// from what it has and conflicts again.
-func (c *Controller) refold(ctx context.Context, refs []events.Ref) {
-	var newest uint64
-	for _, ref := range refs {
-		if v, err := c.log.SubjectVersion(ctx, ref); err == nil {
-			newest = max(newest, v)
-		}
-	}
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := c.runner.WaitFor(wctx, newest); err != nil && ctx.Err() == nil {
-		c.logger.Warn("dispatcher: deciding a conflicted pod before its newer events are folded", "err", err)
-	}
-	c.Touched(refs, 0)
+	return plan, nil
 }
 
 // readAndDecide decides for the pods of ns/name from rd.

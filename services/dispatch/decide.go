@@ -6,6 +6,7 @@ import (
 
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/services/reconcile"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -26,10 +27,7 @@ type Pod struct {
 }
 
 // Action is one guarded append.
-type Action struct {
-	Event    *events.Event
-	Expected uint64
-}
+type Action = reconcile.Action
 
 // Decide returns what to append for one pod. It is pure: ids derive from the pod's
 // uid, the decision and the version decided from, so retries dedup.

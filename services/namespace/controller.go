@@ -2,12 +2,10 @@ package namespace
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/wake-run/wake/events"
@@ -15,130 +13,100 @@ import (
 	"github.com/wake-run/wake/services/reconcile"
 )
 
-// Controller appends the deletions that Decide returns. Its state is its own
+// Controller appends the deletions that Decide returns, through the shared
+// reconcile loop: after every commit of its projection, and every few seconds, a
+// round decides for every terminating namespace. Its state is its own
 // projection; it reads nothing else.
-type Controller struct {
-	log     *events.Log
-	logger  *slog.Logger
-	runner  *projections.Runner
-	rounds  reconcile.Timer
-	trigger chan struct{}
-}
+type Controller struct{ *reconcile.Loop }
 
-// New returns a controller; pass Notify to the runner with
-// projections.WithAfterCommit, then Attach the runner.
-func New(log *events.Log, logger *slog.Logger) *Controller {
-	return &Controller{log: log, logger: logger, trigger: make(chan struct{}, 1)}
-}
+// Option configures a Controller.
+type Option func(*Controller)
 
-// Attach sets the runner that folds Projection().
-func (c *Controller) Attach(r *projections.Runner) { c.runner = r }
+// WithTick sets how often a round runs without a commit to react to (default 3s).
+func WithTick(d time.Duration) Option { return func(c *Controller) { c.SetResync(d, d) } }
 
-// Instrument times the namespace-controller's rounds in m.
-func (c *Controller) Instrument(m *reconcile.Metrics) { c.rounds = m.Timer("namespace-controller") }
-
-// Notify asks for a reconcile soon. It never blocks.
-func (c *Controller) Notify(uint64) {
-	select {
-	case c.trigger <- struct{}{}:
-	default:
+// New returns a controller; pass its Hooks to the runner, then Attach the runner.
+func New(log *events.Log, logger *slog.Logger, opts ...Option) *Controller {
+	c := &Controller{reconcile.New(reconcile.Config{Name: "namespace controller", Log: log, Logger: logger,
+		Subjects: Projection().Subjects, Mode: reconcile.Full, Owners: terminating, Decide: decideRound,
+		Tick: 3 * time.Second})}
+	for _, o := range opts {
+		o(c)
 	}
+	return c
 }
 
-// Run reconciles after every commit of its projection, and every few seconds, until
-// ctx ends.
-func (c *Controller) Run(ctx context.Context) {
-	tick := time.NewTicker(3 * time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.trigger:
-		case <-tick.C:
+// terminating lists the namespaces being deleted.
+func terminating(rd projections.Reader) ([]string, error) {
+	var out []string
+	err := rd.Scan([]byte("n\x00"), false, func(k, v []byte) bool {
+		var st nsState
+		if json.Unmarshal(v, &st) == nil && st.Terminating {
+			out = append(out, string(k[2:]))
 		}
-		if err := c.reconcile(ctx); err != nil && ctx.Err() == nil {
-			c.logger.Warn("namespace controller", "err", err)
-		}
-	}
+		return true
+	})
+	return out, err
 }
 
-func (c *Controller) reconcile(ctx context.Context) error {
-	defer c.rounds.Since(time.Now())
-	var actions []Action
-	err := c.runner.View(func(rd projections.Reader, _ uint64) error {
-		var terminating []string
-		states := map[string]nsState{}
-		err := rd.Scan([]byte("n\x00"), false, func(k, v []byte) bool {
-			var st nsState
-			if json.Unmarshal(v, &st) == nil && st.Terminating {
-				name := string(k[2:])
-				terminating = append(terminating, name)
-				states[name] = st
-			}
-			return true
-		})
+func decideRound(rd projections.Reader, owners []string, _ time.Time) ([]reconcile.Step, error) {
+	var plan []reconcile.Step
+	for _, ns := range owners {
+		st, members, ok, err := load(rd, ns)
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("namespace %s: %w", ns, err)
 		}
-		for _, ns := range terminating {
-			var members []Member
-			err := rd.Scan(append([]byte("o\x00"+ns), 0), false, func(k, v []byte) bool {
-				parts := bytes.SplitN(k[2:], []byte{0}, 3)
-				if len(parts) != 3 {
-					return true
-				}
-				ver, _ := strconv.ParseUint(string(v), 10, 64)
-				members = append(members, Member{Ref: events.Ref{Kind: string(parts[1]), Namespace: ns, Name: string(parts[2])}, Version: ver})
-				return true
-			})
-			if err != nil {
-				return err
-			}
-			for i, m := range members {
-				if m.Ref.Kind != "Pod" {
-					continue
-				}
-				raw, ok, err := rd.Get(podKey(ns, m.Ref.Name))
-				if err != nil {
-					return err
-				}
-				if ok {
-					var pm podMember
-					if err := json.Unmarshal(raw, &pm); err != nil {
-						return err
-					}
-					members[i].Pod = &pm
-				}
-			}
-			st := states[ns]
-			if v, ok, err := rd.Get(lastKey(ns)); err != nil {
-				return err
-			} else if ok {
-				st.Contents, _ = strconv.ParseUint(string(v), 10, 64)
-			}
-			actions = append(actions, Decide(ns, st, members)...)
+		if !ok {
+			continue
 		}
-		return nil
+		for _, a := range Decide(ns, st, members) {
+			plan = append(plan, reconcile.Step{Owner: ns, Action: a})
+		}
+	}
+	return plan, nil
+}
+
+// load reads a namespace's state and members; ok is false when it is unknown.
+func load(rd projections.Reader, ns string) (st nsState, members []Member, ok bool, err error) {
+	raw, ok, err := rd.Get(nsKey(ns))
+	if err != nil || !ok {
+		return st, nil, false, err
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return st, nil, false, err
+	}
+	err = rd.Scan(append([]byte("o\x00"+ns), 0), false, func(k, v []byte) bool {
+		parts := bytes.SplitN(k[2:], []byte{0}, 3)
+		if len(parts) != 3 {
+			return true
+		}
+		ver, _ := strconv.ParseUint(string(v), 10, 64)
+		members = append(members, Member{Ref: events.Ref{Kind: string(parts[1]), Namespace: ns, Name: string(parts[2])}, Version: ver})
+		return true
 	})
 	if err != nil {
-		return err
+		return st, nil, false, err
 	}
-	for _, a := range actions {
-		a.Event.Time = time.Now().UTC()
-		var err error
-		if a.Guard != "" {
-			_, err = c.log.AppendGuardedBy(ctx, a.Event, a.Expected, a.Guard)
-		} else {
-			_, err = c.log.Append(ctx, a.Event, a.Expected)
+	for i, m := range members {
+		if m.Ref.Kind != "Pod" {
+			continue
 		}
+		raw, ok, err := rd.Get(podKey(ns, m.Ref.Name))
 		if err != nil {
-			if errors.Is(err, events.ErrConflict) {
-				continue // newer events: the next round decides again
-			}
-			return err
+			return st, nil, false, err
 		}
-		c.logger.Debug("deleted", "object", a.Event.Object.String(), "reason", strings.TrimSpace(a.Event.Reason))
+		if ok {
+			var pm podMember
+			if err := json.Unmarshal(raw, &pm); err != nil {
+				return st, nil, false, err
+			}
+			members[i].Pod = &pm
+		}
 	}
-	return nil
+	if v, ok, err := rd.Get(lastKey(ns)); err != nil {
+		return st, nil, false, err
+	} else if ok {
+		st.Contents, _ = strconv.ParseUint(string(v), 10, 64)
+	}
+	return st, members, true, nil
 }

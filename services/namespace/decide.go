@@ -6,6 +6,7 @@ import (
 
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/services/reconcile"
 )
 
 // Actor is the identity the controller appends as.
@@ -22,11 +23,7 @@ type Member struct {
 // Action is one guarded append the controller decides on: Expected is the version
 // of the event's own subject, or, when Guard is set, of the newest event matching
 // Guard.
-type Action struct {
-	Event    *events.Event
-	Expected uint64
-	Guard    string
-}
+type Action = reconcile.Action
 
 // Decide returns what to append for a terminating namespace: a deletion of every
 // member, or, when none is left, the deletion of the namespace itself. Pods are

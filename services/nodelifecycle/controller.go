@@ -17,41 +17,73 @@ import (
 	"github.com/wake-run/wake/services/reconcile"
 )
 
-// Controller watches heartbeats and appends what Decide returns.
+// DefaultGrace is how long a node may go without heartbeats before it is
+// declared lost.
+const DefaultGrace = 20 * time.Second
+
+// Controller watches heartbeats and appends what Decide returns. Its decision
+// rounds run on the shared reconcile loop, each second for every node, and only
+// while it watches the heartbeat bucket.
 type Controller struct {
+	*reconcile.Loop
 	log    *events.Log
 	logger *slog.Logger
-	runner *projections.Runner
-	rounds reconcile.Timer
 	grace  time.Duration
-	start  time.Time
 
-	mu   sync.Mutex
-	seen map[string]time.Time
+	mu       sync.Mutex
+	start    time.Time
+	seen     map[string]time.Time
+	kv       jetstream.KeyValue // nil: no watch
+	endWatch context.CancelFunc
 }
 
-// New returns a controller that declares a node lost after grace without
-// heartbeats; Attach its runner before Run.
-func New(log *events.Log, logger *slog.Logger, grace time.Duration) *Controller {
-	return &Controller{log: log, logger: logger, grace: grace, seen: map[string]time.Time{}}
+// Option configures a Controller.
+type Option func(*Controller)
+
+// WithGrace sets how long a node may go without heartbeats before it is
+// declared lost (default DefaultGrace; 0 keeps the default).
+func WithGrace(d time.Duration) Option {
+	return func(c *Controller) {
+		if d != 0 {
+			c.grace = d
+		}
+	}
 }
 
-// Attach sets the runner folding Projection().
-func (c *Controller) Attach(r *projections.Runner) { c.runner = r }
+// WithTick sets how often the nodes are judged (default 1s).
+func WithTick(d time.Duration) Option { return func(c *Controller) { c.SetResync(d, d) } }
 
-// Instrument times the node-lifecycle's rounds in m.
-func (c *Controller) Instrument(m *reconcile.Metrics) { c.rounds = m.Timer("node-lifecycle") }
+// New returns a controller; Attach its runner before Run. It needs no hooks:
+// its rounds come with the tick.
+func New(log *events.Log, logger *slog.Logger, opts ...Option) *Controller {
+	c := &Controller{log: log, logger: logger, grace: DefaultGrace, seen: map[string]time.Time{}}
+	c.Loop = reconcile.New(reconcile.Config{Name: "node lifecycle", Log: log, Logger: logger,
+		Subjects: Projection().Subjects, Mode: reconcile.Ticked, AllOwners: []byte("n\x00"),
+		Decide: c.decideRound, Ready: c.watching, Tick: time.Second})
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
 
-// Run watches the heartbeat bucket and checks every node each second until ctx
+// Run watches the heartbeat bucket, and judges every node each second, until ctx
 // ends. When the bucket's watch ends under it (the bucket was deleted, or the
 // server restarted it), Run judges no node while it has no watch, creates the
 // bucket again and watches anew, retrying each second until ctx ends; once it
 // watches again, every node gets a full grace period from then, since the
 // heartbeats of the gap were never seen.
 func (c *Controller) Run(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Loop.Run(ctx)
+	}()
+	defer func() { <-done }()
 	for ctx.Err() == nil {
-		kv, w, err := c.watch(ctx)
+		wctx, cancel := context.WithCancel(ctx)
+		kv, w, err := c.watch(wctx)
 		if err != nil {
+			cancel()
 			if ctx.Err() == nil {
 				c.logger.Error("watch heartbeats: retrying in 1s", "err", err)
 			}
@@ -62,9 +94,13 @@ func (c *Controller) Run(ctx context.Context) {
 			continue
 		}
 		c.mu.Lock()
-		c.start, c.seen = time.Now(), map[string]time.Time{}
+		c.start, c.seen, c.kv, c.endWatch = time.Now(), map[string]time.Time{}, kv, cancel
 		c.mu.Unlock()
-		c.follow(ctx, kv, w)
+		c.follow(wctx, w)
+		c.mu.Lock()
+		c.kv, c.endWatch = nil, nil
+		c.mu.Unlock()
+		cancel()
 		_ = w.Stop()
 		if ctx.Err() == nil {
 			c.logger.Warn("the heartbeat watch ended (bucket " + api.HeartbeatBucket + " deleted?): watching again")
@@ -82,14 +118,8 @@ func (c *Controller) watch(ctx context.Context) (jetstream.KeyValue, jetstream.K
 	return kv, w, err
 }
 
-// follow records heartbeats and checks the nodes each second until ctx ends
-// or the watch does. Before each check it asks whether the bucket is still
-// there (one request a second): a watch learns of a deleted bucket only after
-// missed heartbeats of its own, long after the nodes' would have been judged
-// on a watch that sees nothing.
-func (c *Controller) follow(ctx context.Context, kv jetstream.KeyValue, w jetstream.KeyWatcher) {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
+// follow records heartbeats until ctx ends or the watch does.
+func (c *Controller) follow(ctx context.Context, w jetstream.KeyWatcher) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -103,74 +133,72 @@ func (c *Controller) follow(ctx context.Context, kv jetstream.KeyValue, w jetstr
 				c.seen[e.Key()] = time.Now() // the controller's clock: heartbeats need no clock sync
 				c.mu.Unlock()
 			}
-		case <-tick.C:
-			if _, err := kv.Status(ctx); err != nil {
-				if errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
-					return
-				}
-				continue // cannot tell whether heartbeats arrive: judge no node now
-			}
-			if err := c.check(ctx); err != nil && ctx.Err() == nil {
-				c.logger.Warn("node lifecycle", "err", err)
-			}
 		}
 	}
 }
 
-func (c *Controller) check(ctx context.Context) error {
-	defer c.rounds.Since(time.Now())
-	now := time.Now()
-	var actions []Action
-	err := c.runner.View(func(rd projections.Reader, _ uint64) error {
-		var nodes []*Node
-		err := rd.Scan([]byte("n\x00"), false, func(k, v []byte) bool {
-			var rec nodeRec
-			if json.Unmarshal(v, &rec) != nil || rec.Node == nil {
-				return true
+// watching says whether a round may judge the nodes: only while a watch runs and
+// the bucket is still there (one request a round). A watch learns of a deleted
+// bucket only after missed heartbeats of its own, long after the nodes' would
+// have been judged on a watch that sees nothing; so a missing bucket ends the
+// watch here, and Run watches anew.
+func (c *Controller) watching(ctx context.Context) bool {
+	c.mu.Lock()
+	kv, end := c.kv, c.endWatch
+	c.mu.Unlock()
+	if kv == nil {
+		return false
+	}
+	if _, err := kv.Status(ctx); err != nil {
+		if errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+			end()
+		}
+		return false // cannot tell whether heartbeats arrive: judge no node now
+	}
+	return true
+}
+
+// decideRound judges the nodes: each one whose heartbeats are older than the
+// grace period is decided with its pods.
+func (c *Controller) decideRound(rd projections.Reader, owners []string, now time.Time) ([]reconcile.Step, error) {
+	var plan []reconcile.Step
+	for _, name := range owners {
+		raw, ok, err := rd.Get([]byte("n\x00" + name))
+		if err != nil {
+			return nil, err
+		}
+		var rec nodeRec
+		if !ok || json.Unmarshal(raw, &rec) != nil || rec.Node == nil {
+			continue
+		}
+		c.mu.Lock()
+		last, ok := c.seen[rec.Node.Name]
+		if !ok {
+			last = c.start // a node gets a full grace period after the watch starts
+		}
+		c.mu.Unlock()
+		if now.Sub(last) <= c.grace {
+			continue
+		}
+		n := Node{Node: rec.Node, Version: rec.Version, EventID: rec.EventID, LastHeartbeat: last}
+		err = rd.Scan([]byte("p\x00"+n.Node.Name+"\x00"), false, func(k, v []byte) bool {
+			parts := strings.SplitN(string(k[2:]), "\x00", 3)
+			var r podRec
+			if len(parts) == 3 && json.Unmarshal(v, &r) == nil {
+				n.Pods = append(n.Pods, Pod{Namespace: parts[1], Name: parts[2], UID: r.UID, Version: r.Version, Deleting: r.Deleting, Grace: r.Grace})
 			}
-			c.mu.Lock()
-			last, ok := c.seen[rec.Node.Name]
-			c.mu.Unlock()
-			if !ok {
-				last = c.start // a node gets a full grace period after the controller starts
-			}
-			nodes = append(nodes, &Node{Node: rec.Node, Version: rec.Version, EventID: rec.EventID, LastHeartbeat: last})
 			return true
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		for _, n := range nodes {
-			if now.Sub(n.LastHeartbeat) <= c.grace {
-				continue
-			}
-			err := rd.Scan([]byte("p\x00"+n.Node.Name+"\x00"), false, func(k, v []byte) bool {
-				parts := strings.SplitN(string(k[2:]), "\x00", 3)
-				var r podRec
-				if len(parts) == 3 && json.Unmarshal(v, &r) == nil {
-					n.Pods = append(n.Pods, Pod{Namespace: parts[1], Name: parts[2], UID: r.UID, Version: r.Version, Deleting: r.Deleting, Grace: r.Grace})
-				}
-				return true
-			})
-			if err != nil {
-				return err
-			}
-			as, err := Decide(*n, now, c.grace)
-			if err != nil {
-				return err
-			}
-			actions = append(actions, as...)
+		as, err := Decide(n, now, c.grace)
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, a := range actions {
-		a.Event.Time = now.UTC()
-		if _, err := c.log.Append(ctx, a.Event, a.Expected); err != nil && !errors.Is(err, events.ErrConflict) {
-			return err
+		for _, a := range as {
+			plan = append(plan, reconcile.Step{Owner: name, Action: a})
 		}
 	}
-	return nil
+	return plan, nil
 }

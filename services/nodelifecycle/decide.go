@@ -3,6 +3,7 @@ package nodelifecycle
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/wake-run/wake/services/reconcile"
 	"time"
 
 	"github.com/wake-run/wake/events"
@@ -32,10 +33,7 @@ type Pod struct {
 }
 
 // Action is one guarded append.
-type Action struct {
-	Event    *events.Event
-	Expected uint64
-}
+type Action = reconcile.Action
 
 // Decide returns, for one node at now: when its heartbeats are older than grace
 // and it is Ready, a status marking it Unknown; when it is not Ready (or just

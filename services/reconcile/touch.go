@@ -1,7 +1,9 @@
-// Package reconcile is the loop every controller shares: a touch log in its
-// projection (the dirty set), rounds that decide only for owners touched since the
-// round before (plus a slow full resync, and owners whose appends conflicted), and
-// guarded, pipelined appends of what was decided.
+// Package reconcile is the loop every controller shares (Loop): rounds that read
+// the controller's projection once and decide, with a pure function, for the owners
+// its Mode names (those in the touch log since the round before, the owners of the
+// refs each commit touched, or all), plus a slow full resync and the owners whose
+// appends conflicted or failed; then guarded, pipelined appends of what was
+// decided. The touch log, the owned-object kit (Owned) and NewAction live here too.
 package reconcile
 
 import (

@@ -48,79 +48,55 @@ func Fold(s projections.State, ev *events.Event) error {
 	return nil
 }
 
-// Shredder destroys the data keys of deleted Secrets.
+// Shredder destroys the data keys of deleted Secrets, through the shared
+// reconcile loop: after every commit and every few seconds, a round shreds the
+// key of each marked uid not yet shredded by this process. Shredding is
+// idempotent, so after a restart every marked key is purged again.
 type Shredder struct {
-	keys    *Keyring
-	runner  *projections.Runner
-	rounds  reconcile.Timer
-	logger  *slog.Logger
-	trigger chan struct{}
-	mu      sync.Mutex
-	done    map[string]bool
+	*reconcile.Loop
+	keys *Keyring
+	mu   sync.Mutex
+	done map[string]bool
 }
 
-// NewShredder returns a shredder; pass Notify to the runner with
-// projections.WithAfterCommit, then Attach the runner.
-func NewShredder(keys *Keyring, logger *slog.Logger) *Shredder {
-	return &Shredder{keys: keys, logger: logger, trigger: make(chan struct{}, 1), done: map[string]bool{}}
-}
+// ShredderOption configures a Shredder.
+type ShredderOption func(*Shredder)
 
-// Attach sets the runner folding Projection().
-func (s *Shredder) Attach(r *projections.Runner) { s.runner = r }
+// WithTick sets how often a round runs without a commit to react to (default 10s).
+func WithTick(d time.Duration) ShredderOption { return func(s *Shredder) { s.SetResync(d, d) } }
 
-// Instrument times the secret-shredder's rounds in m.
-func (s *Shredder) Instrument(m *reconcile.Metrics) { s.rounds = m.Timer("secret-shredder") }
-
-// Notify asks for a pass soon; it never blocks.
-func (s *Shredder) Notify(uint64) {
-	select {
-	case s.trigger <- struct{}{}:
-	default:
+// NewShredder returns a shredder of keys' data keys; pass its Hooks to the
+// runner, then Attach the runner.
+func NewShredder(log *events.Log, logger *slog.Logger, keys *Keyring, opts ...ShredderOption) *Shredder {
+	s := &Shredder{keys: keys, done: map[string]bool{}}
+	s.Loop = reconcile.New(reconcile.Config{Name: "secret shredder", Log: log, Logger: logger,
+		Subjects: Projection().Subjects, Mode: reconcile.Full, AllOwners: []byte("s\x00"), Decide: s.decideRound,
+		Tick: 10 * time.Second})
+	for _, o := range opts {
+		o(s)
 	}
+	return s
 }
 
-// Run shreds after every commit until ctx ends. Shredding is idempotent, so after
-// a restart every marked key is purged again.
-func (s *Shredder) Run(ctx context.Context) {
-	tick := time.NewTicker(10 * time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.trigger:
-		case <-tick.C:
-		}
-		if err := s.pass(ctx); err != nil && ctx.Err() == nil {
-			s.logger.Warn("secret shredder", "err", err)
-		}
-	}
-}
-
-func (s *Shredder) pass(ctx context.Context) error {
-	defer s.rounds.Since(time.Now())
-	var uids []string
-	err := s.runner.View(func(rd projections.Reader, _ uint64) error {
-		return rd.Scan([]byte("s\x00"), false, func(k, _ []byte) bool {
-			uid := string(k[2:])
-			s.mu.Lock()
-			if !s.done[uid] {
-				uids = append(uids, uid)
-			}
-			s.mu.Unlock()
-			return true
-		})
-	})
-	if err != nil {
-		return err
-	}
+// decideRound shreds each marked uid this process has not shredded yet.
+func (s *Shredder) decideRound(_ projections.Reader, uids []string, _ time.Time) ([]reconcile.Step, error) {
+	var plan []reconcile.Step
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, uid := range uids {
-		if err := s.keys.Shred(ctx, uid); err != nil {
-			return fmt.Errorf("shred %s: %w", uid, err)
+		if !s.done[uid] {
+			plan = append(plan, reconcile.Step{Owner: uid, Do: func(ctx context.Context) error { return s.shred(ctx, uid) }})
 		}
-		s.mu.Lock()
-		s.done[uid] = true
-		s.mu.Unlock()
 	}
+	return plan, nil
+}
+
+func (s *Shredder) shred(ctx context.Context, uid string) error {
+	if err := s.keys.Shred(ctx, uid); err != nil {
+		return fmt.Errorf("shred %s: %w", uid, err)
+	}
+	s.mu.Lock()
+	s.done[uid] = true
+	s.mu.Unlock()
 	return nil
 }

@@ -102,11 +102,16 @@ func RunProjection(tb testing.TB, log *events.Log, p projections.Projection, opt
 	return r
 }
 
-// RunController runs ctl over a fresh Pebble projection p of log, notified after
+// RunController runs ctl over a fresh Pebble projection p of log, hooked to the
+// runner by its Hooks when it has them (a reconcile.Loop), else notified after
 // every commit, until the test ends or the returned func (idempotent) stops it.
 func RunController(tb testing.TB, log *events.Log, p projections.Projection, ctl Controller) (stop func()) {
 	tb.Helper()
-	_, stop = run(tb, log, p, ctl, projections.WithAfterCommit(ctl.Notify))
+	hooks := []projections.Option{projections.WithAfterCommit(ctl.Notify)}
+	if h, ok := ctl.(interface{ Hooks() []projections.Option }); ok {
+		hooks = h.Hooks()
+	}
+	_, stop = run(tb, log, p, ctl, hooks...)
 	return stop
 }
 
