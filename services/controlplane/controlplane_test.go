@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pmezard/go-difflib/difflib"
+	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/services/client"
 	"github.com/wake-run/wake/services/controlplane"
@@ -201,7 +202,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 		t.Errorf("answers changed across a restart:\n%s", answersDiff(before, after))
 	}
 	if seq, _ := srv.Log().LastSeq(context.Background()); seq != lastSeq {
-		t.Errorf("restart appended %d events (the default namespace exists already)", seq-lastSeq)
+		t.Errorf("restart appended %d events (the default namespace exists already):%s", seq-lastSeq, appendedSince(t, srv, lastSeq))
 	}
 	if !strings.Contains(before, `"name":"web","namespace":"shop"`) || !strings.Contains(before, `"replicas":5`) {
 		t.Fatalf("the dump misses the scaled deployment:\n%s", before)
@@ -304,6 +305,29 @@ func TestShutdownStopsEverything(t *testing.T) {
 
 // quiet waits until the log has stopped growing for 1.5 s: the
 // controllers, the scheduler and the dispatcher have reacted to everything.
+// appendedSince names the events after seq: type, subject, actor and reason.
+func appendedSince(t *testing.T, srv *controlplane.Server, seq uint64) string {
+	t.Helper()
+	cur, err := srv.Log().Read(context.Background(), events.ReadOptions{From: seq + 1, Bounded: true})
+	if err != nil {
+		return err.Error()
+	}
+	defer cur.Close()
+	var b strings.Builder
+	for {
+		rec, err := cur.Next(context.Background())
+		if err != nil {
+			return b.String()
+		}
+		ev, err := rec.Decode()
+		if err != nil {
+			fmt.Fprintf(&b, "\n  #%d: %v", rec.Seq, err)
+			continue
+		}
+		fmt.Fprintf(&b, "\n  #%d %s %s by %s: %s", rec.Seq, ev.Type, ev.Object, ev.Actor, ev.Reason)
+	}
+}
+
 func quiet(t *testing.T, c *client.Client) {
 	t.Helper()
 	ctx := context.Background()

@@ -120,7 +120,8 @@ type sentBinding struct {
 	node string
 }
 
-// settle waits for pipelined appends; bindings refused by a guard are undone.
+// settle waits for pipelined appends; bindings refused by a guard are undone,
+// and every pod whose append was refused or failed is decided again.
 func (s *Service) settle(ctx context.Context, p *events.Pipeline, sent []sentBinding) error {
 	res, err := p.Wait(ctx)
 	if err != nil {
@@ -139,6 +140,13 @@ func (s *Service) settle(ctx context.Context, p *events.Pipeline, sent []sentBin
 				ni.RemovePod(ps.info.Pod.UID)
 			}
 			ps.node = ""
+		}
+		// Decide this pod again from fresh state: a refused report must not
+		// leave it parked with a message the log never stored.
+		if ps != nil {
+			ps.message = unschedulableMessage(ps.info.Pod)
+			delete(s.parked, sent[i].key)
+			s.pending[sent[i].key] = true
 		}
 		if !errors.Is(r.Err, events.ErrConflict) {
 			return r.Err
