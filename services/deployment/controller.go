@@ -16,14 +16,12 @@ import (
 // all. Its state is its own projection; it reads nothing else.
 type Controller struct{ *reconcile.Loop }
 
-// Option configures a Controller.
-type Option func(*Controller)
+// Option configures a Controller (reconcile.WithResync).
+type Option = reconcile.Option
 
 // WithResync sets how often a round decides for every owner (default 30s) and how
 // often a round runs without a commit to react to (default 2s).
-func WithResync(full, tick time.Duration) Option {
-	return func(c *Controller) { c.SetResync(full, tick) }
-}
+func WithResync(full, tick time.Duration) Option { return reconcile.WithResync(full, tick) }
 
 // Decision is the controller without its loop: its projection, what a round
 // decides for the owners given, and the key prefix of every owner in the
@@ -36,12 +34,7 @@ func Decision() (projections.Projection, reconcile.DecideFunc, []byte) {
 // projections.WithAfterCommit, then Attach the runner.
 func New(log *events.Log, logger *slog.Logger, opts ...Option) *Controller {
 	p, decide, all := Decision()
-	c := &Controller{reconcile.New(reconcile.Config{Name: "deployment controller", Log: log, Logger: logger,
-		Subjects: p.Subjects, AllOwners: all, Decide: decide})}
-	for _, o := range opts {
-		o(c)
-	}
-	return c
+	return &Controller{reconcile.NewOwnerLoop("deployment controller", log, logger, p, decide, all, opts...)}
 }
 
 // decide decides for one Deployment.
