@@ -16,13 +16,6 @@ import (
 // all. Its state is its own projection; it reads nothing else.
 type Controller struct{ *reconcile.Loop }
 
-// Option configures a Controller (reconcile.WithResync).
-type Option = reconcile.Option
-
-// WithResync sets how often a round decides for every owner (default 30s) and how
-// often a round runs without a commit to react to (default 2s).
-func WithResync(full, tick time.Duration) Option { return reconcile.WithResync(full, tick) }
-
 // Decision is the controller without its loop: its projection, what a round
 // decides for the owners given, and the key prefix of every owner in the
 // projection. New runs it; reconciletest runs it as a script without NATS.
@@ -30,9 +23,9 @@ func Decision() (projections.Projection, reconcile.DecideFunc, []byte) {
 	return Projection(), kit.Round(decide), kit.AllOwners()
 }
 
-// New returns a controller; pass Notify to the runner with
-// projections.WithAfterCommit, then Attach the runner.
-func New(log *events.Log, logger *slog.Logger, opts ...Option) *Controller {
+// New returns a controller (reconcile.WithResync sets its resync); pass Notify
+// to the runner with projections.WithAfterCommit, then Attach the runner.
+func New(log *events.Log, logger *slog.Logger, opts ...reconcile.Option) *Controller {
 	p, decide, all := Decision()
 	return &Controller{reconcile.NewOwnerLoop("deployment controller", log, logger, p, decide, all, opts...)}
 }
