@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"github.com/wake-run/wake/node/host/hosttest"
 	"io"
 	"os"
 	"os/exec"
@@ -77,12 +78,10 @@ func binaryFor(t *testing.T, name string) string {
 // server root started; given a copy of the admin credential (mode 0600, theirs)
 // they can apply and read.
 func TestUnprivilegedUserIsRefusedUntilGivenTheAdminCredential(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("running wake as another user needs root (runuser)")
-	}
+	hosttest.RequireRoot(t, "running wake as another user with runuser")
 	nobody, err := user.Lookup("nobody")
 	if err != nil {
-		t.Skipf("no user nobody: %v", err)
+		hosttest.Unmet(t, "the user nobody: "+err.Error())
 	}
 	h := newHarness(t)
 	h.ok("apply", "-f", h.file("db.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: s3cr3t}\n"))

@@ -3,8 +3,6 @@ package agent_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,27 +17,13 @@ import (
 	"github.com/wake-run/wake/deploy/images"
 	"github.com/wake-run/wake/node/agent"
 	"github.com/wake-run/wake/node/teardown"
-	"github.com/wake-run/wake/services/client"
-	"github.com/wake-run/wake/services/controlplane"
 )
 
 // startPrivateCluster is startCluster with the agent starting its own
 // containerd under its state directory, as `wake up` does, so that a
 // teardown has a private containerd to stop. Cleanup is a teardown.
 func startPrivateCluster(t *testing.T) *cluster {
-	needRealNode(t)
-	ctx := context.Background()
-	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: t.TempDir(), Port: -1, Logger: discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	c, err := client.Connect(srv.ClientURL(), srv.AdminCredentials())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	srv, c, discard := startControlPlane(t, 0)
 	// Short: the containerd socket under it must fit in 107 bytes.
 	state, err := os.MkdirTemp("", "wkdn")
 	if err != nil {

@@ -66,11 +66,13 @@ func startClusterB(b *testing.B) *cluster {
 	return cl
 }
 
-func startClusterWith(t testing.TB, grace time.Duration, node, cidr, bridge string) *cluster {
+// startControlPlane starts a control plane (nodes NotReady after grace; 0 is
+// the default) and an admin client of it, both ended with the test.
+func startControlPlane(t testing.TB, grace time.Duration) (*controlplane.Server, *client.Client, *slog.Logger) {
+	t.Helper()
 	needRealNode(t)
-	ctx := context.Background()
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: t.TempDir(), Port: -1, Logger: discard, NodeGrace: grace})
+	srv, err := controlplane.Start(context.Background(), controlplane.Config{DataDir: t.TempDir(), Port: -1, Logger: discard, NodeGrace: grace})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +82,36 @@ func startClusterWith(t testing.TB, grace time.Duration, node, cidr, bridge stri
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
+	return srv, c, discard
+}
+
+// deployment is a Deployment of hostname-web named name (and labelled
+// app=name) in namespace ("" for the client's), with its replicas and grace.
+func deployment(name, namespace string, replicas, grace int) string {
+	ns := ""
+	if namespace != "" {
+		ns = ", namespace: " + namespace
+	}
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: %s%s}
+spec:
+  replicas: %d
+  selector: {matchLabels: {app: %s}}
+  template:
+    metadata: {labels: {app: %s}}
+    spec:
+      terminationGracePeriodSeconds: %d
+      containers:
+      - name: web
+        image: wake.local/hostname-web:1
+        ports: [{containerPort: 8080}]
+`, name, ns, replicas, name, name, grace)
+}
+
+func startClusterWith(t testing.TB, grace time.Duration, node, cidr, bridge string) *cluster {
+	ctx := context.Background()
+	srv, c, discard := startControlPlane(t, grace)
 	state, err := os.MkdirTemp("", "wkag")
 	if err != nil {
 		t.Fatal(err)
@@ -304,21 +336,7 @@ func importDemo(t testing.TB, cl *cluster) {
 	}
 }
 
-const webDeployment = `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 5
-      containers:
-      - name: web
-        image: wake.local/hostname-web:1
-        ports: [{containerPort: 8080}]
-`
+var webDeployment = deployment("web", "", 3, 5)
 
 func TestDeploymentRunsRealPods(t *testing.T) {
 	cl := startCluster(t)

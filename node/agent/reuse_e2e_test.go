@@ -91,21 +91,7 @@ func TestPodNameIsReused(t *testing.T) {
 	}
 }
 
-const reusedDeployment = `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: reuse}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: reuse}}
-  template:
-    metadata: {labels: {app: reuse}}
-    spec:
-      terminationGracePeriodSeconds: 2
-      containers:
-      - name: web
-        image: wake.local/hostname-web:1
-        ports: [{containerPort: 8080}]
-`
+var reusedDeployment = deployment("reuse", "", 2, 2)
 
 // A Deployment deleted and created again gets a ReplicaSet of the same name (the
 // name derives from the pod template); its pods run each time, and deleting it
