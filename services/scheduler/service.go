@@ -56,12 +56,17 @@ func (s *Service) Touched(refs []events.Ref, _ uint64) {
 	}
 }
 
+// RetryInterval is how often every parked pod is decided again, in case a
+// change of the cluster that would place it (or change why it fits nowhere)
+// went unseen: the scheduler's answers converge within it.
+const RetryInterval = 5 * time.Second
+
 // Run loads the projection, then places pods after every commit until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	if err := s.load(); err != nil {
 		return err
 	}
-	tick := time.NewTicker(5 * time.Second)
+	tick := time.NewTicker(RetryInterval)
 	defer tick.Stop()
 	for {
 		if err := s.round(ctx); err != nil && ctx.Err() == nil {
