@@ -19,13 +19,7 @@ import (
 //
 // Keys: those of reconcile.Owned (kit: owners under d\x00, ReplicaSets under s\x00).
 func Projection() projections.Projection {
-	return projections.Projection{
-		Name:     "deployments",
-		Subjects: []string{events.KindSubjects("Deployment", "", false), events.KindSubjects("ReplicaSet", "", false)},
-		Version:  1,
-		Fold:     Fold,
-		Prepare:  object.Prepare,
-	}
+	return kit.Projection("deployments", Fold)
 }
 
 var (

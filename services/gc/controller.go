@@ -12,24 +12,16 @@ import (
 	"github.com/wake-run/wake/services/reconcile"
 )
 
-// Controller appends what Decide returns for the owners its projection saw
-// change, through the shared reconcile loop: a round decides for what was touched
-// since the last, plus owners whose appends conflicted; every resync interval, for
-// all. Its state is its own projection; it reads nothing else.
-type Controller struct{ *reconcile.Loop }
-
-// Decision is the controller without its loop: its projection, what a round
-// decides for the owners given, and the key prefix of every owner in the
-// projection. New runs it; reconciletest runs it as a script without NATS.
-func Decision() (projections.Projection, reconcile.DecideFunc, []byte) {
-	return Projection(), decideRound, []byte("g\x00")
+// Decision is the garbage collector without its loop (see reconcile.Decision).
+func Decision() reconcile.Decision {
+	return reconcile.Decision{Name: "garbage collector", Projection: Projection(), Decide: decideRound, AllOwners: []byte("g\x00")}
 }
 
-// New returns a controller (reconcile.WithResync sets its resync); pass Notify
-// to the runner with projections.WithAfterCommit, then Attach the runner.
-func New(log *events.Log, logger *slog.Logger, opts ...reconcile.Option) *Controller {
-	p, decide, all := Decision()
-	return &Controller{reconcile.NewOwnerLoop("garbage collector", log, logger, p, decide, all, opts...)}
+// New returns the collector on the shared reconcile loop: a round decides for
+// the owners whose going was touched since the last, plus those whose appends
+// conflicted; every resync interval, for all.
+func New(log *events.Log, logger *slog.Logger, opts ...reconcile.Option) *reconcile.Loop {
+	return reconcile.NewOwnerLoop(log, logger, Decision(), opts...)
 }
 
 // decideRound decides for each owner in turn. An object that names several gone

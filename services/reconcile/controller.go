@@ -17,11 +17,23 @@ func WithResync(full, tick time.Duration) Option {
 	return func(l *Loop) { l.SetResync(full, tick) }
 }
 
-// NewOwnerLoop returns the loop that runs a controller's decision: p is its
-// projection, decide its round and allOwners the key prefix of every owner in
-// p (what a controller's Decision returns). name is for logs.
-func NewOwnerLoop(name string, log *events.Log, logger *slog.Logger, p projections.Projection, decide DecideFunc, allOwners []byte, opts ...Option) *Loop {
-	l := New(Config{Name: name, Log: log, Logger: logger, Subjects: p.Subjects, AllOwners: allOwners, Decide: decide})
+// Decision is a controller without its loop: its projection, what a round
+// decides for the owners given, and the key prefix of every owner in the
+// projection. NewOwnerLoop runs it on NATS; reconciletest runs it as a script.
+type Decision struct {
+	Name       string // for logs
+	Projection projections.Projection
+	Decide     DecideFunc
+	AllOwners  []byte
+}
+
+// NewOwnerLoop returns the loop that runs d: a round decides for the owners
+// touched since the last, plus those whose appends conflicted; every resync
+// interval, for all. Its state is d's projection; it reads nothing else. Pass
+// Notify to the projection's runner with projections.WithAfterCommit, then
+// Attach the runner.
+func NewOwnerLoop(log *events.Log, logger *slog.Logger, d Decision, opts ...Option) *Loop {
+	l := New(Config{Name: d.Name, Log: log, Logger: logger, Subjects: d.Projection.Subjects, AllOwners: d.AllOwners, Decide: d.Decide})
 	for _, o := range opts {
 		o(l)
 	}

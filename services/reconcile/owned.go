@@ -301,6 +301,19 @@ func (o *Owned) Load(rd projections.Reader, owner string) (st OwnerState, ok boo
 	return st, true, nil
 }
 
+// Projection is the projection named name that folds fold over the owner and
+// child kinds' events and those on the extra subjects, at version 1.
+func (o *Owned) Projection(name string, fold projections.Fold, extra ...string) projections.Projection {
+	subjects := append([]string{events.KindSubjects(o.Owner.Kind, "", false), events.KindSubjects(o.Child.Kind, "", false)}, extra...)
+	return projections.Projection{Name: name, Subjects: subjects, Version: 1, Fold: fold, Prepare: object.Prepare}
+}
+
+// Decision is the controller named name whose projection p folds o's records
+// and whose rounds run decide for each touched owner (see Round).
+func (o *Owned) Decision(name string, p projections.Projection, decide func(rd projections.Reader, st OwnerState, now time.Time) ([]Action, error)) Decision {
+	return Decision{Name: name, Projection: p, Decide: o.Round(decide), AllOwners: o.AllOwners()}
+}
+
 // Round is the DecideFunc that decides for each owner in turn: decide gets the
 // state of each owner that exists and returns its actions. It must be pure.
 func (o *Owned) Round(decide func(rd projections.Reader, st OwnerState, now time.Time) ([]Action, error)) DecideFunc {

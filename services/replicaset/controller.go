@@ -11,24 +11,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// Controller appends what Decide returns for the ReplicaSets its projection saw
-// change, through the shared reconcile loop: a round decides for what was touched
-// since the last, plus owners whose appends conflicted; every resync interval, for
-// all. Its state is its own projection; it reads nothing else.
-type Controller struct{ *reconcile.Loop }
-
-// Decision is the controller without its loop: its projection, what a round
-// decides for the owners given, and the key prefix of every owner in the
-// projection. New runs it; reconciletest runs it as a script without NATS.
-func Decision() (projections.Projection, reconcile.DecideFunc, []byte) {
-	return Projection(), kit.Round(decide), kit.AllOwners()
+// Decision is the replicaset controller without its loop (see reconcile.Decision).
+func Decision() reconcile.Decision {
+	return kit.Decision("replicaset controller", Projection(), decide)
 }
 
-// New returns a controller (reconcile.WithResync sets its resync); pass Notify
-// to the runner with projections.WithAfterCommit, then Attach the runner.
-func New(log *events.Log, logger *slog.Logger, opts ...reconcile.Option) *Controller {
-	p, decide, all := Decision()
-	return &Controller{reconcile.NewOwnerLoop("replicaset controller", log, logger, p, decide, all, opts...)}
+// New returns the controller of ReplicaSets on the shared loop (reconcile.NewOwnerLoop).
+func New(log *events.Log, logger *slog.Logger, opts ...reconcile.Option) *reconcile.Loop {
+	return reconcile.NewOwnerLoop(log, logger, Decision(), opts...)
 }
 
 // decide decides for one ReplicaSet.

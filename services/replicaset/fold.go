@@ -27,17 +27,8 @@ import (
 //
 //	k\x00<replicaset uid> -> pods created with it as controller (decimal)
 func Projection() projections.Projection {
-	return projections.Projection{
-		Name: "replicasets",
-		Subjects: []string{
-			events.KindSubjects("ReplicaSet", "", false),
-			events.KindSubjects("Pod", "", false),
-			events.Prefix + ".node.*.pod.>", // pods' facets: the status their nodes report
-		},
-		Version: 1,
-		Fold:    Fold,
-		Prepare: object.Prepare,
-	}
+	// and pods' facets: the status their nodes report
+	return kit.Projection("replicasets", Fold, events.Prefix+".node.*.pod.>")
 }
 
 var (

@@ -257,11 +257,10 @@ type Controller struct {
 	conflicts int
 }
 
-// Attach adds a controller with projection p and decision decide; allOwners is
-// the key prefix of every owner in p (its loop's Config.AllOwners). It folds
-// the events already in the log.
-func (l *Log) Attach(p projections.Projection, decide reconcile.DecideFunc, allOwners []byte) *Controller {
-	c := &Controller{l: l, name: p.Name, proj: p, decide: decide, all: allOwners, State: projections.NewMemState(), retry: map[string]bool{}}
+// Attach adds the controller d, as its loop would run it, and folds the events
+// already in the log into its projection.
+func (l *Log) Attach(d reconcile.Decision) *Controller {
+	c := &Controller{l: l, name: d.Projection.Name, proj: d.Projection, decide: d.Decide, all: d.AllOwners, State: projections.NewMemState(), retry: map[string]bool{}}
 	for _, ev := range l.events {
 		c.fold(ev)
 	}

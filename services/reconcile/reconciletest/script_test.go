@@ -121,7 +121,7 @@ func TestRoundsDecideAsTheLoopDoes(t *testing.T) {
 	l := NewLog(t)
 	l.Apply(configMap)
 	p, decide := labeller(false)
-	c := l.Attach(p, decide, []byte("o\x00"))
+	c := l.Attach(reconcile.Decision{Name: "test", Projection: p, Decide: decide, AllOwners: []byte("o\x00")})
 	// The first round decides for every owner, from what the log held before.
 	if got := l.Summary(c.Round()); !reflect.DeepEqual(got, []string{"configmap.updated ConfigMap/default/a @1"}) {
 		t.Errorf("first round = %q", got)
@@ -147,7 +147,7 @@ metadata: {name: b}
 func TestAConflictedOwnerIsDecidedAgain(t *testing.T) {
 	l := NewLog(t)
 	p, decide := labeller(true)
-	c := l.Attach(p, decide, []byte("o\x00"))
+	c := l.Attach(reconcile.Decision{Name: "test", Projection: p, Decide: decide, AllOwners: []byte("o\x00")})
 	c.Round()
 	l.Apply(configMap)
 	if got := l.Summary(c.Round()); !reflect.DeepEqual(got, []string{"configmap.updated ConfigMap/default/a @1"}) {
@@ -187,7 +187,7 @@ func TestSettleFailsAControllerThatConflictsForEver(t *testing.T) {
 		defer close(done)
 		l := NewLog(s)
 		l.Apply(configMap)
-		l.Attach(p, never, []byte("o\x00"))
+		l.Attach(reconcile.Decision{Name: "test", Projection: p, Decide: never, AllOwners: []byte("o\x00")})
 		l.Settle()
 	}()
 	<-done
