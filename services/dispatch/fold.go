@@ -18,15 +18,16 @@ import (
 
 // Projection folds pods (from their own subjects) and their node facets.
 //
-// Keys: p\x00<namespace>\x00<name> -> podRecord; f\x00<namespace>\x00<name> -> facet
-// (of the pod that holds the name now); s\x00<node>\x00<namespace>\x00<name> -> the
-// version of the facet subject in that node's inbox (decimal). A slot's version
+// Keys: p\x00<namespace>\x00<name> -> podRecord; u\x00<namespace>\x00<name> -> its
+// uid; f\x00<namespace>\x00<name> -> facet (of the pod that holds the name now);
+// s\x00<node>\x00<namespace>\x00<name> -> the version of the facet subject in that
+// node's inbox (decimal). A slot's version
 // outlives the pod: the next pod of the same name on the same node is forwarded
 // guarded by it. r\x00<namespace>\x00<name>\x00<uid> -> revocation: a pod deleted
 // outright while its node ran it, until the node is told to stop it.
 func Projection() projections.Projection {
 	return projections.Projection{
-		Name: "dispatch", Version: 3, Fold: Fold, Prepare: object.Prepare,
+		Name: "dispatch", Version: 4, Fold: Fold, Prepare: object.Prepare,
 		Subjects: []string{events.KindSubjects("Pod", "", false), events.Prefix + ".node.*.pod.*.*"},
 	}
 }
@@ -105,6 +106,9 @@ func Fold(s projections.State, ev *events.Event) error {
 		if err := s.Delete(pk); err != nil {
 			return err
 		}
+		if err := s.Delete(key("u", ev.Object.Namespace, ev.Object.Name)); err != nil {
+			return err
+		}
 		return s.Delete(key("f", ev.Object.Namespace, ev.Object.Name))
 	}
 	next.LastApplied = nil
@@ -113,6 +117,9 @@ func Fold(s projections.State, ev *events.Event) error {
 		return err
 	}
 	data, _ := json.Marshal(podRecord{Stored: stored, EventID: ev.ID, Correlation: ev.Correlation})
+	if err := s.Set(key("u", ev.Object.Namespace, ev.Object.Name), []byte(next.Object.GetUID())); err != nil {
+		return err
+	}
 	return s.Set(pk, data)
 }
 
@@ -226,21 +233,6 @@ func foldFacet(s projections.State, ev *events.Event) error {
 
 // podUID returns the uid of the pod that holds the name; ok is false when none does.
 func podUID(rd projections.Reader, ns, name string) (string, bool, error) {
-	raw, ok, err := rd.Get(key("p", ns, name))
-	if err != nil || !ok {
-		return "", false, err
-	}
-	var rec podRecord
-	if err := json.Unmarshal(raw, &rec); err != nil {
-		return "", false, err
-	}
-	var meta struct {
-		Object struct {
-			Metadata struct {
-				UID string `json:"uid"`
-			} `json:"metadata"`
-		} `json:"object"`
-	}
-	_ = json.Unmarshal(rec.Stored, &meta)
-	return meta.Object.Metadata.UID, true, nil
+	raw, ok, err := rd.Get(key("u", ns, name))
+	return string(raw), ok, err
 }
