@@ -20,7 +20,10 @@ import (
 // stored its subject is past that version, so no later event can be decided from
 // it again. The cause covers what the version does not: a decision also reads
 // other objects (a ReplicaSet's pods, a pod's node), and a changed read comes
-// with another cause. The actor keeps two writers' decisions apart.
+// with another cause; a writer whose reads come with no cause of their own (the
+// scheduler reads every node) names its decision in typ ("pod.bound\x00node-3"),
+// or a different decision from the same version would be taken for a retry and
+// dropped. The actor keeps two writers' decisions apart.
 //
 // Ids are 32 lowercase hex digits (128 bits of SHA-256 over the length-prefixed
 // inputs), which no fresh id (NewID) and no id of an earlier build's derivation

@@ -66,7 +66,7 @@ func (s *Service) decide(ps *podState, nodes []*NodeInfo) (*events.Event, string
 	switch {
 	case err == nil:
 		b := object.Binding{Node: res.Node, Message: explain(res)}
-		ev, err := s.event(object.EventType(k, object.Bound), ref, b, ps)
+		ev, err := s.event(object.EventType(k, object.Bound), ref, b, res.Node, ps)
 		if ev != nil {
 			ev.Reason = fmt.Sprintf("assigned %s/%s to %s", pod.Namespace, pod.Name, res.Node)
 		}
@@ -81,7 +81,7 @@ func (s *Service) decide(ps *podState, nodes []*NodeInfo) (*events.Event, string
 			return nil, "", nil
 		}
 		ps.message = msg
-		ev, err := s.event(object.EventType(k, object.Unschedulable), ref, object.Binding{Message: msg}, ps)
+		ev, err := s.event(object.EventType(k, object.Unschedulable), ref, object.Binding{Message: msg}, msg, ps)
 		if ev != nil {
 			ev.Reason = msg
 		}
@@ -91,12 +91,17 @@ func (s *Service) decide(ps *podState, nodes []*NodeInfo) (*events.Event, string
 	}
 }
 
-func (s *Service) event(typ string, ref events.Ref, payload object.Binding, ps *podState) (*events.Event, error) {
+// event is the event of a decision about ps; decision names it (the node, or
+// the reason it fits nowhere). The scheduler reads every node as well as the
+// pod, and a node's change is no cause of the pod's: the same version of a pod
+// can be decided twice with different answers, and the id must tell them apart,
+// or the log would take the second for a retry of the first and drop it.
+func (s *Service) event(typ string, ref events.Ref, payload object.Binding, decision string, ps *podState) (*events.Event, error) {
 	ev, err := events.New(typ, ref, Actor, payload)
 	if err != nil {
 		return nil, err
 	}
-	ev.ID = events.DerivedID(Actor, ps.cause, typ, ref, ps.version)
+	ev.ID = events.DerivedID(Actor, ps.cause, typ+"\x00"+decision, ref, ps.version)
 	ev.Cause, ev.Correlation = ps.cause, ps.corr
 	if ev.Correlation == "" {
 		ev.Correlation = ev.ID
