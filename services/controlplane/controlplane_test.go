@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/wake-run/wake/services/scheduler"
 	"io"
 	"log/slog"
 	"net/http"
@@ -189,9 +188,6 @@ func TestRestartKeepsEverything(t *testing.T) {
 	srv := startIn(t, dir)
 	c := connect(t, srv)
 	populate(t, c)
-	// The scheduler may report a parked pod's reason late, at its periodic
-	// retry (a known lost wake-up); the state to compare is the converged one.
-	time.Sleep(scheduler.RetryInterval)
 	before := answers(t, c)
 	lastSeq, err := srv.Log().LastSeq(context.Background())
 	if err != nil {
