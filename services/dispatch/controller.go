@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/wake-run/wake/events"
-	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/projections"
 	"github.com/wake-run/wake/services/reconcile"
 	corev1 "k8s.io/api/core/v1"
@@ -112,17 +111,8 @@ func readAndDecide(rd projections.Reader, ns, name string) ([]Action, error) {
 }
 
 func readPod(rd projections.Reader, ns, name string) (*Pod, error) {
-	raw, ok, err := rd.Get(key("p", ns, name))
-	if err != nil || !ok {
-		return nil, err
-	}
-	var rec podRecord
-	if err := json.Unmarshal(raw, &rec); err != nil {
-		return nil, err
-	}
-	k, _ := object.ByKind("Pod")
-	st, err := object.DecodeStored(k, rec.Stored)
-	if err != nil {
+	st, rec, err := reconcile.ReadRecord(rd, podKind, key("p", ns, name))
+	if err != nil || st == nil {
 		return nil, err
 	}
 	p := &Pod{Pod: st.Object.(*corev1.Pod), Version: st.Version, EventID: rec.EventID, Correlation: rec.Correlation}

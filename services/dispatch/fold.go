@@ -13,12 +13,13 @@ import (
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/reconcile"
 	corev1 "k8s.io/api/core/v1"
 )
 
 // Projection folds pods (from their own subjects) and their node facets.
 //
-// Keys: p\x00<namespace>\x00<name> -> podRecord; u\x00<namespace>\x00<name> -> its
+// Keys: p\x00<namespace>\x00<name> -> reconcile.Record; u\x00<namespace>\x00<name> -> its
 // uid; f\x00<namespace>\x00<name> -> facet (of the pod that holds the name now);
 // s\x00<node>\x00<namespace>\x00<name> -> the version of the facet subject in that
 // node's inbox (decimal). A slot's version
@@ -32,11 +33,7 @@ func Projection() projections.Projection {
 	}
 }
 
-type podRecord struct {
-	Stored      json.RawMessage `json:"stored"`
-	EventID     string          `json:"eventID"`
-	Correlation string          `json:"correlation,omitempty"`
-}
+var podKind, _ = object.ByKind("Pod")
 
 // facet is what the dispatcher knows of the facet, in its node's inbox, of the pod
 // that holds the name now (a pod's deletion forgets it; its slot's version stays).
@@ -82,20 +79,7 @@ func Fold(s projections.State, ev *events.Event) error {
 		return foldFacet(s, ev)
 	}
 	pk := key("p", ev.Object.Namespace, ev.Object.Name)
-	var prev *object.Stored
-	if raw, ok, err := s.Get(pk); err != nil {
-		return err
-	} else if ok {
-		var rec podRecord
-		if err := json.Unmarshal(raw, &rec); err != nil {
-			return err
-		}
-		k, _ := object.ByKind("Pod")
-		if prev, err = object.DecodeStored(k, rec.Stored); err != nil {
-			return err
-		}
-	}
-	next, err := object.Fold(prev, ev)
+	prev, next, err := reconcile.FoldRecord(s, podKind, pk, ev)
 	if err != nil {
 		return err
 	}
@@ -103,24 +87,12 @@ func Fold(s projections.State, ev *events.Event) error {
 		if err := revokeIfRunning(s, prev, ev); err != nil {
 			return err
 		}
-		if err := s.Delete(pk); err != nil {
-			return err
-		}
 		if err := s.Delete(key("u", ev.Object.Namespace, ev.Object.Name)); err != nil {
 			return err
 		}
 		return s.Delete(key("f", ev.Object.Namespace, ev.Object.Name))
 	}
-	next.LastApplied = nil
-	stored, err := next.Encode()
-	if err != nil {
-		return err
-	}
-	data, _ := json.Marshal(podRecord{Stored: stored, EventID: ev.ID, Correlation: ev.Correlation})
-	if err := s.Set(key("u", ev.Object.Namespace, ev.Object.Name), []byte(next.Object.GetUID())); err != nil {
-		return err
-	}
-	return s.Set(pk, data)
+	return s.Set(key("u", ev.Object.Namespace, ev.Object.Name), []byte(next.Object.GetUID()))
 }
 
 // revokeIfRunning records a revocation when a pod is deleted that its node was

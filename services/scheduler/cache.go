@@ -9,6 +9,7 @@ import (
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/reconcile"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -63,7 +64,7 @@ func (s *Service) refreshNode(name string, st *object.Stored) {
 	s.unpark()
 }
 
-func (s *Service) refreshPod(ref events.Ref, st *object.Stored, rec *record) {
+func (s *Service) refreshPod(ref events.Ref, st *object.Stored, rec *reconcile.Record) {
 	key := ref.Namespace + "/" + ref.Name
 	old := s.pods[key]
 	if old != nil && old.node != "" {

@@ -1,30 +1,23 @@
 package scheduler
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/reconcile"
 )
 
 // Projection is the scheduler's read model: every Node and every Pod, with the
 // event that last changed each (the cause of what the scheduler appends about it).
 //
-// Keys: o\x00<kind>\x00<namespace>\x00<name> -> record.
+// Keys: o\x00<kind>\x00<namespace>\x00<name> -> reconcile.Record.
 func Projection() projections.Projection {
 	return projections.Projection{
 		Name: "scheduler", Version: 1, Fold: Fold, Prepare: object.Prepare,
 		Subjects: []string{events.KindSubjects("Node", "", true), events.KindSubjects("Pod", "", false)},
 	}
-}
-
-// record is a stored object and the last event about it.
-type record struct {
-	Stored      json.RawMessage `json:"stored"`
-	EventID     string          `json:"eventID"`
-	Correlation string          `json:"correlation,omitempty"`
 }
 
 func recordKey(kind, namespace, name string) []byte {
@@ -38,49 +31,11 @@ func Fold(s projections.State, ev *events.Event) error {
 		return fmt.Errorf("%w: the scheduler folds nodes and pods, not %q", object.ErrFold, ev.Object.Kind)
 	}
 	key := recordKey(k.Kind, ev.Object.Namespace, ev.Object.Name)
-	var prev *object.Stored
-	raw, found, err := s.Get(key)
-	if err != nil {
-		return err
-	}
-	if found {
-		var rec record
-		if err := json.Unmarshal(raw, &rec); err != nil {
-			return err
-		}
-		if prev, err = object.DecodeStored(k, rec.Stored); err != nil {
-			return err
-		}
-	}
-	next, err := object.Fold(prev, ev)
-	if err != nil {
-		return err
-	}
-	if next == nil {
-		return s.Delete(key)
-	}
-	next.LastApplied = nil // the scheduler never merges manifests
-	stored, err := next.Encode()
-	if err != nil {
-		return err
-	}
-	data, err := json.Marshal(record{Stored: stored, EventID: ev.ID, Correlation: ev.Correlation})
-	if err != nil {
-		return err
-	}
-	return s.Set(key, data)
+	_, _, err := reconcile.FoldRecord(s, k, key, ev)
+	return err
 }
 
-func readRecord(rd projections.Reader, kind, namespace, name string) (*object.Stored, *record, error) {
-	raw, ok, err := rd.Get(recordKey(kind, namespace, name))
-	if err != nil || !ok {
-		return nil, nil, err
-	}
-	var rec record
-	if err := json.Unmarshal(raw, &rec); err != nil {
-		return nil, nil, err
-	}
+func readRecord(rd projections.Reader, kind, namespace, name string) (*object.Stored, *reconcile.Record, error) {
 	k, _ := object.ByKind(kind)
-	st, err := object.DecodeStored(k, rec.Stored)
-	return st, &rec, err
+	return reconcile.ReadRecord(rd, k, recordKey(kind, namespace, name))
 }
