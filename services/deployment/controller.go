@@ -1,10 +1,8 @@
 package deployment
 
 import (
-	"log/slog"
 	"time"
 
-	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/projections"
 	"github.com/wake-run/wake/services/reconcile"
 	appsv1 "k8s.io/api/apps/v1"
@@ -13,11 +11,6 @@ import (
 // Decision is the deployment controller without its loop (see reconcile.Decision).
 func Decision() reconcile.Decision {
 	return kit.Decision("deployment controller", Projection(), decide)
-}
-
-// New returns the controller of Deployments on the shared loop (reconcile.NewOwnerLoop).
-func New(log *events.Log, logger *slog.Logger, opts ...reconcile.Option) *reconcile.Loop {
-	return reconcile.NewOwnerLoop(log, logger, Decision(), opts...)
 }
 
 // decide decides for one Deployment.

@@ -17,6 +17,7 @@ import (
 	"github.com/wake-run/wake/services/controlplane/controlplanetest"
 	"github.com/wake-run/wake/services/deployment"
 	"github.com/wake-run/wake/services/gc"
+	"github.com/wake-run/wake/services/reconcile"
 	"github.com/wake-run/wake/services/reconcile/reconciletest"
 	"github.com/wake-run/wake/services/replicaset"
 	appsv1 "k8s.io/api/apps/v1"
@@ -32,18 +33,18 @@ var (
 )
 
 func startDeployments(t *testing.T, log *events.Log) func() {
-	return controlplanetest.RunController(t, log, deployment.Projection(), deployment.New(log, controlplanetest.Discard))
+	return controlplanetest.RunController(t, log, deployment.Projection(), reconcile.NewOwnerLoop(log, controlplanetest.Discard, deployment.Decision()))
 }
 
 func startReplicaSets(t *testing.T, log *events.Log) func() {
-	return controlplanetest.RunController(t, log, replicaset.Projection(), replicaset.New(log, controlplanetest.Discard))
+	return controlplanetest.RunController(t, log, replicaset.Projection(), reconcile.NewOwnerLoop(log, controlplanetest.Discard, replicaset.Decision()))
 }
 
 // startAll runs the Deployment and ReplicaSet controllers and the garbage collector.
 func startAll(t *testing.T, log *events.Log) {
 	startDeployments(t, log)
 	startReplicaSets(t, log)
-	controlplanetest.RunController(t, log, gc.Projection(), gc.New(log, controlplanetest.Discard))
+	controlplanetest.RunController(t, log, gc.Projection(), reconcile.NewOwnerLoop(log, controlplanetest.Discard, gc.Decision()))
 }
 
 func replicaSets(t *testing.T, c *client.Client) map[string]*appsv1.ReplicaSet {

@@ -3,7 +3,6 @@ package gc
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -15,13 +14,6 @@ import (
 // Decision is the garbage collector without its loop (see reconcile.Decision).
 func Decision() reconcile.Decision {
 	return reconcile.Decision{Name: "garbage collector", Projection: Projection(), Decide: decideRound, AllOwners: []byte("g\x00")}
-}
-
-// New returns the collector on the shared reconcile loop: a round decides for
-// the owners whose going was touched since the last, plus those whose appends
-// conflicted; every resync interval, for all.
-func New(log *events.Log, logger *slog.Logger, opts ...reconcile.Option) *reconcile.Loop {
-	return reconcile.NewOwnerLoop(log, logger, Decision(), opts...)
 }
 
 // decideRound decides for each owner in turn. An object that names several gone

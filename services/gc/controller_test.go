@@ -17,6 +17,7 @@ import (
 	"github.com/wake-run/wake/services/controlplane/controlplanetest"
 	"github.com/wake-run/wake/services/gc"
 	"github.com/wake-run/wake/services/query"
+	"github.com/wake-run/wake/services/reconcile"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -82,7 +83,7 @@ func TestDependentsFollowTheirOwners(t *testing.T) {
 	srv, c := controlplanetest.Start(t, controlplane.Config{})
 	ctx := context.Background()
 	log := srv.Log()
-	controlplanetest.RunController(t, log, gc.Projection(), gc.New(log, discard))
+	controlplanetest.RunController(t, log, gc.Projection(), reconcile.NewOwnerLoop(log, discard, gc.Decision()))
 	controlplanetest.Apply(t, c, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: owner}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: bystander}\n")
 	owner, other := uidOf(t, c, "owner"), uidOf(t, c, "other")
 	controlplanetest.Apply(t, c, dependents(owner, other))

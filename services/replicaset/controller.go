@@ -1,10 +1,8 @@
 package replicaset
 
 import (
-	"log/slog"
 	"time"
 
-	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/projections"
 	"github.com/wake-run/wake/services/reconcile"
 	appsv1 "k8s.io/api/apps/v1"
@@ -14,11 +12,6 @@ import (
 // Decision is the replicaset controller without its loop (see reconcile.Decision).
 func Decision() reconcile.Decision {
 	return kit.Decision("replicaset controller", Projection(), decide)
-}
-
-// New returns the controller of ReplicaSets on the shared loop (reconcile.NewOwnerLoop).
-func New(log *events.Log, logger *slog.Logger, opts ...reconcile.Option) *reconcile.Loop {
-	return reconcile.NewOwnerLoop(log, logger, Decision(), opts...)
 }
 
 // decide decides for one ReplicaSet.

@@ -16,6 +16,7 @@ import (
 	"github.com/wake-run/wake/services/controlplane"
 	"github.com/wake-run/wake/services/controlplane/controlplanetest"
 	"github.com/wake-run/wake/services/gc"
+	"github.com/wake-run/wake/services/reconcile"
 	"github.com/wake-run/wake/services/replicaset"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -28,12 +29,12 @@ var (
 
 // startReplicaSets runs a ReplicaSet controller over a fresh projection.
 func startReplicaSets(t *testing.T, log *events.Log) {
-	controlplanetest.RunController(t, log, replicaset.Projection(), replicaset.New(log, controlplanetest.Discard))
+	controlplanetest.RunController(t, log, replicaset.Projection(), reconcile.NewOwnerLoop(log, controlplanetest.Discard, replicaset.Decision()))
 }
 
 // startGC runs a garbage collector over a fresh projection.
 func startGC(t *testing.T, log *events.Log) {
-	controlplanetest.RunController(t, log, gc.Projection(), gc.New(log, controlplanetest.Discard))
+	controlplanetest.RunController(t, log, gc.Projection(), reconcile.NewOwnerLoop(log, controlplanetest.Discard, gc.Decision()))
 }
 
 func waitForPods(t *testing.T, c *client.Client, n int) map[string]*corev1.Pod {
