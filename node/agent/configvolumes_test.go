@@ -70,11 +70,12 @@ func TestVolumeFiles(t *testing.T) {
 		{name: "downwardAPI of an unknown container", err: `container "nope" is not in pod web-1`,
 			src: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: []corev1.DownwardAPIVolumeFile{
 				{Path: "x", ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: "nope", Resource: "limits.cpu"}}}}}},
-		{name: "projected: configMap, secret and downwardAPI under one defaultMode",
+		{name: "projected: configMap, secret and downwardAPI under one defaultMode; a token source is left out",
 			src: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{DefaultMode: mode(0o440), Sources: []corev1.VolumeProjection{
 				{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: cmRef, Items: []corev1.KeyToPath{{Key: "mode", Path: "cfg/mode"}}}},
 				{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "db"}, Items: []corev1.KeyToPath{{Key: "username", Path: "db/user", Mode: mode(0o400)}}}},
 				{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{{Path: "pod", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}}},
+				{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}},
 			}}},
 			want: "cfg/mode:440=\"fast\"\ndb/user:400=\"admin\"\npod:440=\"web-1\""},
 		{name: "projected: a missing secret fails the volume", err: `secret "gone" not found`,
