@@ -48,5 +48,6 @@ func newCreateCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	})
+	cmd.AddCommand(newCreateConfigMapCmd(g), newCreateSecretCmd(g))
 	return cmd
 }

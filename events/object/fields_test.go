@@ -176,8 +176,19 @@ func TestCheckFields(t *testing.T) {
 	}, {
 		name:     "a null refused field declares nothing",
 		kind:     "Pod",
-		manifest: `{"spec":{"volumes":[{"name":"v","gitRepo":null,"configMap":{"name":"c"}}]}}`,
+		manifest: `{"spec":{"volumes":[{"name":"v","gitRepo":null,"nfs":{"server":"s","path":"/"}}]}}`,
 		warnings: []string{"spec.volumes[0]: accepted, not enforced yet: the node agent mounts only emptyDir and hostPath volumes in this build"},
+	}, {
+		name: "ConfigMaps, Secrets and the downward API in env and volumes are enforced; service account tokens are not",
+		kind: "Pod",
+		manifest: `{"spec":{"volumes":[{"name":"c","configMap":{"name":"c","items":[{"key":"k","path":"p","mode":256}],"defaultMode":420,"optional":true}},
+			{"name":"s","secret":{"secretName":"s"}},{"name":"d","downwardAPI":{"items":[{"path":"l","fieldRef":{"fieldPath":"metadata.labels"}}]}},
+			{"name":"p","projected":{"sources":[{"configMap":{"name":"c"}},{"secret":{"name":"s"}},{"serviceAccountToken":{"path":"t"}}]}}],
+			"containers":[{"name":"a","image":"i","envFrom":[{"prefix":"P_","configMapRef":{"name":"c"}}],"env":[
+			{"name":"A","valueFrom":{"configMapKeyRef":{"name":"c","key":"k","optional":true}}},{"name":"B","valueFrom":{"secretKeyRef":{"name":"s","key":"k"}}},
+			{"name":"C","valueFrom":{"resourceFieldRef":{"resource":"limits.memory","divisor":"1Mi"}}}],
+			"volumeMounts":[{"name":"c","mountPath":"/c"}]}]}}`,
+		warnings: []string{"spec.volumes[3].projected.sources[2].serviceAccountToken: accepted, not enforced yet: no service account credentials are issued in this build"},
 	}, {
 		name:     "refused fields in a pod template and in init containers",
 		kind:     "ReplicaSet",

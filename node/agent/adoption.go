@@ -110,5 +110,6 @@ func (a *Agent) removePod(ctx context.Context, podUID string, grace time.Duratio
 	if err := a.rt.RemoveSandbox(ctx, crt.SandboxID(podUID)); err != nil {
 		a.logger.Warn("remove sandbox", "uid", podUID, "err", err)
 	}
+	a.unmountPodVolumes(podUID)
 	_ = os.RemoveAll(filepath.Join(a.cfg.StateDir, "pods", podUID))
 }

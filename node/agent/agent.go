@@ -78,6 +78,14 @@ type Agent struct {
 
 	subs        []*nats.Subscription // responders, from Start until Run returns
 	serveCancel context.CancelFunc   // ends the streams the responders run
+
+	// config folds the cluster's ConfigMaps and Secrets (sealed) for the pods'
+	// env and volumes; secretCache holds the Secrets opened for them, in memory
+	// only; configChanged are the ones changed since the run loop last looked
+	// (see markConfigUsers).
+	config        *projections.Runner
+	secretCache   secretCache
+	configChanged []events.Ref
 }
 
 // Run starts the runtime (and containerd if needed), registers the node, and runs
@@ -169,20 +177,29 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (a *Agent, err error)
 	if err != nil {
 		return nil, err
 	}
+	a.config, err = projections.Open(filepath.Join(cfg.StateDir, "config"), ConfigProjection(), log,
+		append(m.runnerOptions(), projections.WithLogger(a.logger), projections.WithTouched(a.onConfigTouched))...)
+	if err != nil {
+		_ = a.runner.Close()
+		return nil, err
+	}
 	// The node's responders answer before the node is registered: whoever sees
 	// the node can ask it for logs, exec and images at once.
 	if err := a.serve(); err != nil {
 		_ = a.runner.Close()
+		_ = a.config.Close()
 		return nil, err
 	}
 	if err := a.register(ctx); err != nil {
 		a.stopServing()
 		_ = a.runner.Close()
+		_ = a.config.Close()
 		return nil, err
 	}
 	if err := a.inventory(ctx); err != nil {
 		a.stopServing()
 		_ = a.runner.Close()
+		_ = a.config.Close()
 		return nil, err
 	}
 	return a, nil

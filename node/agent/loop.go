@@ -38,18 +38,24 @@ func (a *Agent) Run(ctx context.Context) error {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	failed := make(chan error, 1)
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		if err := a.runner.Run(rctx); err != nil {
-			failed <- err
-		}
-	}()
+	wg.Add(3)
+	for _, r := range []*projections.Runner{a.runner, a.config} {
+		go func() {
+			defer wg.Done()
+			if err := r.Run(rctx); err != nil {
+				select {
+				case failed <- err:
+				default:
+				}
+			}
+		}()
+	}
 	go func() {
 		defer wg.Done()
 		a.heartbeat(rctx)
 	}()
 	defer a.runner.Close()
+	defer a.config.Close()
 	defer a.stopServing()
 	a.resync()
 	orphans := time.NewTimer(10 * time.Second)
@@ -97,6 +103,7 @@ func (a *Agent) resync() {
 
 // dispatch hands each touched pod's desired state to its worker.
 func (a *Agent) dispatch(ctx context.Context, wg *sync.WaitGroup) {
+	a.markConfigUsers()
 	a.mu.Lock()
 	touched := a.touched
 	a.touched = map[string]bool{}

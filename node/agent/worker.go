@@ -159,7 +159,10 @@ func (w *worker) sync(ctx context.Context) {
 	}
 	if w.sandbox == nil {
 		// Held until its volumes can be mounted: nothing of it starts.
-		if w.mountFailure = unmountable(pod); w.mountFailure != "" {
+		if w.mountFailure = unmountable(pod); w.mountFailure == "" {
+			w.mountFailure = w.setUpConfigVolumes(ctx)
+		}
+		if w.mountFailure != "" {
 			for _, c := range w.ctrs {
 				c.waiting, c.waitingMsg = "ContainerCreating", ""
 			}
@@ -176,6 +179,11 @@ func (w *worker) sync(ctx context.Context) {
 		}
 		w.sandbox = &sb
 		w.start = time.Now()
+	}
+	// Refreshed on every pass: the pod's IP once known, a changed ConfigMap,
+	// Secret or label. A source gone missing leaves the files as they were.
+	if failure := w.setUpConfigVolumes(ctx); failure != "" {
+		w.a.logger.Warn("refresh volumes", "pod", w.ns+"/"+w.name, "err", failure)
 	}
 	now := time.Now()
 	for _, c := range pod.Spec.Containers {
@@ -202,8 +210,13 @@ func (w *worker) startContainer(ctx context.Context, c corev1.Container, cs *ctr
 		cs.retryAt = time.Now().Add(cs.backoff)
 		return
 	}
+	env, err := w.env(ctx, &c)
+	if err != nil {
+		cs.waiting, cs.waitingMsg, cs.retryAt = "CreateContainerConfigError", err.Error(), time.Now().Add(retryCreate)
+		return
+	}
 	cfg := runtime.ContainerConfig{Name: c.Name, Attempt: cs.attempt, Image: img.Ref, Command: c.Command, Args: c.Args,
-		Env: envOf(c, w.pod, w.sandbox.IP), WorkingDir: c.WorkingDir, Mounts: w.mounts(c),
+		Env: env, WorkingDir: c.WorkingDir, Mounts: w.mounts(c),
 		Resources: runtime.ResourcesFor(c.Resources), Labels: map[string]string{teardown.LabelGracePeriod: strconv.FormatInt(podGrace(w.pod), 10)}}
 	id, err := rt.CreateContainer(ctx, *w.sandbox, cfg)
 	if errors.Is(err, runtime.ErrAlreadyExists) {
@@ -389,33 +402,9 @@ func hostPorts(pod *corev1.Pod) []runtime.PortMapping {
 	return out
 }
 
-// envOf renders a container's environment: literal values and the downward-API
-// fields a pod knows about itself.
-func envOf(c corev1.Container, pod *corev1.Pod, ip string) []string {
-	var env []string
-	for _, e := range c.Env {
-		v := e.Value
-		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
-			switch e.ValueFrom.FieldRef.FieldPath {
-			case "metadata.name":
-				v = pod.Name
-			case "metadata.namespace":
-				v = pod.Namespace
-			case "metadata.uid":
-				v = string(pod.UID)
-			case "status.podIP":
-				v = ip
-			case "spec.nodeName":
-				v = pod.Spec.NodeName
-			}
-		}
-		env = append(env, e.Name+"="+v)
-	}
-	return env
-}
-
-// mounts renders emptyDir (a directory of the pod under the agent's state) and
-// hostPath volumes; other volume kinds are not mounted by this build.
+// mounts renders emptyDir (a directory of the pod under the agent's state),
+// hostPath and config volumes (configMap, secret, downwardAPI, projected: read
+// only, see volumesetup.go); other volume kinds are not mounted by this build.
 func (w *worker) mounts(c corev1.Container) []runtime.Mount {
 	var out []runtime.Mount
 	for _, vm := range c.VolumeMounts {
@@ -424,7 +413,10 @@ func (w *worker) mounts(c corev1.Container) []runtime.Mount {
 				continue
 			}
 			var host string
+			readOnly := vm.ReadOnly
 			switch {
+			case isConfigVolume(&v):
+				host, readOnly = w.configMountSource(&v, vm), true
 			case v.EmptyDir != nil:
 				host = filepath.Join(w.a.cfg.StateDir, "pods", string(w.pod.UID), "volumes", v.Name)
 				_ = mkdirAll(host)
@@ -435,7 +427,7 @@ func (w *worker) mounts(c corev1.Container) []runtime.Mount {
 				}
 			}
 			if host != "" {
-				out = append(out, runtime.Mount{HostPath: host, ContainerPath: vm.MountPath, ReadOnly: vm.ReadOnly})
+				out = append(out, runtime.Mount{HostPath: host, ContainerPath: vm.MountPath, ReadOnly: readOnly})
 			}
 		}
 	}
