@@ -120,15 +120,24 @@ func procAlive(pid int) bool {
 // veths and per-pod CNI chains): its coming and going is not this teardown's.
 var othersTests = regexp.MustCompile(`wke2e|wk[a-z-]+[0-9]|10\.6[0-9]\.|10\.213\.|/tmp/|veth|CNI-[0-9a-f]{20,}|CNI-DN-|cni-|sandboxes|netns|wake-`)
 
+// webWithHostPort also mounts a Secret: its files live on a tmpfs of the
+// node's that wake down must unmount.
 const webWithHostPort = `apiVersion: v1
+kind: Secret
+metadata: {name: down-token}
+stringData: {token: s3cr3t-down}
+---
+apiVersion: v1
 kind: Pod
 metadata: {name: mapped}
 spec:
   terminationGracePeriodSeconds: 5
+  volumes: [{name: token, secret: {secretName: down-token}}]
   containers:
   - name: web
     image: wake.local/hostname-web:1
     ports: [{containerPort: 8080, hostPort: 18491}]
+    volumeMounts: [{name: token, mountPath: /etc/token}]
 `
 
 func TestDownLeavesNothingOfTheNodeBehind(t *testing.T) {
@@ -148,6 +157,11 @@ func TestDownLeavesNothingOfTheNodeBehind(t *testing.T) {
 		return n == 4
 	})
 	during := snapshotHost(t)
+	if !slices.ContainsFunc(during.mounts, func(m string) bool {
+		return strings.HasPrefix(m, cl.cfg.StateDir+"/pods/") && strings.HasSuffix(m, "/volumes/token")
+	}) {
+		t.Fatalf("no tmpfs of the Secret volume under %s/pods while its pod runs: %v", cl.cfg.StateDir, during.mounts)
+	}
 
 	// What the node runs: its containerd, the shims serving it, and the
 	// containers under them.
