@@ -76,7 +76,8 @@ func validateSecret(s *corev1.Secret) field.ErrorList {
 	switch s.Type {
 	case corev1.SecretTypeDockercfg, corev1.SecretTypeDockerConfigJson:
 		key := secretRequiredKeys[s.Type][0]
-		if v, ok := s.Data[key]; ok && !json.Valid(v) {
+		// A sealed value is ciphertext: it was checked before it was sealed.
+		if v, ok := s.Data[key]; ok && !sealed && !json.Valid(v) {
 			errs = append(errs, field.Invalid(dataPath.Key(key), "<secret contents redacted>", "must be valid JSON"))
 		}
 	case corev1.SecretTypeBasicAuth:

@@ -315,6 +315,8 @@ func TestValidateConfigAndSecrets(t *testing.T) {
 			[]string{"data[tls.key]: Required value: a Secret of type kubernetes.io/tls needs data[tls.key]"}},
 		{"docker config Secret", "Secret", `{metadata: {name: s}, type: kubernetes.io/dockerconfigjson, stringData: {.dockerconfigjson: "{"}}`,
 			[]string{`data[.dockerconfigjson]: Invalid value: "<secret contents redacted>": must be valid JSON`}},
+		{"sealed docker config Secret: its value is ciphertext", "Secret",
+			`{metadata: {name: s, annotations: {wake.io/sealed: "1"}}, type: kubernetes.io/dockerconfigjson, data: {.dockerconfigjson: c2VhbGVkLWJ5dGVz}}`, nil},
 		{"docker config Secret key", "Secret", `{metadata: {name: s}, type: kubernetes.io/dockerconfigjson}`,
 			[]string{"data[.dockerconfigjson]: Required value: a Secret of type kubernetes.io/dockerconfigjson needs data[.dockerconfigjson]"}},
 		{"basic auth Secret", "Secret", `{metadata: {name: s}, type: kubernetes.io/basic-auth, stringData: {user: x}}`,
