@@ -197,7 +197,12 @@ func (w *worker) sync(ctx context.Context) {
 
 func (w *worker) startContainer(ctx context.Context, c corev1.Container, cs *ctrState) {
 	rt := w.a.rt
-	img, err := rt.EnsureImage(ctx, c.Image, c.ImagePullPolicy)
+	creds, note, err := w.pullCredentials(ctx)
+	if err != nil {
+		cs.waiting, cs.waitingMsg, cs.retryAt = "ErrImagePull", err.Error(), time.Now().Add(retryCreate)
+		return
+	}
+	img, err := rt.EnsureImage(ctx, c.Image, c.ImagePullPolicy, creds...)
 	if err != nil {
 		reason := "ErrImagePull"
 		if errors.Is(err, runtime.ErrImageNeverPull) {
@@ -206,6 +211,9 @@ func (w *worker) startContainer(ctx context.Context, c corev1.Container, cs *ctr
 			reason = "ImagePullBackOff"
 		}
 		cs.waiting, cs.waitingMsg = reason, err.Error()
+		if note != "" {
+			cs.waitingMsg += " (" + note + ")"
+		}
 		cs.backoff = nextBackoff(cs.backoff)
 		cs.retryAt = time.Now().Add(cs.backoff)
 		return

@@ -31,8 +31,9 @@ type Runtime interface {
 	// IfNotPresent (and "") pull only when it is absent; Always pulls every
 	// time, which fetches only what changed. A failed pull is a *PullError
 	// (errors.Is ErrImagePull) carrying the registry's message; an
-	// unparsable ref wraps ErrInvalidImageName.
-	EnsureImage(ctx context.Context, ref string, policy corev1.PullPolicy) (Image, error)
+	// unparsable ref wraps ErrInvalidImageName. A registry that asks for
+	// credentials gets the first of creds whose Host is its host.
+	EnsureImage(ctx context.Context, ref string, policy corev1.PullPolicy, creds ...Credential) (Image, error)
 	// ImportImages stores the images of an image archive (OCI image layout or
 	// docker-archive tar, optionally gzip or zstd compressed) under the
 	// normalised names the archive gives them, unpacked and ready to run, and
@@ -274,4 +275,12 @@ type ExecConfig struct {
 	// Stderr is ignored when TTY is set (a terminal has one output).
 	Stderr io.Writer
 	TTY    bool
+}
+
+// Credential is what a registry host is signed in to with (from a pod's
+// imagePullSecrets).
+type Credential struct {
+	Host     string // host[:port], as the registry is addressed: "127.0.0.1:5000", "registry-1.docker.io"
+	Username string
+	Password string
 }

@@ -22,7 +22,7 @@ import (
 // EnsureImage implements runtime.Runtime. Registries are reached over
 // HTTPS, except localhost and loopback addresses on a port other than 443,
 // which are tried over HTTP as containerd does.
-func (r *Runtime) EnsureImage(ctx context.Context, ref string, policy corev1.PullPolicy) (runtime.Image, error) {
+func (r *Runtime) EnsureImage(ctx context.Context, ref string, policy corev1.PullPolicy, creds ...runtime.Credential) (runtime.Image, error) {
 	ctx = r.ctx(ctx)
 	name, err := image.Normalize(ref)
 	if err != nil {
@@ -42,7 +42,16 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref string, policy corev1.Pul
 			return runtime.Image{}, fmt.Errorf("image %s: %w", name, runtime.ErrImageNeverPull)
 		}
 	}
-	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: config.ConfigureHosts(ctx, config.HostOptions{})})
+	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: config.ConfigureHosts(ctx, config.HostOptions{
+		Credentials: func(host string) (string, string, error) {
+			for _, c := range creds {
+				if c.Host == host {
+					return c.Username, c.Password, nil
+				}
+			}
+			return "", "", nil
+		},
+	})})
 	start := time.Now()
 	img, err := r.client.Pull(ctx, name, client.WithPullUnpack, client.WithPullSnapshotter(r.snapshotter), client.WithResolver(resolver))
 	if r.onPull != nil {
