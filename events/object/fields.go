@@ -44,7 +44,7 @@ var capabilities = map[string]capability{
 	"place":          {enforced, "the scheduler places pods by it"},
 	"mount":          {enforced, "the node agent mounts emptyDir and hostPath volumes"},
 	"rollout":        {enforced, "the deployment controller rolls out by it"},
-	"rollouts":       {notEnforced, "the deployment controller does not act on it yet"},
+	"rollouts":       {enforced, "the deployment and replicaset controllers act on it (minReadySeconds, progressDeadlineSeconds, paused)"},
 	"scheduling":     {notEnforced, "the scheduler does not enforce it yet"},
 	"resources":      {notEnforced, "the scheduler and node agent do not apply it yet"},
 	"probes":         {notEnforced, "no node agent runs probes in this build"},
