@@ -119,4 +119,3 @@ func (p *plan) rollback() []Action {
 	reason := fmt.Sprintf("deployment %s rolls back to revision %d (%s): %s", d.Name, target.revision, target.rs.Name, why)
 	return append(out, p.action(object.EventType(deployKind, object.Updated), ref, p.in.Version, reason, change(obj)))
 }
-

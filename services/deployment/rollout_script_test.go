@@ -409,7 +409,9 @@ func TestScriptChangeCauseAndMinReadySecondsReachTheReplicaSet(t *testing.T) {
 	l := scripted(t)
 	l.Apply(manifest("first", 0))
 	l.Settle()
-	rs := func() *appsv1.ReplicaSet { return l.Get(events.Ref{Kind: "ReplicaSet", Namespace: "default", Name: newestName(l)}).Object.(*appsv1.ReplicaSet) }
+	rs := func() *appsv1.ReplicaSet {
+		return l.Get(events.Ref{Kind: "ReplicaSet", Namespace: "default", Name: newestName(l)}).Object.(*appsv1.ReplicaSet)
+	}
 	if a := rs().Annotations; a[deployment.ChangeCauseAnnotation] != "first" || a[deployment.RevisionAnnotation] != "1" {
 		t.Errorf("created with annotations %v, want change cause first, revision 1", a)
 	}
