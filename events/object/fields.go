@@ -45,7 +45,7 @@ var capabilities = map[string]capability{
 	"mount":          {enforced, "the node agent mounts emptyDir and hostPath volumes"},
 	"config":         {enforced, "the node agent reads ConfigMaps, Secrets and the downward API into env and volume files, refreshing the files when they change"},
 	"rollout":        {enforced, "the deployment controller rolls out by it"},
-	"rollouts":       {notEnforced, "the deployment controller does not act on it yet"},
+	"rollouts":       {enforced, "the deployment and replicaset controllers act on it (minReadySeconds, progressDeadlineSeconds, paused)"},
 	"scheduling":     {notEnforced, "the scheduler does not enforce it yet"},
 	"resources":      {notEnforced, "the scheduler and node agent do not apply it yet"},
 	"probes":         {notEnforced, "no node agent runs probes in this build"},

@@ -156,6 +156,10 @@ func TestCheckFields(t *testing.T) {
 		kind:     "Deployment",
 		manifest: `{"metadata":{"creationTimestamp":null},"spec":{"strategy":{},"paused":false,"template":{"metadata":{"creationTimestamp":null},"spec":{"hostNetwork":false,"containers":[]}}},"status":{}}`,
 	}, {
+		name:     "rollout fields are enforced by the deployment and replicaset controllers",
+		kind:     "Deployment",
+		manifest: `{"spec":{"minReadySeconds":5,"progressDeadlineSeconds":120,"paused":true,"revisionHistoryLimit":3,"strategy":{"type":"RollingUpdate","rollingUpdate":{"maxSurge":"50%","maxUnavailable":0}}}}`,
+	}, {
 		name:     "an empty pointer struct is a declaration",
 		kind:     "Pod",
 		manifest: `{"spec":{"volumes":[{"name":"scratch","emptyDir":{}}],"securityContext":{}}}`,

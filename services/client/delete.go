@@ -118,7 +118,7 @@ func (c *Client) SetImage(ctx context.Context, k *object.Kind, ns, name string, 
 		default:
 			return "", nil, fmt.Errorf("%s have no pod template: set image works on deployments and replicasets", k.Resource)
 		}
-		changed, err := setImages(spec, images)
+		changed, err := SetImages(spec, images)
 		if err != nil || !changed {
 			return "", nil, err
 		}
@@ -130,7 +130,10 @@ func (c *Client) SetImage(ctx context.Context, k *object.Kind, ns, name string, 
 	})
 }
 
-func setImages(spec *corev1.PodSpec, images map[string]string) (bool, error) {
+// SetImages sets the images of the containers spec names (init containers
+// included; "*": every one) and reports whether any changed; a name matching no
+// container is an error listing those there are.
+func SetImages(spec *corev1.PodSpec, images map[string]string) (bool, error) {
 	changed := false
 	matched := map[string]bool{}
 	var names []string

@@ -14,8 +14,14 @@ func Decision() reconcile.Decision {
 }
 
 // decide decides for one Deployment.
-func decide(_ projections.Reader, st reconcile.OwnerState, _ time.Time) ([]Action, error) {
-	return Decide(input(st)), nil
+func decide(_ projections.Reader, st reconcile.OwnerState, now time.Time) ([]Action, error) {
+	in := input(st)
+	in.Now = now
+	out := Decide(in)
+	if t, ok := NextDeadline(in, out); ok {
+		out = append(out, reconcile.WakeAt(t))
+	}
+	return out, nil
 }
 
 // input is what Decide knows of the Deployment st.

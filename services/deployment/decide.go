@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
@@ -43,6 +44,9 @@ type Input struct {
 	// namespace: the version of the newest event (the deletion, when not live)
 	// and whether a live ReplicaSet holds it. Nil: every name is unused.
 	Names func(name string) (version uint64, live bool)
+	// Now is the decision's clock: a rollout that has made no progress since
+	// progressDeadlineSeconds before it has timed out.
+	Now time.Time
 }
 
 // Decide returns what to append for one Deployment: the creation of the ReplicaSet
@@ -66,12 +70,34 @@ func Decide(in Input) []Action {
 		p.rollingUpdate()
 	}
 	p.syncRevision()
+	p.syncNewReplicaSet()
 	p.cleanup()
+	if out := p.rollback(); out != nil {
+		return out
+	}
 	out := p.actions()
 	if st := p.status(); !equality.Semantic.DeepEqual(st, d.Status) {
 		out = append(out, p.statusAction(st))
 	}
 	return out
+}
+
+// NextDeadline is when the rollout would pass its progress deadline if it made
+// no more progress, from the status the actions out record (else the
+// Deployment's): Decide then finds it timed out, so the controller asks to
+// decide again at that time. False: no deadline is running.
+func NextDeadline(in Input, out []Action) (time.Time, bool) {
+	st := in.Deployment.Status
+	for _, a := range out {
+		if a.Event == nil || a.Event.Type != object.EventType(deployKind, object.Status) {
+			continue
+		}
+		var sc object.StatusChange
+		if json.Unmarshal(a.Event.Payload, &sc) != nil || json.Unmarshal(sc.Status, &st) != nil {
+			return time.Time{}, false
+		}
+	}
+	return deadlineWake(in.Deployment, st)
 }
 
 // planned is a ReplicaSet with what this decision does to it.
@@ -83,6 +109,10 @@ type planned struct {
 	create   bool  // it does not exist yet: create it (expected is the name's version)
 	expected uint64
 	remove   bool // delete it (history beyond revisionHistoryLimit)
+	// annotations and minReadySeconds after the decision (the new ReplicaSet
+	// follows the Deployment's); nil: unchanged.
+	annotations     map[string]string
+	minReadySeconds *int32
 }
 
 func (r *planned) scaled() bool { return !r.create && r.replicas != specReplicas(r.rs) }
@@ -134,7 +164,8 @@ func (p *plan) actions() []Action {
 		case r.create:
 			obj := rs.DeepCopy()
 			obj.Spec.Replicas = &r.replicas
-			obj.Annotations = map[string]string{RevisionAnnotation: strconv.FormatInt(r.revision, 10)}
+			obj.Annotations = copiedAnnotations(p.d, nil)
+			obj.Annotations[RevisionAnnotation] = strconv.FormatInt(r.revision, 10)
 			object.Default(obj)
 			reason := fmt.Sprintf("deployment %s rolls out a new pod template (revision %d)", p.d.Name, r.revision)
 			out = append(out, p.action(object.EventType(rsKind, object.Created), ref, r.expected, reason, change(obj)))
@@ -142,16 +173,26 @@ func (p *plan) actions() []Action {
 			reason := fmt.Sprintf("deployment %s keeps %d old revisions (revisionHistoryLimit)", p.d.Name, revisionLimit(p.d))
 			d := &object.Deletion{UID: string(rs.UID), Propagation: string(metav1.DeletePropagationBackground)}
 			out = append(out, p.action(object.EventType(rsKind, object.Deleted), ref, r.version, reason, d))
-		case r.scaled() || r.revision != revision(rs):
+		case r.scaled() || r.revision != revision(rs) || r.annotations != nil || r.minReadySeconds != nil:
 			obj := rs.DeepCopy()
 			obj.Spec.Replicas = &r.replicas
+			if r.annotations != nil {
+				obj.Annotations = r.annotations
+			}
 			if r.revision != revision(rs) {
 				obj.Annotations = withLabel(obj.Annotations, RevisionAnnotation, strconv.FormatInt(r.revision, 10))
 			}
+			if r.minReadySeconds != nil {
+				obj.Spec.MinReadySeconds = *r.minReadySeconds
+			}
 			obj.Status = appsv1.ReplicaSetStatus{}
 			reason := fmt.Sprintf("deployment %s scales replicaset %s from %d to %d", p.d.Name, rs.Name, specReplicas(rs), r.replicas)
-			if !r.scaled() {
+			switch {
+			case r.scaled():
+			case r.revision != revision(rs):
 				reason = fmt.Sprintf("deployment %s makes replicaset %s revision %d", p.d.Name, rs.Name, r.revision)
+			default:
+				reason = fmt.Sprintf("deployment %s updates the annotations and minReadySeconds of replicaset %s", p.d.Name, rs.Name)
 			}
 			out = append(out, p.action(object.EventType(rsKind, object.Updated), ref, r.version, reason, change(obj)))
 		}

@@ -16,21 +16,35 @@ import (
 
 // Action is one guarded append a controller decides on: Expected is the version
 // of the event's own subject, or, when Guard is set, of the newest event matching
-// Guard (a subject or a wildcard filter: every object of a namespace).
+// Guard (a subject or a wildcard filter: every object of a namespace). An Action
+// without Event is a wake-up (WakeAt): decide for the owner again at Wake.
 type Action struct {
 	Event    *events.Event
 	Expected uint64
 	Guard    string
+	Wake     time.Time
 }
 
-// Step is what a controller decided for an owner: an Action, or Do, an
-// idempotent effect outside the log (the secret shredder purges a key). A
-// conflict or a failure makes that owner be decided again.
+// WakeAt is the Action that asks for the owner to be decided again at t, when
+// the decision depends on the clock and nothing else would touch the owner then
+// (a pod available once ready for minReadySeconds, a progress deadline).
+func WakeAt(t time.Time) Action { return Action{Wake: t} }
+
+// Step is what a controller decided for an owner: an Action, Do, an idempotent
+// effect outside the log (the secret shredder purges a key), or Wake, a time to
+// decide for the owner again. A conflict or a failure makes that owner be
+// decided again. An owner's wake-up is the one its newest decision asked for:
+// deciding for it again drops the one before.
 type Step struct {
 	Owner  string
 	Action Action
 	Do     func(context.Context) error
+	Wake   time.Time
 }
+
+// minWake is the least delay before a wake-up round: a decision asking for a
+// time already past gets the next round, not a busy loop.
+const minWake = 50 * time.Millisecond
 
 // DecideFunc returns the steps for owners, reading only rd. It must be pure.
 type DecideFunc func(rd projections.Reader, owners []string, now time.Time) ([]Step, error)
@@ -81,6 +95,7 @@ type Loop struct {
 	cursor   uint64
 	lastFull time.Time
 	retry    map[string]bool
+	wakes    map[string]time.Time // owner -> when its newest decision asked to be decided again
 }
 
 // Config describes a controller to New.
@@ -115,7 +130,7 @@ func New(cfg Config) *Loop {
 	l := &Loop{name: cfg.Name, log: cfg.Log, logger: cfg.Logger, subjects: cfg.Subjects, mode: cfg.Mode,
 		allOwners: cfg.AllOwners, owners: cfg.Owners, ownerOf: cfg.OwnerOf, decide: cfg.Decide, ready: cfg.Ready,
 		refold: cfg.Refold, trigger: make(chan struct{}, 1), tick: cfg.Tick, resync: cfg.Resync,
-		marked: map[string]bool{}, retry: map[string]bool{}}
+		marked: map[string]bool{}, retry: map[string]bool{}, wakes: map[string]time.Time{}}
 	if l.tick == 0 {
 		l.tick = 2 * time.Second
 	}
@@ -175,20 +190,36 @@ func (l *Loop) Run(ctx context.Context) {
 	l.Notify(0) // the first round comes at once, not a tick later
 	tick := time.NewTicker(l.tick)
 	defer tick.Stop()
+	wake := time.NewTimer(time.Hour)
+	defer wake.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-l.trigger:
 		case <-tick.C:
+		case <-wake.C:
 		}
-		if l.ready != nil && !l.ready(ctx) {
-			continue
+		if l.ready == nil || l.ready(ctx) {
+			if err := l.round(ctx); err != nil && ctx.Err() == nil {
+				l.logger.Warn(l.name, "err", err)
+			}
 		}
-		if err := l.round(ctx); err != nil && ctx.Err() == nil {
-			l.logger.Warn(l.name, "err", err)
+		if next, ok := l.nextWake(); ok {
+			wake.Reset(max(time.Until(next), minWake))
 		}
 	}
+}
+
+// nextWake is the earliest wake-up asked for.
+func (l *Loop) nextWake() (time.Time, bool) {
+	var next time.Time
+	for _, t := range l.wakes {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	return next, !next.IsZero()
 }
 
 func (l *Loop) waitCaughtUp(ctx context.Context) error {
@@ -225,12 +256,14 @@ func (l *Loop) round(ctx context.Context) error {
 	l.mu.Unlock()
 	var plan []Step
 	var checkpoint uint64
+	var decided []string
 	err := l.runner.View(func(rd projections.Reader, cp uint64) error {
 		checkpoint = cp
-		owners, err := l.dirty(rd, full, marked)
+		owners, err := l.dirty(rd, full, marked, now)
 		if err != nil {
 			return err
 		}
+		decided = owners
 		plan, err = l.decide(rd, owners, now)
 		return err
 	})
@@ -245,11 +278,14 @@ func (l *Loop) round(ctx context.Context) error {
 	if full {
 		l.lastFull = now
 	}
+	for _, o := range decided {
+		delete(l.wakes, o)
+	}
 	return l.apply(ctx, plan)
 }
 
 // dirty returns the owners to decide for this round.
-func (l *Loop) dirty(rd projections.Reader, full bool, marked map[string]bool) ([]string, error) {
+func (l *Loop) dirty(rd projections.Reader, full bool, marked map[string]bool, now time.Time) ([]string, error) {
 	seen := map[string]bool{}
 	var owners []string
 	add := func(o string) {
@@ -287,6 +323,11 @@ func (l *Loop) dirty(rd projections.Reader, full bool, marked map[string]bool) (
 	for o := range l.retry {
 		add(o)
 	}
+	for o, t := range l.wakes {
+		if !t.After(now) {
+			add(o)
+		}
+	}
 	return owners, nil
 }
 
@@ -301,6 +342,10 @@ func (l *Loop) apply(ctx context.Context, plan []Step) error {
 	var piped, guarded, effects []Step
 	for _, st := range plan {
 		switch {
+		case !st.Wake.IsZero():
+			if t, ok := l.wakes[st.Owner]; !ok || st.Wake.Before(t) {
+				l.wakes[st.Owner] = st.Wake
+			}
 		case st.Do != nil:
 			effects = append(effects, st)
 		case st.Action.Guard != "":

@@ -165,3 +165,45 @@ func TestLoopTickedRoundsWaitUntilReady(t *testing.T) {
 		}
 	}
 }
+
+// A decision's wake-up decides for its owner again at the time asked, though
+// nothing touches it and neither a tick nor a resync comes before; deciding for
+// the owner again drops the wake-up it asked for before.
+func TestLoopWakesAnOwnerAtTheTimeAsked(t *testing.T) {
+	log := eventstest.Start(t).Log
+	appendConfigMap(t, log, "a")
+	var mu sync.Mutex
+	var at []time.Time
+	loop := reconcile.New(reconcile.Config{Name: "test", Log: log, Logger: quiet,
+		Subjects: versions().Subjects, Mode: reconcile.Marked, AllOwners: []byte("o\x00"),
+		OwnerOf: func(r events.Ref) string { return r.Name }, Tick: time.Hour, Resync: time.Hour,
+		Decide: func(_ projections.Reader, owners []string, now time.Time) ([]reconcile.Step, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			var plan []reconcile.Step
+			for _, o := range owners {
+				at = append(at, now)
+				if len(at) < 3 {
+					plan = append(plan, reconcile.Step{Owner: o, Wake: now.Add(300 * time.Millisecond)})
+				}
+			}
+			return plan, nil
+		}})
+	controlplanetest.RunController(t, log, versions(), loop)
+	eventstest.Eventually(t, "three decisions", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(at) >= 3
+	})
+	time.Sleep(time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(at) != 3 {
+		t.Errorf("decided %d times, want 3 (the first round, then two wake-ups)", len(at))
+	}
+	for i := 1; i < len(at); i++ {
+		if d := at[i].Sub(at[i-1]); d < 300*time.Millisecond || d > 2*time.Second {
+			t.Errorf("decision %d came %s after the one before, want about 300ms", i, d)
+		}
+	}
+}

@@ -332,6 +332,10 @@ func (o *Owned) Round(decide func(rd projections.Reader, st OwnerState, now time
 				return nil, fmt.Errorf("%s %s: %w", strings.ToLower(o.Owner.Kind), strings.ReplaceAll(owner, "\x00", "/"), err)
 			}
 			for _, a := range actions {
+				if a.Event == nil {
+					plan = append(plan, Step{Owner: owner, Wake: a.Wake})
+					continue
+				}
 				plan = append(plan, Step{Owner: owner, Action: a})
 			}
 		}

@@ -20,7 +20,11 @@ func decide(rd projections.Reader, st reconcile.OwnerState, now time.Time) ([]Ac
 	if err != nil {
 		return nil, err
 	}
-	return Decide(in), nil
+	out := Decide(in)
+	if t, ok := NextAvailable(in); ok {
+		out = append(out, reconcile.WakeAt(t))
+	}
+	return out, nil
 }
 
 // input is what Decide knows of the ReplicaSet st.

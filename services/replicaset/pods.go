@@ -98,6 +98,31 @@ func podAvailable(p *corev1.Pod, minReadySeconds int32, now time.Time) bool {
 	return !since.IsZero() && !since.Add(time.Duration(minReadySeconds)*time.Second).After(now)
 }
 
+// NextAvailable is when the next of the ReplicaSet's ready pods becomes
+// available, having been ready for minReadySeconds (false: none is waiting):
+// the status changes then though nothing is appended, so the controller asks to
+// decide again at that time, as Kubernetes requeues after minReadySeconds.
+func NextAvailable(in Input) (time.Time, bool) {
+	rs := in.ReplicaSet
+	if rs.Spec.MinReadySeconds == 0 || rs.DeletionTimestamp != nil {
+		return time.Time{}, false
+	}
+	var next time.Time
+	for _, p := range in.Pods {
+		if p.DeletionTimestamp != nil || finished(p.Pod) || !podReady(p.Pod) || podAvailable(p.Pod, rs.Spec.MinReadySeconds, in.Now) {
+			continue
+		}
+		since := readyCondition(p.Pod).LastTransitionTime
+		if since.IsZero() {
+			continue
+		}
+		if at := since.Add(time.Duration(rs.Spec.MinReadySeconds) * time.Second); next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	return next, !next.IsZero()
+}
+
 var phaseOrder = map[corev1.PodPhase]int{corev1.PodPending: 0, corev1.PodUnknown: 1, corev1.PodRunning: 2}
 
 // deleteFirst orders pods for deletion as Kubernetes' ActivePods does: unscheduled

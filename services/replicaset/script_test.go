@@ -8,12 +8,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/services/gc"
 	"github.com/wake-run/wake/services/reconcile/reconciletest"
 	"github.com/wake-run/wake/services/replicaset"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -154,5 +156,44 @@ func TestScriptDeletingAReplicaSetDeletesItsPods(t *testing.T) {
 	// The controller made no new pods for the deleted ReplicaSet.
 	if n := len(reconciletest.OfType(l.Events(), "pod.created")); n != 3 {
 		t.Errorf("%d pods created, want 3", n)
+	}
+}
+
+// A pod counts as available only once it has been ready for minReadySeconds,
+// and the controller wakes at that moment to say so, though nothing is appended
+// in between.
+func TestScriptMinReadySecondsDelaysAvailability(t *testing.T) {
+	l := reconciletest.NewLog(t)
+	l.Attach(replicaset.Decision())
+	l.Apply(strings.Replace(scaled("2"), "spec:\n  replicas", "spec:\n  minReadySeconds: 10\n  replicas", 1))
+	l.Settle()
+	rs := func() appsv1.ReplicaSetStatus {
+		return l.Get(webRef).Object.(*appsv1.ReplicaSet).Status
+	}
+	pods := slices.Sorted(maps.Keys(l.List("Pod", "default")))
+	l.Ready(events.Ref{Kind: "Pod", Namespace: "default", Name: pods[0]}, "n1")
+	l.Advance(4 * time.Second)
+	l.Ready(events.Ref{Kind: "Pod", Namespace: "default", Name: pods[1]}, "n1")
+	l.Settle()
+	if st := rs(); st.ReadyReplicas != 2 || st.AvailableReplicas != 0 {
+		t.Fatalf("just ready: %d ready, %d available, want 2 and 0", st.ReadyReplicas, st.AvailableReplicas)
+	}
+	for i, want := range []int32{1, 2} {
+		next, ok := l.NextWake()
+		if at := reconciletest.Start.Add(time.Duration(10+4*i) * time.Second); !ok || !next.Equal(at) {
+			t.Fatalf("wake-up %d at %s (%v), want %s: the first pod's ready time + minReadySeconds", i, next, ok, at)
+		}
+		l.Advance(next.Sub(l.Now) - time.Second)
+		if got := l.Settle(); len(got) != 0 {
+			t.Errorf("a second before the wake-up: appended %q", l.Summary(got))
+		}
+		l.Advance(time.Second)
+		got := l.Settle()
+		if len(got) != 1 || got[0].Type != "replicaset.status" || rs().AvailableReplicas != want {
+			t.Errorf("at the wake-up: appended %q, %d available, want a status with %d", l.Summary(got), rs().AvailableReplicas, want)
+		}
+	}
+	if next, ok := l.NextWake(); ok {
+		t.Errorf("a wake-up at %s with every pod available", next)
 	}
 }

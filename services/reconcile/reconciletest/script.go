@@ -6,8 +6,9 @@
 // guarded appends, an event id stored once). Each Controller attached to it folds
 // the events on its projection's subjects into a projections.MemState as they
 // are appended, and Round runs its decision as its reconcile loop would: for the
-// owners touched since the round before and those whose appends conflicted (every
-// owner on the first round and on RoundAll), appending each step at its guard.
+// owners touched since the round before, those whose appends conflicted and those
+// whose wake-up the clock has reached (every owner on the first round and on
+// RoundAll), appending each step at its guard.
 // Settle runs rounds of every controller until none appends or conflicts.
 //
 // A controller package offers its loop's parts as Decision (projection,
@@ -253,6 +254,7 @@ type Controller struct {
 	cursor  uint64 // the log's sequence the last round decided at
 	decided bool   // a round has run: the next is not the first
 	retry   map[string]bool
+	wakes   map[string]time.Time // owner -> when its newest decision asked to be decided again
 	// conflicts counts the appends the log refused for their guard.
 	conflicts int
 }
@@ -260,7 +262,7 @@ type Controller struct {
 // Attach adds the controller d, as its loop would run it, and folds the events
 // already in the log into its projection.
 func (l *Log) Attach(d reconcile.Decision) *Controller {
-	c := &Controller{l: l, name: d.Projection.Name, proj: d.Projection, decide: d.Decide, all: d.AllOwners, State: projections.NewMemState(), retry: map[string]bool{}}
+	c := &Controller{l: l, name: d.Projection.Name, proj: d.Projection, decide: d.Decide, all: d.AllOwners, State: projections.NewMemState(), retry: map[string]bool{}, wakes: map[string]time.Time{}}
 	for _, ev := range l.events {
 		c.fold(ev)
 	}
@@ -295,9 +297,16 @@ func (c *Controller) reads(subject string) bool {
 }
 
 // Decide returns what a round would decide now, appending nothing: for every
-// owner when all is set, else for those touched since the last round and those
-// whose appends conflicted.
+// owner when all is set, else for those touched since the last round, those
+// whose appends conflicted and those whose wake-up is due (the log's clock has
+// reached it).
 func (c *Controller) Decide(all bool) []reconcile.Step {
+	c.l.tb.Helper()
+	_, plan := c.decideOwners(all)
+	return plan
+}
+
+func (c *Controller) decideOwners(all bool) ([]string, []reconcile.Step) {
 	c.l.tb.Helper()
 	owners, err := c.owners(all || !c.decided)
 	if err != nil {
@@ -307,7 +316,24 @@ func (c *Controller) Decide(all bool) []reconcile.Step {
 	if err != nil {
 		c.l.tb.Fatalf("%s: %v", c.name, err)
 	}
-	return plan
+	return owners, plan
+}
+
+// Wakes returns the wake-ups the controller's decisions asked for: owner -> time.
+func (c *Controller) Wakes() map[string]time.Time { return c.wakes }
+
+// NextWake is the earliest wake-up any controller's decisions asked for (false:
+// none). A script advances the clock to it to act out time passing.
+func (l *Log) NextWake() (time.Time, bool) {
+	var next time.Time
+	for _, c := range l.ctls {
+		for _, t := range c.wakes {
+			if next.IsZero() || t.Before(next) {
+				next = t
+			}
+		}
+	}
+	return next, !next.IsZero()
 }
 
 func (c *Controller) owners(all bool) ([]string, error) {
@@ -330,12 +356,17 @@ func (c *Controller) owners(all bool) ([]string, error) {
 	for _, o := range touched {
 		add(o)
 	}
-	retry := make([]string, 0, len(c.retry))
+	var again []string
 	for o := range c.retry {
-		retry = append(retry, o)
+		again = append(again, o)
 	}
-	sort.Strings(retry)
-	for _, o := range retry {
+	for o, t := range c.wakes {
+		if !t.After(c.l.Now) {
+			again = append(again, o)
+		}
+	}
+	sort.Strings(again)
+	for _, o := range again {
 		add(o)
 	}
 	return owners, err
@@ -351,8 +382,11 @@ func (c *Controller) RoundAll() []*events.Event { return c.round(true) }
 
 func (c *Controller) round(all bool) []*events.Event {
 	c.l.tb.Helper()
-	plan := c.Decide(all)
+	owners, plan := c.decideOwners(all)
 	c.decided, c.cursor, c.retry = true, uint64(len(c.l.events)), map[string]bool{}
+	for _, o := range owners {
+		delete(c.wakes, o)
+	}
 	return c.Append(plan)
 }
 
@@ -365,6 +399,12 @@ func (c *Controller) Append(plan []reconcile.Step) []*events.Event {
 	c.l.tb.Helper()
 	var out []*events.Event
 	for _, st := range plan {
+		if !st.Wake.IsZero() {
+			if t, ok := c.wakes[st.Owner]; !ok || st.Wake.Before(t) {
+				c.wakes[st.Owner] = st.Wake
+			}
+			continue
+		}
 		before := len(c.l.events)
 		seq, err := c.l.Append(st.Action.Event, st.Action.Expected)
 		switch {

@@ -195,3 +195,40 @@ func TestSettleFailsAControllerThatConflictsForEver(t *testing.T) {
 		t.Errorf("Settle of a controller conflicting for ever: failure %q", s.failed)
 	}
 }
+
+// A wake-up brings its owner back once the clock reaches it, not before, and
+// deciding again drops it.
+func TestWakeUpsFollowTheClock(t *testing.T) {
+	p, _ := labeller(false)
+	var decided []time.Time
+	wake := func(_ projections.Reader, owners []string, now time.Time) ([]reconcile.Step, error) {
+		var plan []reconcile.Step
+		for _, o := range owners {
+			decided = append(decided, now)
+			if len(decided) == 1 {
+				plan = append(plan, reconcile.Step{Owner: o, Wake: now.Add(time.Minute)})
+			}
+		}
+		return plan, nil
+	}
+	l := NewLog(t)
+	l.Apply(configMap)
+	c := l.Attach(reconcile.Decision{Name: "test", Projection: p, Decide: wake, AllOwners: []byte("o\x00")})
+	l.Settle()
+	if next, ok := l.NextWake(); !ok || !next.Equal(Start.Add(time.Minute)) {
+		t.Fatalf("next wake-up = %s %v, want %s", next, ok, Start.Add(time.Minute))
+	}
+	l.Advance(59 * time.Second)
+	l.Settle()
+	if len(decided) != 1 {
+		t.Fatalf("decided %d times before the wake-up, want 1", len(decided))
+	}
+	l.Advance(time.Second)
+	l.Settle()
+	if len(decided) != 2 || !decided[1].Equal(Start.Add(time.Minute)) {
+		t.Fatalf("decided at %v, want the second at the wake-up", decided)
+	}
+	if len(c.Wakes()) != 0 {
+		t.Errorf("wake-ups %v after a decision that asked for none", c.Wakes())
+	}
+}
