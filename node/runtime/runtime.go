@@ -155,6 +155,15 @@ type SandboxConfig struct {
 	Hostname string
 	Ports    []PortMapping
 	DNS      *DNSConfig
+	// HostNetwork runs the pod in the node's network and UTS namespaces:
+	// no CNI, the pod's IP is HostIP, /etc/hosts and /etc/hostname are the
+	// node's, and ports need no mapping.
+	HostNetwork bool
+	HostIP      string
+	// HostPID and HostIPC put the containers in the node's PID and IPC
+	// namespaces. Without HostIPC the pod's containers share one IPC
+	// namespace of the sandbox.
+	HostPID, HostIPC bool
 }
 
 // Sandbox is a pod's namespaces and network.
@@ -170,6 +179,11 @@ type Sandbox struct {
 	IP        string
 	Ports     []PortMapping
 	CreatedAt time.Time
+	// HostNetwork, HostPID and HostIPC are the SandboxConfig's; NetNSPath
+	// is "" on the host network.
+	HostNetwork bool `json:",omitempty"`
+	HostPID     bool `json:",omitempty"`
+	HostIPC     bool `json:",omitempty"`
 }
 
 // Mount makes a host path visible in a container (emptyDir, hostPath,
@@ -208,6 +222,10 @@ type ContainerConfig struct {
 	Resources  Resources
 	// Labels are added to the container's; they may not start with wake.io/.
 	Labels map[string]string
+	// Security is the container's effective securityContext (SecurityFor).
+	Security Security
+	// Pod names the pod in errors as the kubelet does: name_namespace(uid).
+	Pod string
 }
 
 // ContainerState is where a container is in its life.
