@@ -30,10 +30,18 @@ func isSidecar(c *corev1.Container) bool {
 // then it runs beside the others. A regular init container that fails is
 // restarted with back-off (the worker's restart rules) unless the pod's
 // restartPolicy is Never, which fails the pod. Once the pod is initialized
-// it stays so: a sidecar that restarts later holds nothing back. It is pure.
+// it stays so: a sidecar that restarts later holds nothing back, and an app
+// container that exists says so after an agent restart. It is pure.
 func planInit(pod *corev1.Pod, ctrs map[string]*ctrState, initializedBefore bool) initPlan {
 	if initializedBefore {
 		return initPlan{initialized: true}
+	}
+	// An app container that exists was started after the init containers
+	// (an agent adopting a running pod learns it so).
+	for _, c := range pod.Spec.Containers {
+		if cs := ctrs[c.Name]; cs != nil && cs.id != "" {
+			return initPlan{initialized: true}
+		}
 	}
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]

@@ -72,6 +72,8 @@ func TestPlanInit(t *testing.T) {
 		{name: "sidecar not started blocks the next", pod: initPod(always, sidecar("proxy"), regular("b")), ctrs: states(), want: initPlan{start: "proxy"}, wantStatus: "Init:0/2", wantPhase: corev1.PodPending, wantInitCnd: corev1.ConditionFalse},
 		{name: "started sidecar lets the next run", pod: initPod(always, sidecar("proxy"), regular("b")), ctrs: states(running("proxy"), notYet("b")), want: initPlan{start: "b"}, wantStatus: "Init:1/2", wantPhase: corev1.PodPending, wantInitCnd: corev1.ConditionFalse},
 		{name: "crashed sidecar does not block", pod: initPod(always, sidecar("proxy"), regular("b")), ctrs: states(crashLoop("proxy"), succeeded("b")), want: initPlan{initialized: true}, wantStatus: "PodInitializing", wantPhase: corev1.PodPending, wantInitCnd: corev1.ConditionTrue},
+		{name: "an app container exists: initialized (an adopted pod)", pod: two, ctrs: map[string]*ctrState{"a": notYet("a"), "b": notYet("b"), "app": running("app")},
+			want: initPlan{initialized: true}, wantPhase: corev1.PodRunning, wantInitCnd: corev1.ConditionTrue},
 		{name: "initialized stays so", pod: two, ctrs: states(notYet("a"), notYet("b")), before: true, want: initPlan{initialized: true}, wantStatus: "PodInitializing", wantPhase: corev1.PodPending, wantInitCnd: corev1.ConditionTrue},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -214,6 +214,22 @@ func TestPodSpecOnRealNode(t *testing.T) {
 		}
 	})
 
+	t.Run("a restarted agent runs no init container again", func(t *testing.T) {
+		cl.stopAgent()
+		cl.startAgent()
+		time.Sleep(3 * time.Second) // time for a wrong restart to happen
+		eventually(t, "ordered running", 30*time.Second, func() bool { return running(cl.pod("ordered")) })
+		out, err := exec(t, "ordered", "cat", "/d/order")
+		if err != nil || out != "first\nsecond\napp\n" {
+			t.Fatalf("order after the agent restarted = %q, %v", out, err)
+		}
+		for _, s := range cl.pod("ordered").Status.InitContainerStatuses {
+			if s.State.Terminated == nil || s.State.Terminated.Reason != "Completed" || s.RestartCount != 0 {
+				t.Errorf("init container %s after the agent restarted: restarts %d, %+v", s.Name, s.RestartCount, s.State)
+			}
+		}
+	})
+
 	t.Run("hostNetwork sees the node's interfaces", func(t *testing.T) {
 		eventually(t, "host-net running", 60*time.Second, func() bool { return running(cl.pod("host-net")) })
 		p := cl.pod("host-net")

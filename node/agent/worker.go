@@ -156,6 +156,16 @@ func (w *worker) nextWake() time.Duration {
 func (w *worker) sync(ctx context.Context) {
 	rt := w.a.rt
 	pod := w.pod
+	// Exits already delivered (an adopted pod's) count before deciding what
+	// to start: an init container that completed is not run again.
+	for drained := false; !drained; {
+		select {
+		case e := <-w.exits:
+			w.onExit(e)
+		default:
+			drained = true
+		}
+	}
 	for _, c := range slices.Concat(pod.Spec.InitContainers, pod.Spec.Containers) {
 		if w.ctrs[c.Name] == nil {
 			w.ctrs[c.Name] = &ctrState{name: c.Name, image: c.Image}
