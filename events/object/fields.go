@@ -144,7 +144,7 @@ var podSpecRules = slices.Concat(
 		{path: "terminationGracePeriodSeconds", capability: "run"},
 		{path: "activeDeadlineSeconds", capability: "workloads"},
 		{path: "imagePullSecrets", capability: "workloads"},
-		{path: "shareProcessNamespace", capability: "workloads"},
+		{path: "shareProcessNamespace", capability: "run"},
 		{path: "runtimeClassName", capability: "workloads"},
 		{path: "enableServiceLinks", capability: "workloads"},
 		{path: "nodeSelector", capability: "place"},

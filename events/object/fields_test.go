@@ -147,7 +147,7 @@ func TestCheckFields(t *testing.T) {
 	}, {
 		name: "init containers, sidecars, termination messages and security settings run",
 		kind: "Pod",
-		manifest: `{"spec":{"hostPID":true,"hostIPC":true,"securityContext":{"runAsUser":1000,"runAsGroup":3000,"runAsNonRoot":true,"fsGroup":2000,"supplementalGroups":[4000],"seccompProfile":{"type":"RuntimeDefault"}},
+		manifest: `{"spec":{"hostPID":true,"hostIPC":true,"shareProcessNamespace":true,"securityContext":{"runAsUser":1000,"runAsGroup":3000,"runAsNonRoot":true,"fsGroup":2000,"supplementalGroups":[4000],"seccompProfile":{"type":"RuntimeDefault"}},
 			"initContainers":[{"name":"proxy","image":"i","restartPolicy":"Always","terminationMessagePolicy":"FallbackToLogsOnError"}],
 			"containers":[{"name":"app","image":"i","terminationMessagePath":"/tmp/m","securityContext":{"runAsUser":1,"runAsGroup":1,"runAsNonRoot":true,"privileged":false,
 				"capabilities":{"add":["NET_ADMIN"],"drop":["ALL"]},"readOnlyRootFilesystem":true,"allowPrivilegeEscalation":false,"seccompProfile":{"type":"Localhost","localhostProfile":"p.json"}}}]}}`,

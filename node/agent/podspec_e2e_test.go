@@ -87,6 +87,16 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {name: shared-pid}
+spec:
+  shareProcessNamespace: true
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: a, image: busybox:1.35, command: [sleep, "3601"]}
+  - {name: b, image: busybox:1.35, command: [sleep, "3602"]}
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: host-net}
 spec:
   hostNetwork: true
@@ -112,7 +122,11 @@ func TestPodSpecOnRealNode(t *testing.T) {
 	}
 	exec := func(t *testing.T, pod string, cmd ...string) (string, error) {
 		t.Helper()
-		out, _, err := cl.wake("", append([]string{"exec", pod, "--"}, cmd...)...)
+		args := []string{"exec", pod}
+		if len(cmd) > 2 && cmd[0] == "-c" {
+			args, cmd = append(args, cmd[:2]...), cmd[2:]
+		}
+		out, _, err := cl.wake("", append(append(args, "--"), cmd...)...)
 		return out, err
 	}
 
@@ -211,6 +225,22 @@ func TestPodSpecOnRealNode(t *testing.T) {
 		}
 		if got["file"] != "done" || got["logs"] != "line1\noops\n" {
 			t.Errorf("messages %q", got)
+		}
+	})
+
+	t.Run("shareProcessNamespace: containers see each other's processes", func(t *testing.T) {
+		eventually(t, "shared-pid running", 60*time.Second, func() bool { return running(cl.pod("shared-pid")) })
+		out, err := exec(t, "shared-pid", "-c", "b", "ps", "-o", "pid,args")
+		if err != nil || !strings.Contains(out, "sleep 3601") || !strings.Contains(out, "sleep 3602") {
+			t.Errorf("ps in the shared PID namespace = %q, %v", out, err)
+		}
+		if f := strings.Fields(strings.Split(out, "\n")[1]); len(f) == 0 || f[0] != "1" {
+			t.Errorf("PID 1 is not the pause process:\n%s", out)
+		}
+		// Without it, a pod's container sees only its own processes.
+		out, err = exec(t, "with-sidecar", "ps", "-o", "args")
+		if err != nil || strings.Count(out, "sleep 3600") != 1 { // its own, not the sidecar's too
+			t.Errorf("ps in a pod without shareProcessNamespace = %q, %v", out, err)
 		}
 	})
 

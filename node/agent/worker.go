@@ -181,7 +181,8 @@ func (w *worker) sync(ctx context.Context) {
 		}
 		sb, err := rt.CreateSandbox(ctx, runtime.SandboxConfig{PodUID: string(pod.UID), Name: pod.Name, Namespace: pod.Namespace,
 			Hostname: hostname(pod), Ports: hostPorts(pod),
-			HostNetwork: pod.Spec.HostNetwork, HostIP: w.a.hostIP, HostPID: pod.Spec.HostPID, HostIPC: pod.Spec.HostIPC})
+			HostNetwork: pod.Spec.HostNetwork, HostIP: w.a.hostIP, HostPID: pod.Spec.HostPID, HostIPC: pod.Spec.HostIPC,
+			SharePID: pod.Spec.ShareProcessNamespace != nil && *pod.Spec.ShareProcessNamespace})
 		if err != nil {
 			for _, c := range w.ctrs {
 				c.waiting, c.waitingMsg, c.retryAt = "ContainerCreating", "pod network: "+err.Error(), time.Now().Add(retryCreate)

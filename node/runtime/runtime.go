@@ -164,6 +164,9 @@ type SandboxConfig struct {
 	// namespaces. Without HostIPC the pod's containers share one IPC
 	// namespace of the sandbox.
 	HostPID, HostIPC bool
+	// SharePID (shareProcessNamespace) puts the pod's containers in one
+	// PID namespace, the sandbox's, whose PID 1 is a pause process.
+	SharePID bool
 }
 
 // Sandbox is a pod's namespaces and network.
@@ -184,6 +187,7 @@ type Sandbox struct {
 	HostNetwork bool `json:",omitempty"`
 	HostPID     bool `json:",omitempty"`
 	HostIPC     bool `json:",omitempty"`
+	SharePID    bool `json:",omitempty"`
 }
 
 // Mount makes a host path visible in a container (emptyDir, hostPath,

@@ -118,8 +118,11 @@ func (r *Runtime) specOpts(img client.Image, sb runtime.Sandbox, cfg runtime.Con
 			oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: sb.NetNSPath}),
 			oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.UTSNamespace, Path: filepath.Join(sandboxDir, "uts")}))
 	}
-	if sb.HostPID {
+	switch {
+	case sb.HostPID:
 		opts = append(opts, oci.WithHostNamespace(specs.PIDNamespace))
+	case sb.SharePID:
+		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.PIDNamespace, Path: filepath.Join(sandboxDir, "pid")}))
 	}
 	if sb.HostIPC {
 		opts = append(opts, oci.WithHostNamespace(specs.IPCNamespace))

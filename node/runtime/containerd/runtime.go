@@ -8,6 +8,9 @@
 //	                              its netns path, IP, ports, hostname
 //	sandboxes/<id>/{uts,ipc}      the pod's UTS and IPC namespaces (bind mounts;
 //	                              none on the host network or host IPC)
+//	sandboxes/<id>/pid{,.pid}     with shareProcessNamespace: the pod's PID
+//	                              namespace (bind mount) and its pause
+//	                              process's PID (see pause.go)
 //	sandboxes/<id>/{hosts,hostname,resolv.conf}
 //	netns/<id>                    the pod's network namespace (bind mount)
 //	logs/<container id>.log       output of the container's process

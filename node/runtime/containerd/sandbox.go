@@ -44,7 +44,7 @@ func (r *Runtime) CreateSandbox(ctx context.Context, cfg runtime.SandboxConfig) 
 	sb := runtime.Sandbox{
 		ID: id, PodUID: cfg.PodUID, Name: cfg.Name, Namespace: cfg.Namespace, Hostname: hostname,
 		NetNSPath: r.netnsPath(id), Ports: cfg.Ports, CreatedAt: time.Now().UTC(),
-		HostNetwork: cfg.HostNetwork, HostPID: cfg.HostPID, HostIPC: cfg.HostIPC,
+		HostNetwork: cfg.HostNetwork, HostPID: cfg.HostPID, HostIPC: cfg.HostIPC, SharePID: cfg.SharePID && !cfg.HostPID,
 	}
 	if cfg.HostNetwork {
 		// The node's network and name: nothing to attach, no port to map.
@@ -70,6 +70,11 @@ func (r *Runtime) setUpSandbox(ctx context.Context, sb *runtime.Sandbox, dns *ru
 	if !sb.HostIPC {
 		if err := createNamespace(filepath.Join(dir, "ipc"), unix.CLONE_NEWIPC, nil); err != nil {
 			return fmt.Errorf("IPC namespace: %w", err)
+		}
+	}
+	if sb.SharePID {
+		if err := startPause(filepath.Join(dir, "pid")); err != nil {
+			return fmt.Errorf("PID namespace: %w", err)
 		}
 	}
 	files := map[string]string{"resolv.conf": resolvConf(dns)}
@@ -141,6 +146,9 @@ func (r *Runtime) removeSandboxFiles(ctx context.Context, id string, ports []cni
 		}
 	}
 	if err := removeNamespace(r.netnsPath(id)); err != nil {
+		return err
+	}
+	if err := stopPause(filepath.Join(dir, "pid")); err != nil {
 		return err
 	}
 	for _, ns := range []string{"uts", "ipc"} {
