@@ -1,13 +1,14 @@
 // Package runtime is the seam between the node agent and the container
 // runtime: the Runtime interface the agent drives, the types it exchanges,
 // the errors callers branch on, and the pure translations from a pod spec
-// (command and args over an image's entrypoint, resource requests and limits)
-// that every implementation shares. The real implementation is
-// node/runtime/containerd.
+// (command and args over an image's entrypoint, resource requests and limits,
+// the securityContext: security.go) that every implementation shares. The
+// real implementation is node/runtime/containerd.
 //
 // A pod is a sandbox (one network namespace with its IP, one UTS namespace
-// with the pod's hostname, the pod's /etc/hosts and /etc/resolv.conf) plus
-// containers that join it. The runtime keeps no state of its own in memory
+// with the pod's hostname, one IPC namespace, with shareProcessNamespace one
+// PID namespace, the pod's /etc/hosts and /etc/resolv.conf; or the node's
+// namespaces for hostNetwork, hostPID, hostIPC) plus containers that join it. The runtime keeps no state of its own in memory
 // that an agent restart would lose: what containerd does not know is in
 // files under the runtime's state directory.
 package runtime
