@@ -131,6 +131,11 @@ func withInit(st corev1.PodStatus, pod *corev1.Pod, ctrs map[string]*ctrState, p
 			st.Phase = corev1.PodFailed
 		}
 	}
+	// A pod whose app containers are done completes once its sidecars,
+	// stopped then, have stopped.
+	if anySidecarRunning(pod, ctrs) && (st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed) {
+		st.Phase = corev1.PodRunning
+	}
 	for i, c := range st.Conditions {
 		switch {
 		case c.Type == corev1.PodInitialized:
@@ -161,3 +166,12 @@ func (p initPlan) blocking(pod *corev1.Pod, ctrs map[string]*ctrState) string {
 
 // completed is true for a regular init container that ran to completion.
 func completed(cs *ctrState) bool { return cs.done && cs.last != nil && cs.last.Code == 0 }
+
+func anySidecarRunning(pod *corev1.Pod, ctrs map[string]*ctrState) bool {
+	for i := range pod.Spec.InitContainers {
+		if cs := ctrs[pod.Spec.InitContainers[i].Name]; isSidecar(&pod.Spec.InitContainers[i]) && cs != nil && cs.running {
+			return true
+		}
+	}
+	return false
+}

@@ -74,6 +74,10 @@ func TestPlanInit(t *testing.T) {
 		{name: "crashed sidecar does not block", pod: initPod(always, sidecar("proxy"), regular("b")), ctrs: states(crashLoop("proxy"), succeeded("b")), want: initPlan{initialized: true}, wantStatus: "PodInitializing", wantPhase: corev1.PodPending, wantInitCnd: corev1.ConditionTrue},
 		{name: "an app container exists: initialized (an adopted pod)", pod: two, ctrs: map[string]*ctrState{"a": notYet("a"), "b": notYet("b"), "app": running("app")},
 			want: initPlan{initialized: true}, wantPhase: corev1.PodRunning, wantInitCnd: corev1.ConditionTrue},
+		{name: "apps done, sidecar still stopping: Running", pod: initPod(never, sidecar("proxy")), ctrs: map[string]*ctrState{"proxy": running("proxy"), "app": succeeded("app")},
+			want: initPlan{initialized: true}, wantPhase: corev1.PodRunning, wantInitCnd: corev1.ConditionTrue},
+		{name: "apps done, sidecar stopped: Succeeded", pod: initPod(never, sidecar("proxy")), ctrs: map[string]*ctrState{"proxy": failedFor("proxy"), "app": succeeded("app")},
+			want: initPlan{initialized: true}, wantStatus: "Completed", wantPhase: corev1.PodSucceeded, wantInitCnd: corev1.ConditionTrue},
 		{name: "initialized stays so", pod: two, ctrs: states(notYet("a"), notYet("b")), before: true, want: initPlan{initialized: true}, wantStatus: "PodInitializing", wantPhase: corev1.PodPending, wantInitCnd: corev1.ConditionTrue},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

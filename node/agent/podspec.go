@@ -173,3 +173,28 @@ func (w *worker) stopBeforeSidecars(ctx context.Context, grace time.Duration) ti
 	wg.Wait()
 	return max(time.Until(deadline), sidecarGraceMin)
 }
+
+// appsDone is true once every app container has terminated for good: a
+// pod's sidecars then stop, as the kubelet stops them, so it can complete.
+func appsDone(pod *corev1.Pod, ctrs map[string]*ctrState) bool {
+	for _, c := range pod.Spec.Containers {
+		if cs := ctrs[c.Name]; cs == nil || !cs.done {
+			return false
+		}
+	}
+	return len(pod.Spec.Containers) > 0
+}
+
+// stopSidecars stops the running sidecars of a pod whose app containers are
+// done, without waiting: their exits arrive as any container's, and onExit
+// then keeps them stopped.
+func (w *worker) stopSidecars() {
+	grace := time.Duration(podGrace(w.pod)) * time.Second
+	for _, c := range w.pod.Spec.InitContainers {
+		if cs := w.ctrs[c.Name]; isSidecar(&c) && cs != nil && cs.running && !cs.stopping {
+			cs.stopping = true
+			id := cs.id
+			go func() { _ = w.a.rt.StopContainer(context.Background(), id, grace) }()
+		}
+	}
+}

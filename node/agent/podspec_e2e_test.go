@@ -97,6 +97,15 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {name: job-with-sidecar}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  initContainers: [{name: proxy, image: busybox:1.35, restartPolicy: Always, command: [sleep, "3600"]}]
+  containers: [{name: app, image: busybox:1.35, command: [sh, -c, "sleep 1"]}]
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: host-net}
 spec:
   hostNetwork: true
@@ -180,6 +189,21 @@ func TestPodSpecOnRealNode(t *testing.T) {
 		}
 	})
 
+	t.Run("sidecars stop once the app containers are done", func(t *testing.T) {
+		eventually(t, "job-with-sidecar Succeeded", 60*time.Second, func() bool {
+			p := cl.pod("job-with-sidecar")
+			return p != nil && p.Status.Phase == corev1.PodSucceeded
+		})
+		if got := status("job-with-sidecar"); got != "Completed" {
+			t.Errorf("STATUS %s", got)
+		}
+		p := cl.pod("job-with-sidecar")
+		side := p.Status.InitContainerStatuses[0]
+		if p.Status.Phase != corev1.PodSucceeded || side.State.Terminated == nil || side.RestartCount != 0 {
+			t.Errorf("phase %s, sidecar restarts %d, %+v", p.Status.Phase, side.RestartCount, side.State)
+		}
+	})
+
 	t.Run("securityContext", func(t *testing.T) {
 		eventually(t, "user running", 60*time.Second, func() bool { return running(cl.pod("user")) })
 		out, err := exec(t, "user", "sh", "-c", "id -u; id -g; id -G; stat -c %g /d/f; stat -c %a /d")
@@ -223,7 +247,8 @@ func TestPodSpecOnRealNode(t *testing.T) {
 				got[s.Name] = s.State.Terminated.Message
 			}
 		}
-		if got["file"] != "done" || got["logs"] != "line1\noops\n" {
+		// stdout and stderr reach the log by two copies: either may be first.
+		if l := got["logs"]; got["file"] != "done" || len(l) != len("line1\noops\n") || !strings.Contains(l, "line1\n") || !strings.Contains(l, "oops\n") {
 			t.Errorf("messages %q", got)
 		}
 	})

@@ -28,6 +28,9 @@ type ctrState struct {
 	// message is the last termination's message (terminationMessagePath,
 	// or the log's tail under FallbackToLogsOnError).
 	message string
+	// stopping: the agent is stopping it for good (a sidecar of a pod
+	// whose app containers are done).
+	stopping bool
 }
 
 // podStatus renders the pod's status as the node reports it. It is pure.

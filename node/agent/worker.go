@@ -211,6 +211,9 @@ func (w *worker) sync(ctx context.Context) {
 			w.startContainer(ctx, c, cs)
 		}
 	}
+	if appsDone(pod, w.ctrs) {
+		w.stopSidecars()
+	}
 }
 
 func (w *worker) startContainer(ctx context.Context, c corev1.Container, cs *ctrState) {
@@ -288,7 +291,7 @@ func (w *worker) onExit(e exitNote) {
 	cs.running, cs.last = false, &st
 	cs.message = w.terminationMessage(e.name, cs.attempt, e.id, st.Code)
 	policy := restartPolicyOf(w.pod, e.name)
-	if policy == corev1.RestartPolicyNever || (policy == corev1.RestartPolicyOnFailure && st.Code == 0) {
+	if policy == corev1.RestartPolicyNever || (policy == corev1.RestartPolicyOnFailure && st.Code == 0) || cs.stopping {
 		cs.done = true
 		return
 	}
