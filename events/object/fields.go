@@ -38,27 +38,29 @@ var capabilities = map[string]capability{
 	"objects": {enforced, "stored and served by apply, get and delete; labels select in get -l; deleting a namespace deletes its contents"},
 	"server":  {enforced, "set by wake; decode drops any value a manifest carries, as kubectl apply does for the output of get -o yaml"},
 
-	"finalizers":     {notEnforced, "deletion does not wait for finalizers in this build"},
-	"workloads":      {notEnforced, "this container feature is not run by the node agent yet"},
-	"run":            {enforced, "the node agent runs it on containerd; controllers keep replicas"},
-	"place":          {enforced, "the scheduler places pods by it"},
-	"mount":          {enforced, "the node agent mounts emptyDir and hostPath volumes"},
-	"config":         {enforced, "the node agent reads ConfigMaps, Secrets and the downward API into env and volume files, refreshing the files when they change"},
-	"rollout":        {enforced, "the deployment controller rolls out by it"},
-	"rollouts":       {enforced, "the deployment and replicaset controllers act on it (minReadySeconds, progressDeadlineSeconds, paused)"},
-	"scheduling":     {notEnforced, "the scheduler does not enforce it yet"},
-	"resources":      {notEnforced, "the scheduler and node agent do not apply it yet"},
-	"probes":         {notEnforced, "no node agent runs probes in this build"},
-	"storage":        {notEnforced, "the node agent mounts only emptyDir and hostPath volumes in this build"},
-	"claims":         {notEnforced, "wake serves no PersistentVolumeClaims yet, so the scheduler keeps the pod Pending (persistentvolumeclaim not found) until claims are supported"},
-	"security":       {notEnforced, "no node agent applies security settings in this build"},
-	"host-ports":     {enforced, "the scheduler keeps two pods off one node port; the node agent maps the port to the pod"},
-	"hostname":       {enforced, "the node agent sets it as the pod's hostname (/etc/hostname, /etc/hosts)"},
-	"pod-networking": {notEnforced, "the node agent gives each pod its own network on the node's bridge and does not apply this setting yet"},
-	"identity":       {notEnforced, "no service account credentials are issued in this build"},
-	"services":       {notEnforced, "nothing implements Services in this build"},
-	"ingress":        {notEnforced, "no ingress controller routes traffic in this build"},
-	"nodes":          {notEnforced, "the node agent does not use it"},
+	"finalizers":      {notEnforced, "deletion does not wait for finalizers in this build"},
+	"workloads":       {notEnforced, "this container feature is not run by the node agent yet"},
+	"run":             {enforced, "the node agent runs it on containerd; controllers keep replicas"},
+	"place":           {enforced, "the scheduler places pods by it"},
+	"mount":           {enforced, "the node agent mounts emptyDir and hostPath volumes"},
+	"rollout":         {enforced, "the deployment controller rolls out by it"},
+	"config":          {enforced, "the node agent reads ConfigMaps, Secrets and the downward API into env and volume files, refreshing the files when they change"},
+	"rollouts":        {enforced, "the deployment and replicaset controllers act on it (minReadySeconds, progressDeadlineSeconds, paused)"},
+	"scheduling":      {notEnforced, "the scheduler does not enforce it yet"},
+	"resources":       {notEnforced, "the scheduler and node agent do not apply it yet"},
+	"probes":          {notEnforced, "no node agent runs probes in this build"},
+	"storage":         {notEnforced, "the node agent mounts only emptyDir and hostPath volumes in this build"},
+	"claims":          {notEnforced, "wake serves no PersistentVolumeClaims yet, so the scheduler keeps the pod Pending (persistentvolumeclaim not found) until claims are supported"},
+	"security":        {notEnforced, "the node agent does not apply this security setting yet"},
+	"secure":          {enforced, "the node agent applies it to the container's process and volumes on containerd"},
+	"host-namespaces": {enforced, "the node agent runs the pod in the node's network, PID or IPC namespace"},
+	"host-ports":      {enforced, "the scheduler keeps two pods off one node port; the node agent maps the port to the pod"},
+	"hostname":        {enforced, "the node agent sets it as the pod's hostname (/etc/hostname, /etc/hosts)"},
+	"pod-networking":  {notEnforced, "the node agent gives each pod its own network on the node's bridge and does not apply this setting yet"},
+	"identity":        {notEnforced, "no service account credentials are issued in this build"},
+	"services":        {notEnforced, "nothing implements Services in this build"},
+	"ingress":         {notEnforced, "no ingress controller routes traffic in this build"},
+	"nodes":           {notEnforced, "the node agent does not use it"},
 
 	"cloud-volumes":   {refused, "wake runs no cloud volume plugins; use a persistentVolumeClaim or hostPath"},
 	"in-tree-volumes": {refused, "wake runs no in-tree network storage plugins; use a persistentVolumeClaim or hostPath"},
@@ -150,7 +152,7 @@ var podSpecRules = slices.Concat(
 		{path: "terminationGracePeriodSeconds", capability: "run"},
 		{path: "activeDeadlineSeconds", capability: "workloads"},
 		{path: "imagePullSecrets", capability: "workloads"},
-		{path: "shareProcessNamespace", capability: "workloads"},
+		{path: "shareProcessNamespace", capability: "run"},
 		{path: "runtimeClassName", capability: "workloads"},
 		{path: "enableServiceLinks", capability: "workloads"},
 		{path: "nodeSelector", capability: "place"},
@@ -172,12 +174,18 @@ var podSpecRules = slices.Concat(
 		{path: "resources.claims", capability: "dra"},
 		{path: "overhead", capability: "resources"},
 		{path: "resourceClaims", capability: "dra"},
-		{path: "securityContext", capability: "security"},
+		{path: "securityContext", capability: "secure"},
+		{path: "securityContext.seLinuxOptions", capability: "security"},
+		{path: "securityContext.seLinuxChangePolicy", capability: "security"},
+		{path: "securityContext.sysctls", capability: "security"},
+		{path: "securityContext.fsGroupChangePolicy", capability: "security"},
+		{path: "securityContext.supplementalGroupsPolicy", capability: "security"},
+		{path: "securityContext.appArmorProfile", capability: "security"},
 		{path: "securityContext.windowsOptions", capability: "windows"},
-		{path: "hostPID", capability: "security"},
-		{path: "hostIPC", capability: "security"},
+		{path: "hostPID", capability: "host-namespaces"},
+		{path: "hostIPC", capability: "host-namespaces"},
 		{path: "hostUsers", capability: "security"},
-		{path: "hostNetwork", capability: "pod-networking"},
+		{path: "hostNetwork", capability: "host-namespaces"},
 		{path: "dnsPolicy", capability: "pod-networking"},
 		{path: "dnsConfig", capability: "pod-networking"},
 		{path: "hostname", capability: "hostname"},
@@ -190,18 +198,17 @@ var podSpecRules = slices.Concat(
 		{path: "automountServiceAccountToken", capability: "identity"},
 	},
 	mount("containers[].", containerRules),
-	mount("initContainers[].", notYet(containerRules)),
+	mount("initContainers[].", initContainerRules()),
 )
 
-// notYet is rules with every enforced capability of a container demoted to
-// "workloads": the node agent does not run init containers yet.
-func notYet(rules []rule) []rule {
-	out := make([]rule, len(rules))
-	for i, r := range rules {
-		if capabilities[r.capability].set == enforced {
-			r.capability = "workloads"
+// initContainerRules are containerRules with restartPolicy run: on an init
+// container, Always makes it a sidecar.
+func initContainerRules() []rule {
+	out := slices.Clone(containerRules)
+	for i := range out {
+		if out[i].path == "restartPolicy" {
+			out[i].capability = "run"
 		}
-		out[i] = r
 	}
 	return out
 }
@@ -251,8 +258,8 @@ var containerRules = []rule{
 	{path: "lifecycle", capability: "workloads"},
 	{path: "restartPolicy", capability: "workloads"},
 	{path: "restartPolicyRules", capability: "workloads"},
-	{path: "terminationMessagePath", capability: "workloads"},
-	{path: "terminationMessagePolicy", capability: "workloads"},
+	{path: "terminationMessagePath", capability: "run"},
+	{path: "terminationMessagePolicy", capability: "run"},
 	{path: "stdin", capability: "workloads"},
 	{path: "stdinOnce", capability: "workloads"},
 	{path: "tty", capability: "workloads"},
@@ -269,7 +276,10 @@ var containerRules = []rule{
 	{path: "livenessProbe", capability: "probes"},
 	{path: "readinessProbe", capability: "probes"},
 	{path: "startupProbe", capability: "probes"},
-	{path: "securityContext", capability: "security"},
+	{path: "securityContext", capability: "secure"},
+	{path: "securityContext.seLinuxOptions", capability: "security"},
+	{path: "securityContext.procMount", capability: "security"},
+	{path: "securityContext.appArmorProfile", capability: "security"},
 	{path: "securityContext.windowsOptions", capability: "windows"},
 }
 

@@ -139,17 +139,25 @@ func TestCheckFields(t *testing.T) {
 	}, {
 		name:     "more than eight paths are counted",
 		kind:     "Pod",
-		manifest: `{"spec":{"initContainers":[{"name":"a","image":"i","command":["x"],"args":["y"],"workingDir":"/","env":` + manyEnv + `,"tty":true,"stdin":true,"stdinOnce":true,"imagePullPolicy":"Always"}]}}`,
-		warnings: []string{"spec.initContainers[0].name, spec.initContainers[0].image, spec.initContainers[0].command, spec.initContainers[0].args, " +
-			"spec.initContainers[0].workingDir, spec.initContainers[0].env[0].name, spec.initContainers[0].env[0].value, spec.initContainers[0].env[1].name and 7 more: " +
-			"accepted, not enforced yet: this container feature is not run by the node agent yet"},
+		manifest: `{"spec":{"initContainers":[` + strings.Repeat(`{"securityContext":{"seLinuxOptions":{"level":"s0"}}},`, 9) + `{"name":"a","image":"i","command":["x"],"args":["y"],"workingDir":"/","env":` + manyEnv + `,"imagePullPolicy":"Always"}]}}`,
+		warnings: []string{"spec.initContainers[0].securityContext.seLinuxOptions, spec.initContainers[1].securityContext.seLinuxOptions, spec.initContainers[2].securityContext.seLinuxOptions, " +
+			"spec.initContainers[3].securityContext.seLinuxOptions, spec.initContainers[4].securityContext.seLinuxOptions, spec.initContainers[5].securityContext.seLinuxOptions, " +
+			"spec.initContainers[6].securityContext.seLinuxOptions, spec.initContainers[7].securityContext.seLinuxOptions and 1 more: " +
+			"accepted, not enforced yet: the node agent does not apply this security setting yet"},
 	}, {
-		name: "hostname and host ports are enforced by the node agent; the rest of pod networking warns",
+		name: "init containers, sidecars, termination messages and security settings run",
 		kind: "Pod",
-		manifest: `{"spec":{"hostname":"db-0","hostNetwork":true,
+		manifest: `{"spec":{"hostPID":true,"hostIPC":true,"shareProcessNamespace":true,"securityContext":{"runAsUser":1000,"runAsGroup":3000,"runAsNonRoot":true,"fsGroup":2000,"supplementalGroups":[4000],"seccompProfile":{"type":"RuntimeDefault"}},
+			"initContainers":[{"name":"proxy","image":"i","restartPolicy":"Always","terminationMessagePolicy":"FallbackToLogsOnError"}],
+			"containers":[{"name":"app","image":"i","terminationMessagePath":"/tmp/m","securityContext":{"runAsUser":1,"runAsGroup":1,"runAsNonRoot":true,"privileged":false,
+				"capabilities":{"add":["NET_ADMIN"],"drop":["ALL"]},"readOnlyRootFilesystem":true,"allowPrivilegeEscalation":false,"seccompProfile":{"type":"Localhost","localhostProfile":"p.json"}}}]}}`,
+	}, {
+		name: "hostname, host ports and the host network are enforced by the node agent; the rest of pod networking warns",
+		kind: "Pod",
+		manifest: `{"spec":{"hostname":"db-0","hostNetwork":true,"dnsConfig":{"nameservers":["10.0.0.10"]},
 			"containers":[{"name":"db","image":"i","ports":[{"containerPort":5432,"hostPort":5432,"hostIP":"127.0.0.1"}]}]}}`,
 		warnings: []string{
-			"spec.hostNetwork: accepted, not enforced yet: the node agent gives each pod its own network on the node's bridge and does not apply this setting yet",
+			"spec.dnsConfig: accepted, not enforced yet: the node agent gives each pod its own network on the node's bridge and does not apply this setting yet",
 		},
 	}, {
 		name:     "zero values of non-pointer fields declare nothing",
@@ -162,9 +170,9 @@ func TestCheckFields(t *testing.T) {
 	}, {
 		name:     "an empty pointer struct is a declaration",
 		kind:     "Pod",
-		manifest: `{"spec":{"volumes":[{"name":"scratch","emptyDir":{}}],"securityContext":{}}}`,
+		manifest: `{"spec":{"volumes":[{"name":"scratch","emptyDir":{}}],"affinity":{}}}`,
 		warnings: []string{
-			"spec.securityContext: accepted, not enforced yet: no node agent applies security settings in this build",
+			"spec.affinity: accepted, not enforced yet: the scheduler does not enforce it yet",
 		},
 	}, {
 		name:     "cloud volume plugins are refused with the alternative",
@@ -197,7 +205,6 @@ func TestCheckFields(t *testing.T) {
 		name:     "refused fields in a pod template and in init containers",
 		kind:     "ReplicaSet",
 		manifest: `{"spec":{"template":{"spec":{"resourceClaims":[{"name":"gpu"}],"initContainers":[{"name":"i","securityContext":{"windowsOptions":{"runAsUserName":"x"}}}]}}}}`,
-		warnings: []string{"spec.template.spec.initContainers[0].name: accepted, not enforced yet: this container feature is not run by the node agent yet"},
 		refused: []string{
 			"spec.template.spec.initContainers[0].securityContext.windowsOptions: Unsupported value: wake runs Linux containers only",
 			"spec.template.spec.resourceClaims: Unsupported value: wake has no dynamic resource allocation (resource claims); request devices as extended resources in resources.limits",

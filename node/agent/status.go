@@ -25,6 +25,12 @@ type ctrState struct {
 	retryAt             time.Time // no new attempt before this
 	backoff             time.Duration
 	done                bool // terminated for good (restart policy)
+	// message is the last termination's message (terminationMessagePath,
+	// or the log's tail under FallbackToLogsOnError).
+	message string
+	// stopping: the agent is stopping it for good (a sidecar of a pod
+	// whose app containers are done).
+	stopping bool
 }
 
 // podStatus renders the pod's status as the node reports it. It is pure.
@@ -42,27 +48,7 @@ func podStatus(pod *corev1.Pod, ctrs []*ctrState, ip, hostIP string, start time.
 	}
 	allRunning, anyRunning, allDone, allOK := len(ctrs) > 0, false, len(ctrs) > 0, true
 	for _, c := range ctrs {
-		cs := corev1.ContainerStatus{Name: c.name, Image: c.image, RestartCount: c.restarts, Ready: c.running}
-		if c.id != "" {
-			cs.ContainerID = "containerd://" + c.id
-		}
-		started := c.running
-		cs.Started = &started
-		switch {
-		case c.running:
-			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(c.started)}
-		case c.done && c.last != nil:
-			cs.State.Terminated = terminated(c.last, c.id)
-		default:
-			reason := c.waiting
-			if reason == "" {
-				reason = "ContainerCreating"
-			}
-			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: reason, Message: c.waitingMsg}
-		}
-		if c.last != nil && !(c.done && cs.State.Terminated != nil) {
-			cs.LastTerminationState.Terminated = terminated(c.last, "")
-		}
+		cs := containerStatus(c)
 		st.ContainerStatuses = append(st.ContainerStatuses, cs)
 		allRunning = allRunning && c.running
 		anyRunning = anyRunning || c.running || c.restarts > 0
@@ -92,8 +78,34 @@ func podStatus(pod *corev1.Pod, ctrs []*ctrState, ip, hostIP string, start time.
 	return st
 }
 
-func terminated(e *runtime.ExitStatus, id string) *corev1.ContainerStateTerminated {
-	t := &corev1.ContainerStateTerminated{ExitCode: int32(e.Code), Reason: e.Reason,
+// containerStatus renders one container's status. It is pure.
+func containerStatus(c *ctrState) corev1.ContainerStatus {
+	cs := corev1.ContainerStatus{Name: c.name, Image: c.image, RestartCount: c.restarts, Ready: c.running}
+	if c.id != "" {
+		cs.ContainerID = "containerd://" + c.id
+	}
+	started := c.running
+	cs.Started = &started
+	switch {
+	case c.running:
+		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(c.started)}
+	case c.done && c.last != nil:
+		cs.State.Terminated = terminated(c.last, c.id, c.message)
+	default:
+		reason := c.waiting
+		if reason == "" {
+			reason = "ContainerCreating"
+		}
+		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: reason, Message: c.waitingMsg}
+	}
+	if c.last != nil && !(c.done && cs.State.Terminated != nil) {
+		cs.LastTerminationState.Terminated = terminated(c.last, "", c.message)
+	}
+	return cs
+}
+
+func terminated(e *runtime.ExitStatus, id, message string) *corev1.ContainerStateTerminated {
+	t := &corev1.ContainerStateTerminated{ExitCode: int32(e.Code), Reason: e.Reason, Message: message,
 		StartedAt: metav1.NewTime(e.StartedAt), FinishedAt: metav1.NewTime(e.FinishedAt)}
 	if id != "" {
 		t.ContainerID = "containerd://" + id

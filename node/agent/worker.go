@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -60,6 +61,9 @@ type worker struct {
 	// can): its status is reported as a failed-mount saying so.
 	mountFailure string
 	counted      corev1.PodPhase // the phase the agent's metrics count it in
+	// initialized: the init containers have done their part (planInit);
+	// it stays true for the pod's life.
+	initialized bool
 }
 
 func newWorker(a *Agent, ns, name string, uid types.UID) *worker {
@@ -152,7 +156,17 @@ func (w *worker) nextWake() time.Duration {
 func (w *worker) sync(ctx context.Context) {
 	rt := w.a.rt
 	pod := w.pod
-	for _, c := range pod.Spec.Containers {
+	// Exits already delivered (an adopted pod's) count before deciding what
+	// to start: an init container that completed is not run again.
+	for drained := false; !drained; {
+		select {
+		case e := <-w.exits:
+			w.onExit(e)
+		default:
+			drained = true
+		}
+	}
+	for _, c := range slices.Concat(pod.Spec.InitContainers, pod.Spec.Containers) {
 		if w.ctrs[c.Name] == nil {
 			w.ctrs[c.Name] = &ctrState{name: c.Name, image: c.Image}
 		}
@@ -169,7 +183,9 @@ func (w *worker) sync(ctx context.Context) {
 			return
 		}
 		sb, err := rt.CreateSandbox(ctx, runtime.SandboxConfig{PodUID: string(pod.UID), Name: pod.Name, Namespace: pod.Namespace,
-			Hostname: hostname(pod), Ports: hostPorts(pod)})
+			Hostname: hostname(pod), Ports: hostPorts(pod),
+			HostNetwork: pod.Spec.HostNetwork, HostIP: w.a.hostIP, HostPID: pod.Spec.HostPID, HostIPC: pod.Spec.HostIPC,
+			SharePID: pod.Spec.ShareProcessNamespace != nil && *pod.Spec.ShareProcessNamespace})
 		if err != nil {
 			for _, c := range w.ctrs {
 				c.waiting, c.waitingMsg, c.retryAt = "ContainerCreating", "pod network: "+err.Error(), time.Now().Add(retryCreate)
@@ -186,12 +202,25 @@ func (w *worker) sync(ctx context.Context) {
 		w.a.logger.Warn("refresh volumes", "pod", w.ns+"/"+w.name, "err", failure)
 	}
 	now := time.Now()
-	for _, c := range pod.Spec.Containers {
-		cs := w.ctrs[c.Name]
-		if cs.running || cs.done || now.Before(cs.retryAt) {
-			continue
+	due := func(cs *ctrState) bool { return !cs.running && !cs.done && !now.Before(cs.retryAt) }
+	plan := planInit(pod, w.ctrs, w.initialized)
+	for _, c := range pod.Spec.InitContainers {
+		// The next init container, and sidecars that started once and exited.
+		if cs := w.ctrs[c.Name]; due(cs) && (c.Name == plan.start || isSidecar(&c) && cs.id != "") {
+			w.startContainer(ctx, c, cs)
 		}
-		w.startContainer(ctx, c, cs)
+	}
+	if !plan.initialized {
+		return
+	}
+	w.initialized = true
+	for _, c := range pod.Spec.Containers {
+		if cs := w.ctrs[c.Name]; due(cs) {
+			w.startContainer(ctx, c, cs)
+		}
+	}
+	if appsDone(pod, w.ctrs) {
+		w.stopSidecars()
 	}
 }
 
@@ -225,12 +254,18 @@ func (w *worker) startContainer(ctx context.Context, c corev1.Container, cs *ctr
 	}
 	cfg := runtime.ContainerConfig{Name: c.Name, Attempt: cs.attempt, Image: img.Ref, Command: c.Command, Args: c.Args,
 		Env: env, WorkingDir: c.WorkingDir, Mounts: w.mounts(c),
-		Resources: runtime.ResourcesFor(c.Resources), Labels: map[string]string{teardown.LabelGracePeriod: strconv.FormatInt(podGrace(w.pod), 10)}}
-	id, err := rt.CreateContainer(ctx, *w.sandbox, cfg)
+		Resources: runtime.ResourcesFor(c.Resources), Labels: map[string]string{teardown.LabelGracePeriod: strconv.FormatInt(podGrace(w.pod), 10)},
+		Security: runtime.SecurityFor(w.pod, &c), Pod: fmt.Sprintf("%s_%s(%s)", w.pod.Name, w.pod.Namespace, w.pod.UID)}
+	id, err := w.createContainer(ctx, c, cfg)
 	if errors.Is(err, runtime.ErrAlreadyExists) {
 		cs.attempt++ // left over from a crash between create and start
 		cfg.Attempt = cs.attempt
-		id, err = rt.CreateContainer(ctx, *w.sandbox, cfg)
+		id, err = w.createContainer(ctx, c, cfg)
+	}
+	var configErr *runtime.ConfigError
+	if errors.As(err, &configErr) {
+		cs.waiting, cs.waitingMsg, cs.retryAt = "CreateContainerConfigError", configErr.Message, time.Now().Add(retryCreate)
+		return
 	}
 	if err != nil {
 		cs.waiting, cs.waitingMsg, cs.retryAt = "CreateContainerError", err.Error(), time.Now().Add(retryCreate)
@@ -275,8 +310,9 @@ func (w *worker) onExit(e exitNote) {
 	}
 	st := e.st
 	cs.running, cs.last = false, &st
-	policy := w.pod.Spec.RestartPolicy
-	if policy == corev1.RestartPolicyNever || (policy == corev1.RestartPolicyOnFailure && st.Code == 0) {
+	cs.message = w.terminationMessage(e.name, cs.attempt, e.id, st.Code)
+	policy := restartPolicyOf(w.pod, e.name)
+	if policy == corev1.RestartPolicyNever || (policy == corev1.RestartPolicyOnFailure && st.Code == 0) || cs.stopping {
 		cs.done = true
 		return
 	}
@@ -315,6 +351,7 @@ func (w *worker) stop(ctx context.Context) {
 	if g := w.pod.DeletionGracePeriodSeconds; g != nil {
 		grace = time.Duration(*g) * time.Second
 	}
+	grace = w.stopBeforeSidecars(ctx, grace)
 	w.a.removePod(ctx, string(w.pod.UID), grace)
 	ref := events.Ref{Kind: "Pod", Namespace: w.ns, Name: w.name, Node: w.a.cfg.NodeName}
 	// The uid says which pod of the name was stopped, so a late report is never
@@ -350,6 +387,7 @@ func (w *worker) report(ctx context.Context) bool {
 		ip = w.sandbox.IP
 	}
 	st := podStatus(w.pod, ctrs, ip, w.a.hostIP, w.start)
+	st = withInit(st, w.pod, w.ctrs, planInit(w.pod, w.ctrs, w.initialized))
 	data, _ := json.Marshal(st)
 	if string(data) == string(w.reported) {
 		return true
@@ -371,7 +409,7 @@ func (w *worker) report(ctx context.Context) bool {
 
 func summary(st corev1.PodStatus) string {
 	s := string(st.Phase)
-	for _, c := range st.ContainerStatuses {
+	for _, c := range slices.Concat(st.InitContainerStatuses, st.ContainerStatuses) {
 		switch {
 		case c.State.Waiting != nil:
 			s += fmt.Sprintf("; %s: %s", c.Name, c.State.Waiting.Reason)
@@ -427,7 +465,7 @@ func (w *worker) mounts(c corev1.Container) []runtime.Mount {
 				host, readOnly = w.configMountSource(&v, vm), true
 			case v.EmptyDir != nil:
 				host = filepath.Join(w.a.cfg.StateDir, "pods", string(w.pod.UID), "volumes", v.Name)
-				_ = mkdirAll(host)
+				_ = prepareEmptyDir(host, w.pod.Spec.SecurityContext)
 			case v.HostPath != nil:
 				host = v.HostPath.Path
 				if v.HostPath.Type != nil && (*v.HostPath.Type == corev1.HostPathDirectoryOrCreate) {

@@ -25,6 +25,10 @@ var (
 	ErrImageNeverPull = errors.New("image is not present and the pull policy is Never")
 	// ErrImagePull is wrapped by every *PullError (Kubernetes' ErrImagePull).
 	ErrImagePull = errors.New("image pull failed")
+	// ErrConfig: the container's configuration cannot be honoured on this
+	// node (runAsNonRoot and a root image, a missing seccomp profile):
+	// Kubernetes' CreateContainerConfigError.
+	ErrConfig = errors.New("container config error")
 )
 
 // PullError is a failed image pull. Message is what the registry (or the
@@ -44,3 +48,17 @@ func (e *PullError) Is(target error) bool { return target == ErrImagePull }
 
 // Unwrap returns the underlying error, for errors.Is on context errors.
 func (e *PullError) Unwrap() error { return e.Err }
+
+// ConfigError is a container configuration the node cannot honour; Message
+// is the kubelet's words for it (the CreateContainerConfigError message).
+type ConfigError struct{ Message string }
+
+// ConfigErrorf makes a *ConfigError.
+func ConfigErrorf(format string, args ...any) error {
+	return &ConfigError{Message: fmt.Sprintf(format, args...)}
+}
+
+func (e *ConfigError) Error() string { return e.Message }
+
+// Is makes errors.Is(err, ErrConfig) true for every *ConfigError.
+func (e *ConfigError) Is(target error) bool { return target == ErrConfig }

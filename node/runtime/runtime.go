@@ -1,13 +1,14 @@
 // Package runtime is the seam between the node agent and the container
 // runtime: the Runtime interface the agent drives, the types it exchanges,
 // the errors callers branch on, and the pure translations from a pod spec
-// (command and args over an image's entrypoint, resource requests and limits)
-// that every implementation shares. The real implementation is
-// node/runtime/containerd.
+// (command and args over an image's entrypoint, resource requests and limits,
+// the securityContext: security.go) that every implementation shares. The
+// real implementation is node/runtime/containerd.
 //
 // A pod is a sandbox (one network namespace with its IP, one UTS namespace
-// with the pod's hostname, the pod's /etc/hosts and /etc/resolv.conf) plus
-// containers that join it. The runtime keeps no state of its own in memory
+// with the pod's hostname, one IPC namespace, with shareProcessNamespace one
+// PID namespace, the pod's /etc/hosts and /etc/resolv.conf; or the node's
+// namespaces for hostNetwork, hostPID, hostIPC) plus containers that join it. The runtime keeps no state of its own in memory
 // that an agent restart would lose: what containerd does not know is in
 // files under the runtime's state directory.
 package runtime
@@ -156,6 +157,18 @@ type SandboxConfig struct {
 	Hostname string
 	Ports    []PortMapping
 	DNS      *DNSConfig
+	// HostNetwork runs the pod in the node's network and UTS namespaces:
+	// no CNI, the pod's IP is HostIP, /etc/hosts and /etc/hostname are the
+	// node's, and ports need no mapping.
+	HostNetwork bool
+	HostIP      string
+	// HostPID and HostIPC put the containers in the node's PID and IPC
+	// namespaces. Without HostIPC the pod's containers share one IPC
+	// namespace of the sandbox.
+	HostPID, HostIPC bool
+	// SharePID (shareProcessNamespace) puts the pod's containers in one
+	// PID namespace, the sandbox's, whose PID 1 is a pause process.
+	SharePID bool
 }
 
 // Sandbox is a pod's namespaces and network.
@@ -171,6 +184,12 @@ type Sandbox struct {
 	IP        string
 	Ports     []PortMapping
 	CreatedAt time.Time
+	// HostNetwork, HostPID and HostIPC are the SandboxConfig's; NetNSPath
+	// is "" on the host network.
+	HostNetwork bool `json:",omitempty"`
+	HostPID     bool `json:",omitempty"`
+	HostIPC     bool `json:",omitempty"`
+	SharePID    bool `json:",omitempty"`
 }
 
 // Mount makes a host path visible in a container (emptyDir, hostPath,
@@ -209,6 +228,10 @@ type ContainerConfig struct {
 	Resources  Resources
 	// Labels are added to the container's; they may not start with wake.io/.
 	Labels map[string]string
+	// Security is the container's effective securityContext (SecurityFor).
+	Security Security
+	// Pod names the pod in errors as the kubelet does: name_namespace(uid).
+	Pod string
 }
 
 // ContainerState is where a container is in its life.

@@ -119,6 +119,7 @@ func TestPodStatusColumns(t *testing.T) {
 		{"init container failed", withInit(testPod(corev1.PodPending, waiting("PodInitializing", 0)), nil, terminated("Error", 1, 0)), "0/1", "Init:Error", "0"},
 		{"init container exit code", withInit(testPod(corev1.PodPending, waiting("PodInitializing", 0)), nil, terminated("", 2, 0)), "0/1", "Init:ExitCode:2", "0"},
 		{"init container signal", withInit(testPod(corev1.PodPending, waiting("PodInitializing", 0)), nil, terminated("", 143, 15)), "0/1", "Init:Signal:15", "0"},
+		{"init done, containers being created", withCondition(withInit(testPod(corev1.PodPending, waiting("PodInitializing", 0)), nil, terminated("Completed", 0, 0)), corev1.PodInitialized, corev1.ConditionTrue, ""), "0/1", "PodInitializing", "0"},
 		{"init done", withInit(testPod(corev1.PodRunning, running(true, 0)), nil, terminated("Completed", 0, 0)), "1/1", "Running", "0"},
 		{"sidecar counts as a container", withCondition(withInit(testPod(corev1.PodRunning, running(true, 1)), []bool{true}, started(running(true, 2))), corev1.PodInitialized, corev1.ConditionTrue, ""), "2/2", "Running", "3"},
 		{"sidecar starting blocks init", withInit(testPod(corev1.PodPending, waiting("PodInitializing", 0)), []bool{true}, running(false, 0)), "0/2", "Init:0/1", "0"},

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/contrib/seccomp"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -32,7 +31,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, sb runtime.Sandbox, cfg r
 			return "", fmt.Errorf("%w: container %s: label %s: the wake.io/ prefix is the runtime's", runtime.ErrInvalid, cfg.Name, k)
 		}
 	}
-	if _, err := os.Stat(sb.NetNSPath); err != nil || sb.ID == "" {
+	if _, err := os.Stat(filepath.Join(r.sandboxDir(sb.ID), "sandbox.json")); err != nil || sb.ID == "" {
 		return "", fmt.Errorf("container %s: %w", cfg.Name, notFound("sandbox", sb.ID))
 	}
 	id := ContainerID(sb.ID, cfg.Name, cfg.Attempt)
@@ -59,6 +58,14 @@ func (r *Runtime) CreateContainer(ctx context.Context, sb runtime.Sandbox, cfg r
 		return "", fmt.Errorf("%w: container %s: no command: the image %s has no entrypoint or cmd and the container sets none", runtime.ErrInvalid, cfg.Name, ref)
 	}
 
+	if err := runtime.CheckRunAsNonRoot(cfg.Security, imgSpec.Config.User, cfg.Pod, cfg.Name); err != nil {
+		return "", err
+	}
+	specOpts, err := r.specOpts(img, sb, cfg, argv)
+	if err != nil {
+		return "", err
+	}
+
 	labels := map[string]string{
 		runtime.LabelPodUID:    sb.PodUID,
 		runtime.LabelSandbox:   sb.ID,
@@ -74,7 +81,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, sb runtime.Sandbox, cfg r
 		client.WithNewSnapshot(id, img),
 		client.WithContainerLabels(labels),
 		client.WithImageStopSignal(img, "SIGTERM"),
-		client.WithNewSpec(r.specOpts(img, sb, cfg, argv)...),
+		client.WithNewSpec(specOpts...),
 	)
 	if errdefs.IsAlreadyExists(err) {
 		return "", fmt.Errorf("container %s: %w", id, runtime.ErrAlreadyExists)
@@ -94,18 +101,44 @@ func (r *Runtime) CreateContainer(ctx context.Context, sb runtime.Sandbox, cfg r
 }
 
 // specOpts builds the OCI spec over the client's defaults (namespaces,
-// capabilities, masked paths, cgroup /<namespace>/<id>).
-func (r *Runtime) specOpts(img client.Image, sb runtime.Sandbox, cfg runtime.ContainerConfig, argv []string) []oci.SpecOpts {
+// capabilities, masked paths, cgroup /<namespace>/<id>): the sandbox's
+// namespaces, then the container's security settings over the image's user.
+func (r *Runtime) specOpts(img client.Image, sb runtime.Sandbox, cfg runtime.ContainerConfig, argv []string) ([]oci.SpecOpts, error) {
 	sandboxDir := r.sandboxDir(sb.ID)
 	opts := []oci.SpecOpts{
 		oci.WithImageConfig(img),
 		oci.WithProcessArgs(argv...),
 		oci.WithEnv(cfg.Env),
-		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: sb.NetNSPath}),
-		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.UTSNamespace, Path: filepath.Join(sandboxDir, "uts")}),
 		oci.WithAnnotations(map[string]string{groupAnnotation: sb.ID}),
-		seccomp.WithDefaultProfile(),
 	}
+	if sb.HostNetwork {
+		opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace), oci.WithHostNamespace(specs.UTSNamespace))
+	} else {
+		opts = append(opts,
+			oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: sb.NetNSPath}),
+			oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.UTSNamespace, Path: filepath.Join(sandboxDir, "uts")}))
+	}
+	switch {
+	case sb.HostPID:
+		opts = append(opts, oci.WithHostNamespace(specs.PIDNamespace))
+	case sb.SharePID:
+		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.PIDNamespace, Path: filepath.Join(sandboxDir, "pid")}))
+	}
+	if sb.HostIPC {
+		opts = append(opts, oci.WithHostNamespace(specs.IPCNamespace))
+	} else if ipc := filepath.Join(sandboxDir, "ipc"); fileExists(ipc) { // sandboxes of older agents have none
+		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.IPCNamespace, Path: ipc}))
+	}
+	opts = append(opts, cfg.Security.UserOpts()...)
+	seccompRoot := r.seccompDir
+	if seccompRoot == "" {
+		seccompRoot = filepath.Join(r.stateDir, "seccomp")
+	}
+	sec, err := cfg.Security.SpecOpts(seccompRoot)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, sec...)
 	if cfg.WorkingDir != "" {
 		opts = append(opts, oci.WithProcessCwd(cfg.WorkingDir))
 	}
@@ -132,7 +165,12 @@ func (r *Runtime) specOpts(img client.Image, sb runtime.Sandbox, cfg runtime.Con
 	if res.CPUQuota > 0 {
 		opts = append(opts, oci.WithCPUCFS(res.CPUQuota, res.CPUPeriod))
 	}
-	return opts
+	return opts, nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func bindMount(source, dest string, readOnly bool) specs.Mount {

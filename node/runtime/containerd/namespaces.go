@@ -41,7 +41,7 @@ func createNamespace(path string, kind int, init func() error) error {
 					return err
 				}
 			}
-			nsName := map[int]string{unix.CLONE_NEWNET: "net", unix.CLONE_NEWUTS: "uts"}[kind]
+			nsName := map[int]string{unix.CLONE_NEWNET: "net", unix.CLONE_NEWUTS: "uts", unix.CLONE_NEWIPC: "ipc"}[kind]
 			self := fmt.Sprintf("/proc/%d/task/%d/ns/%s", os.Getpid(), unix.Gettid(), nsName)
 			if err := unix.Mount(self, path, "none", unix.MS_BIND, ""); err != nil {
 				return fmt.Errorf("bind mount %s namespace on %s: %w", nsName, path, err)

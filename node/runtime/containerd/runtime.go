@@ -6,7 +6,11 @@
 //
 //	sandboxes/<id>/sandbox.json   what containerd does not know of a pod:
 //	                              its netns path, IP, ports, hostname
-//	sandboxes/<id>/uts            the pod's UTS namespace (bind mount)
+//	sandboxes/<id>/{uts,ipc}      the pod's UTS and IPC namespaces (bind mounts;
+//	                              none on the host network or host IPC)
+//	sandboxes/<id>/pid{,.pid}     with shareProcessNamespace: the pod's PID
+//	                              namespace (bind mount) and its pause
+//	                              process's PID (see pause.go)
 //	sandboxes/<id>/{hosts,hostname,resolv.conf}
 //	netns/<id>                    the pod's network namespace (bind mount)
 //	logs/<container id>.log       output of the container's process
@@ -56,6 +60,9 @@ type Config struct {
 	Network Network
 	// Snapshotter is containerd's snapshotter; "" is "overlayfs".
 	Snapshotter string
+	// SeccompDir holds the node's seccomp profiles: a Localhost profile
+	// names a file under it. "" is <StateDir>/seccomp.
+	SeccompDir string
 	// OnPull, when set, is told of every pull from a registry that EnsureImage
 	// makes (not of images already present): the reference, how long it took,
 	// and its error. It runs on the caller's goroutine and must not block.
@@ -70,6 +77,7 @@ type Runtime struct {
 	stateDir    string
 	network     Network
 	snapshotter string
+	seccompDir  string
 	onPull      func(string, time.Duration, error)
 	// sandboxLocks and containerLocks serialise the operations on one
 	// sandbox or container, by ID (striped; a sandbox operation may take a
@@ -100,7 +108,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("connect to containerd at %s: %w", cfg.Socket, err)
 	}
 	r := &Runtime{client: c, namespace: cfg.Namespace, stateDir: cfg.StateDir, network: cfg.Network, snapshotter: cfg.Snapshotter,
-		onPull: cfg.OnPull}
+		onPull: cfg.OnPull, seccompDir: cfg.SeccompDir}
 	if _, err := c.Version(r.ctx(ctx)); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("containerd at %s does not answer: %w", cfg.Socket, err)

@@ -44,6 +44,14 @@ func (r *Runtime) CreateSandbox(ctx context.Context, cfg runtime.SandboxConfig) 
 	sb := runtime.Sandbox{
 		ID: id, PodUID: cfg.PodUID, Name: cfg.Name, Namespace: cfg.Namespace, Hostname: hostname,
 		NetNSPath: r.netnsPath(id), Ports: cfg.Ports, CreatedAt: time.Now().UTC(),
+		HostNetwork: cfg.HostNetwork, HostPID: cfg.HostPID, HostIPC: cfg.HostIPC, SharePID: cfg.SharePID && !cfg.HostPID,
+	}
+	if cfg.HostNetwork {
+		// The node's network and name: nothing to attach, no port to map.
+		sb.NetNSPath, sb.IP, sb.Ports = "", cfg.HostIP, nil
+		if h, err := os.Hostname(); err == nil {
+			sb.Hostname = h
+		}
 	}
 	if err := r.setUpSandbox(ctx, &sb, cfg.DNS); err != nil {
 		if cleanErr := r.removeSandboxFiles(context.WithoutCancel(ctx), id, cniPorts(cfg.Ports)); cleanErr != nil {
@@ -59,21 +67,36 @@ func (r *Runtime) setUpSandbox(ctx context.Context, sb *runtime.Sandbox, dns *ru
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return err
 	}
-	if err := createNamespace(sb.NetNSPath, unix.CLONE_NEWNET, loopbackUp); err != nil {
-		return fmt.Errorf("network namespace: %w", err)
+	if !sb.HostIPC {
+		if err := createNamespace(filepath.Join(dir, "ipc"), unix.CLONE_NEWIPC, nil); err != nil {
+			return fmt.Errorf("IPC namespace: %w", err)
+		}
 	}
-	if err := createNamespace(filepath.Join(dir, "uts"), unix.CLONE_NEWUTS, setHostname(sb.Hostname)); err != nil {
-		return fmt.Errorf("UTS namespace: %w", err)
+	if sb.SharePID {
+		if err := startPause(filepath.Join(dir, "pid")); err != nil {
+			return fmt.Errorf("PID namespace: %w", err)
+		}
 	}
-	ip, err := r.network.Setup(ctx, sb.ID, sb.NetNSPath, sb.Name, sb.Namespace, cniPorts(sb.Ports))
-	if err != nil {
-		return err
-	}
-	sb.IP = ip
-	files := map[string]string{
-		"hosts":       hostsFile(sb.IP, sb.Hostname),
-		"hostname":    sb.Hostname + "\n",
-		"resolv.conf": resolvConf(dns),
+	files := map[string]string{"resolv.conf": resolvConf(dns)}
+	if sb.HostNetwork {
+		hosts, err := os.ReadFile("/etc/hosts")
+		if err != nil {
+			return fmt.Errorf("host network: %w", err)
+		}
+		files["hosts"], files["hostname"] = string(hosts), sb.Hostname+"\n"
+	} else {
+		if err := createNamespace(sb.NetNSPath, unix.CLONE_NEWNET, loopbackUp); err != nil {
+			return fmt.Errorf("network namespace: %w", err)
+		}
+		if err := createNamespace(filepath.Join(dir, "uts"), unix.CLONE_NEWUTS, setHostname(sb.Hostname)); err != nil {
+			return fmt.Errorf("UTS namespace: %w", err)
+		}
+		ip, err := r.network.Setup(ctx, sb.ID, sb.NetNSPath, sb.Name, sb.Namespace, cniPorts(sb.Ports))
+		if err != nil {
+			return err
+		}
+		sb.IP = ip
+		files["hosts"], files["hostname"] = hostsFile(sb.IP, sb.Hostname), sb.Hostname+"\n"
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
@@ -116,14 +139,22 @@ func (r *Runtime) removeSandboxFiles(ctx context.Context, id string, ports []cni
 	if errors.Is(dirErr, os.ErrNotExist) && errors.Is(nsErr, os.ErrNotExist) {
 		return nil
 	}
-	if err := r.network.Teardown(ctx, id, r.netnsPath(id), ports); err != nil {
-		return err
+	// A host-network sandbox has no netns and nothing attached to release.
+	if nsErr == nil {
+		if err := r.network.Teardown(ctx, id, r.netnsPath(id), ports); err != nil {
+			return err
+		}
 	}
 	if err := removeNamespace(r.netnsPath(id)); err != nil {
 		return err
 	}
-	if err := removeNamespace(filepath.Join(dir, "uts")); err != nil {
+	if err := stopPause(filepath.Join(dir, "pid")); err != nil {
 		return err
+	}
+	for _, ns := range []string{"uts", "ipc"} {
+		if err := removeNamespace(filepath.Join(dir, ns)); err != nil {
+			return err
+		}
 	}
 	return os.RemoveAll(dir)
 }
