@@ -44,6 +44,7 @@ type worker struct {
 	uid        types.UID
 	update     chan *corev1.Pod
 	exits      chan exitNote
+	probeNotes chan probeNote // probe.go
 	done       chan struct{}
 	retired    chan struct{} // closed by retire
 	retireOnce sync.Once
@@ -60,10 +61,11 @@ type worker struct {
 	// can): its status is reported as a failed-mount saying so.
 	mountFailure string
 	counted      corev1.PodPhase // the phase the agent's metrics count it in
+	occ          occurrences     // probe failures and hook failures, coalesced
 }
 
 func newWorker(a *Agent, ns, name string, uid types.UID) *worker {
-	return &worker{a: a, ns: ns, name: name, uid: uid, update: make(chan *corev1.Pod, 1), exits: make(chan exitNote, 16),
+	return &worker{a: a, ns: ns, name: name, uid: uid, update: make(chan *corev1.Pod, 1), exits: make(chan exitNote, 16), probeNotes: make(chan probeNote, 16),
 		done: make(chan struct{}), retired: make(chan struct{}), ctrs: map[string]*ctrState{}}
 }
 
@@ -107,6 +109,8 @@ func (w *worker) run(ctx context.Context) {
 			w.pod = p
 		case e := <-w.exits:
 			w.onExit(e)
+		case n := <-w.probeNotes:
+			w.onProbe(ctx, n)
 		case <-timer.C:
 		case <-w.retired:
 			retired = true
@@ -143,6 +147,9 @@ func (w *worker) nextWake() time.Duration {
 		if !c.running && !c.done && !c.retryAt.IsZero() {
 			next = min(next, max(c.retryAt.Sub(now), 10*time.Millisecond))
 		}
+	}
+	if at := w.occ.next(); !at.IsZero() {
+		next = min(next, max(at.Sub(now), 10*time.Millisecond))
 	}
 	return next
 }
@@ -185,6 +192,7 @@ func (w *worker) sync(ctx context.Context) {
 		}
 		w.startContainer(ctx, c, cs)
 	}
+	w.afterSync(ctx)
 }
 
 func (w *worker) startContainer(ctx context.Context, c corev1.Container, cs *ctrState) {
@@ -224,6 +232,7 @@ func (w *worker) startContainer(ctx context.Context, c corev1.Container, cs *ctr
 		return
 	}
 	cs.id, cs.running, cs.started, cs.waiting, cs.waitingMsg = id, true, time.Now(), "", ""
+	w.afterStart(ctx, c, cs)
 }
 
 // watch forwards the container's exit to the worker.
@@ -254,6 +263,7 @@ func (w *worker) onExit(e exitNote) {
 	}
 	st := e.st
 	cs.running, cs.last = false, &st
+	cs.exited()
 	policy := w.pod.Spec.RestartPolicy
 	if policy == corev1.RestartPolicyNever || (policy == corev1.RestartPolicyOnFailure && st.Code == 0) {
 		cs.done = true
@@ -294,6 +304,7 @@ func (w *worker) stop(ctx context.Context) {
 	if g := w.pod.DeletionGracePeriodSeconds; g != nil {
 		grace = time.Duration(*g) * time.Second
 	}
+	grace = w.beforeStop(ctx, grace)
 	w.a.removePod(ctx, string(w.pod.UID), grace)
 	ref := events.Ref{Kind: "Pod", Namespace: w.ns, Name: w.name, Node: w.a.cfg.NodeName}
 	// The uid says which pod of the name was stopped, so a late report is never
