@@ -142,39 +142,44 @@ func (w *worker) container(name string) *corev1.Container {
 }
 
 // onProbe acts on a probe's or hook's result, if it is about the container's
-// current attempt.
-func (w *worker) onProbe(ctx context.Context, n probeNote) {
+// current attempt. It returns false only when nothing changed: a probe that
+// passed again, the steady state of a healthy pod, costs no sync and no
+// status comparison.
+func (w *worker) onProbe(ctx context.Context, n probeNote) bool {
 	cs, c := w.ctrs[n.name], w.container(n.name)
 	if cs == nil || c == nil || cs.id != n.id {
-		return
+		return false
 	}
 	switch n.hook {
 	case postStart:
 		w.onPostStart(ctx, c, cs, n.res)
-		return
+		return true
 	case preStop:
 		if !n.res.OK {
 			w.occurred(ctx, c.Name, object.FailedPreStopHook, hookFailure(w.pod, c, preStop, n.res))
 		}
-		return
+		return true
 	}
 	if !cs.running || cs.probe == nil || !cs.probe.Active(n.kind) {
-		return // a result in flight when the container or the gate moved on
+		return false // a result in flight when the container or the gate moved on
 	}
 	if !n.res.OK {
 		w.occurred(ctx, c.Name, object.Unhealthy, n.kind.String()+" probe failed: "+n.res.Message)
 	}
-	wasStarted := cs.probe.Started()
+	wasStarted, wasReady := cs.probe.Started(), cs.probe.Ready()
 	if cs.probe.Observe(n.kind, n.res.OK) {
 		w.kill(ctx, c, cs, fmt.Sprintf("Container %s failed %s probe, will be restarted", c.Name, strings.ToLower(n.kind.String())),
 			probe.TimingOf(probe.Of(c, n.kind)).Grace)
-		return
+		return true
 	}
 	if !wasStarted && cs.probe.Started() {
 		cs.probers[probe.Startup]()
 		cs.probers[probe.Startup] = nil
 		w.runProbers(ctx, c, cs)
 	}
+	// A failure may leave a coalesced repeat pending: the worker's next wake
+	// must cover it.
+	return !n.res.OK || wasStarted != cs.probe.Started() || wasReady != cs.probe.Ready()
 }
 
 // kill stops the container's current attempt, after its preStop hook, within

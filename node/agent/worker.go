@@ -110,7 +110,9 @@ func (w *worker) run(ctx context.Context) {
 		case e := <-w.exits:
 			w.onExit(e)
 		case n := <-w.probeNotes:
-			w.onProbe(ctx, n)
+			if !w.onProbe(ctx, n) {
+				continue // a probe that passed again: nothing to sync or report
+			}
 		case <-timer.C:
 		case <-w.retired:
 			retired = true
