@@ -173,8 +173,10 @@ func (w *worker) onProbe(ctx context.Context, n probeNote) bool {
 		return true
 	}
 	if !wasStarted && cs.probe.Started() {
-		cs.probers[probe.Startup]()
-		cs.probers[probe.Startup] = nil
+		if stop := cs.probers[probe.Startup]; stop != nil {
+			stop()
+			cs.probers[probe.Startup] = nil
+		}
 		w.runProbers(ctx, c, cs)
 	}
 	// A failure may leave a coalesced repeat pending: the worker's next wake
