@@ -375,6 +375,8 @@ func summary(st corev1.PodStatus) string {
 			}
 		case c.State.Terminated != nil:
 			s += fmt.Sprintf("; %s: %s (exit %d)", c.Name, c.State.Terminated.Reason, c.State.Terminated.ExitCode)
+		case !c.Ready:
+			s += fmt.Sprintf("; %s: not ready", c.Name) // its probes or postStart hook say so
 		}
 		if c.RestartCount > 0 {
 			s += fmt.Sprintf("; %s restarts: %d", c.Name, c.RestartCount)
