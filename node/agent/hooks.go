@@ -109,8 +109,8 @@ func (w *worker) beforeStop(ctx context.Context, grace time.Duration) time.Durat
 		}
 		cs.stopProbers()
 		h := preStopOf(c)
-		if h == nil || !cs.running || w.sandbox == nil {
-			continue
+		if h == nil || !cs.running || w.sandbox == nil || grace <= 0 {
+			continue // a forced deletion (no grace) runs no hook
 		}
 		wg.Add(1)
 		go func(t probe.Target) {

@@ -200,7 +200,7 @@ func (w *worker) kill(ctx context.Context, c *corev1.Container, cs *ctrState, wh
 	id, t := cs.id, w.target(c, cs.id)
 	hook := preStopOf(c)
 	go func() {
-		if hook != nil {
+		if hook != nil && grace > 0 {
 			var res probe.Result
 			res, grace = runPreStop(ctx, hook, t, grace)
 			select {
