@@ -119,16 +119,33 @@ func related(ctx context.Context, q *query.Client, o object.Object, at query.At)
 	return rel, nil
 }
 
+// describeEvents turns the object's recent events into describe's rows. A
+// node's repeated occurrence (a probe failing every period) is one series:
+// only its newest report is shown, with its count (see object.Occurrence).
 func describeEvents(evs []query.EventSummary) []printer.Event {
+	type series struct {
+		typ, reason string
+		first       time.Time
+	}
+	newest := map[series]uint64{}
+	for _, e := range evs {
+		if e.Count > 0 {
+			k := series{e.Type, e.Reason, e.FirstTime}
+			newest[k] = max(newest[k], e.Seq)
+		}
+	}
 	out := make([]printer.Event, 0, len(evs))
 	for _, e := range evs {
+		if e.Count > 0 && newest[series{e.Type, e.Reason, e.FirstTime}] != e.Seq {
+			continue
+		}
 		msg := e.Reason
 		if msg == "" {
 			msg = fmt.Sprintf("seq %d", e.Seq)
 		} else {
 			msg = fmt.Sprintf("%s (seq %d)", msg, e.Seq)
 		}
-		out = append(out, printer.Event{Time: e.Time, Type: e.Type, Actor: e.Actor, Message: msg})
+		out = append(out, printer.Event{Time: e.Time, Type: e.Type, Actor: e.Actor, Message: msg, Count: e.Count, FirstTime: e.FirstTime})
 	}
 	return out
 }

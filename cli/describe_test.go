@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wake-run/wake/services/client"
+	"github.com/wake-run/wake/services/query"
 )
 
 func TestDescribeShowsRecentEvents(t *testing.T) {
@@ -91,5 +94,32 @@ func TestVersion(t *testing.T) {
 	r := execute(nil, "version")
 	if r.failed() || !strings.HasPrefix(r.out, "wake "+Version+" (go") {
 		t.Errorf("version printed %q %q", r.out, r.errLine)
+	}
+}
+
+// A probe failing every period is reported as a series (first report, then
+// count updates): describe shows only the series' newest report, counted.
+func TestDescribeEventsCoalesceASeries(t *testing.T) {
+	first := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	fail := "Readiness probe failed: HTTP probe failed with statuscode: 500"
+	evs := []query.EventSummary{
+		{Seq: 1, Type: "pod.status", Time: first, Reason: "Running"},
+		{Seq: 2, Type: "pod.unhealthy", Time: first, Reason: fail, Count: 1, FirstTime: first},
+		{Seq: 3, Type: "pod.unhealthy", Time: first.Add(30 * time.Second), Reason: fail, Count: 31, FirstTime: first},
+		{Seq: 4, Type: "pod.unhealthy", Time: first.Add(60 * time.Second), Reason: "Liveness probe failed: x", Count: 1, FirstTime: first.Add(60 * time.Second)},
+		{Seq: 5, Type: "pod.unhealthy", Time: first.Add(90 * time.Second), Reason: fail, Count: 1, FirstTime: first.Add(90 * time.Second)},
+	}
+	var got []string
+	for _, e := range describeEvents(evs) {
+		got = append(got, fmt.Sprintf("%s x%d", e.Message, e.Count))
+	}
+	want := []string{
+		"Running (seq 1) x0",
+		fail + " (seq 3) x31",
+		"Liveness probe failed: x (seq 4) x1",
+		fail + " (seq 5) x1",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

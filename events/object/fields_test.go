@@ -130,11 +130,23 @@ func TestCheckFields(t *testing.T) {
 		name: "one line per capability, paths with real indices, in API order",
 		kind: "Deployment",
 		manifest: `{"spec":{"replicas":3,"strategy":{"type":"Recreate"},"template":{"spec":{
-			"containers":[{"name":"web","image":"nginx","ports":[{"containerPort":80}],"livenessProbe":{"tcpSocket":{"port":80}}}],
-			"nodeSelector":{"disk":"ssd"}}}}}`,
-		// replicas, containers, nodeSelector and strategy are enforced now.
+			"containers":[{"name":"web","image":"nginx","ports":[{"containerPort":80}],"livenessProbe":{"tcpSocket":{"port":80}},"tty":true}],
+			"readinessGates":[{"conditionType":"example.com/ready"}],"nodeSelector":{"disk":"ssd"}}}}}`,
+		// replicas, containers, probes, nodeSelector and strategy are enforced now.
 		warnings: []string{
-			"spec.template.spec.containers[0].livenessProbe: accepted, not enforced yet: no node agent runs probes in this build",
+			"spec.template.spec.containers[0].tty: accepted, not enforced yet: this container feature is not run by the node agent yet",
+			"spec.template.spec.readinessGates: accepted, not enforced yet: nothing sets readiness gate conditions in this build: the pod is Ready when its containers are",
+		},
+	}, {
+		name: "probes and lifecycle hooks are enforced; a hook's stop signal is not",
+		kind: "Pod",
+		manifest: `{"spec":{"containers":[{"name":"web","image":"i","ports":[{"name":"http","containerPort":80}],
+			"livenessProbe":{"httpGet":{"path":"/","port":"http","httpHeaders":[{"name":"Host","value":"x"}]},"periodSeconds":1,"terminationGracePeriodSeconds":3},
+			"readinessProbe":{"exec":{"command":["test","-f","/tmp/ok"]},"timeoutSeconds":2,"successThreshold":2,"failureThreshold":1},
+			"startupProbe":{"grpc":{"port":9000},"initialDelaySeconds":1},
+			"lifecycle":{"postStart":{"exec":{"command":["true"]}},"preStop":{"httpGet":{"path":"/quit","port":80}},"stopSignal":"SIGUSR1"}}]}}`,
+		warnings: []string{
+			"spec.containers[0].lifecycle.stopSignal: accepted, not enforced yet: this container feature is not run by the node agent yet",
 		},
 	}, {
 		name:     "more than eight paths are counted",

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"time"
 
 	"github.com/wake-run/wake/events"
 	corev1 "k8s.io/api/core/v1"
@@ -37,7 +38,35 @@ const (
 	// holds Pending because it cannot mount the pod's volumes (the event's
 	// reason says which, in the kubelet's words). It folds as a status.
 	FailedMount = "failed-mount"
+	// Occurrences the node reports of a pod's containers, as the kubelet's
+	// events (payload Occurrence; the event's reason is the kubelet's message).
+	// They change nothing of the pod: describe shows them, counted.
+	Unhealthy           = "unhealthy"              // a probe failed: "Readiness probe failed: ..."
+	Killing             = "killing"                // a probe's failure restarts the container
+	FailedPostStartHook = "failed-post-start-hook" // the postStart hook failed: the container is killed
+	FailedPreStopHook   = "failed-pre-stop-hook"   // the preStop hook failed: the container is stopped anyway
 )
+
+// IsOccurrence says whether verb is one of the node's occurrence reports
+// (Unhealthy, Killing, FailedPostStartHook, FailedPreStopHook).
+func IsOccurrence(verb string) bool {
+	switch verb {
+	case Unhealthy, Killing, FailedPostStartHook, FailedPreStopHook:
+		return true
+	}
+	return false
+}
+
+// Occurrence is the payload of a node's occurrence report. A repeated
+// occurrence (the same container, reason and message) is reported again at
+// most every so often with its Count so far, as Kubernetes' event series:
+// describe shows the newest report of a series, "(x5 over 40s)".
+type Occurrence struct {
+	Container string `json:"container,omitempty"`
+	// Count is how many times it happened since FirstTime (1: once).
+	Count     int32     `json:"count"`
+	FirstTime time.Time `json:"firstTime"`
+}
 
 // Assignment is the payload of a pod's assigned event in its node's inbox: the
 // whole pod at Version, the version of the pod's own subject it was copied from.
@@ -137,6 +166,8 @@ func foldVerb(k *Kind, verb string, prev *Stored, ev *events.Event) (*Stored, er
 			return prev, nil // a copy for the node, or its acknowledgement: no change
 		case Revoked:
 			return prev, nil // the pod is gone, or a later pod holds the name: no change
+		case Unhealthy, Killing, FailedPostStartHook, FailedPreStopHook:
+			return prev, nil // a report for describe: no change
 		default:
 			return nil, fmt.Errorf("%w: %s is not a node facet event", ErrFold, ev.Type)
 		}

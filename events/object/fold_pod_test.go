@@ -68,6 +68,16 @@ func TestFoldBindingAndNodeFacet(t *testing.T) {
 			{verb: object.Bound, obj: pod, payload: `{"node":"n1"}`},
 			{verb: object.Revoked, ref: facet("n1"), payload: `{"uid":"earlier"}`},
 		}, wantNode: "n1", wantRV: "11", wantVersion: 11, wantPhase: corev1.PodPending},
+		{name: "a node's occurrence reports (probe failures, hooks) change nothing of the pod", evs: []objectEvent{
+			{verb: object.Created, obj: pod},
+			{verb: object.Bound, obj: pod, payload: `{"node":"n1"}`},
+			{verb: object.Assigned, ref: facet("n1"), payload: `{}`},
+			{verb: object.Status, ref: facet("n1"), status: corev1.PodStatus{Phase: corev1.PodRunning}},
+			{verb: object.Unhealthy, ref: facet("n1"), payload: `{"container":"c","count":3,"firstTime":"2026-01-01T00:00:00Z"}`},
+			{verb: object.Killing, ref: facet("n1"), payload: `{"container":"c","count":1,"firstTime":"2026-01-01T00:00:00Z"}`},
+			{verb: object.FailedPostStartHook, ref: facet("n1"), payload: `{"container":"c","count":1,"firstTime":"2026-01-01T00:00:00Z"}`},
+			{verb: object.FailedPreStopHook, ref: facet("n1"), payload: `{"container":"c","count":1,"firstTime":"2026-01-01T00:00:00Z"}`},
+		}, wantNode: "n1", wantRV: "13", wantVersion: 11, wantPhase: corev1.PodRunning},
 		{name: "a node cannot bind through its facet", evs: []objectEvent{
 			{verb: object.Created, obj: pod},
 			{verb: object.Bound, ref: facet("n1"), payload: `{"node":"n1"}`},

@@ -5,7 +5,9 @@
 // By concern: agent.go configures and starts an agent, registration.go writes
 // its Node, heartbeat.go keeps its heartbeat key fresh, adoption.go takes over
 // (or removes) what an earlier agent left running, loop.go hands each assigned
-// pod to its worker (worker.go), and hostinfo.go reads the host facts the Node
+// pod to its worker (worker.go), probe.go and hooks.go run its containers'
+// probes and lifecycle hooks (through package probe), occurrences.go
+// coalesces what they report, and hostinfo.go reads the host facts the Node
 // reports.
 package agent
 

@@ -79,7 +79,7 @@ func Fold(s projections.State, ev *events.Event) error {
 		}
 		data, _ := json.Marshal(asg)
 		return s.Set(podKey("p", ns, name), data)
-	case object.Status, object.FailedMount:
+	case object.Status, object.FailedMount, object.Unhealthy, object.Killing, object.FailedPostStartHook, object.FailedPreStopHook:
 		return nil
 	}
 	return fmt.Errorf("%w: unknown inbox event %s", object.ErrFold, ev.Type)

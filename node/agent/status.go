@@ -1,9 +1,11 @@
 package agent
 
 import (
+	"context"
 	"time"
 
 	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/node/probe"
 	"github.com/wake-run/wake/node/runtime"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -31,6 +33,25 @@ type ctrState struct {
 	// stopping: the agent is stopping it for good (a sidecar of a pod
 	// whose app containers are done).
 	stopping bool
+
+	// probe is the running attempt's probe state (probe.go); nil before its
+	// probes start. probers cancel its probe goroutines, by probe.Kind.
+	probe   *probe.State
+	probers [3]context.CancelFunc
+	hooking bool // its postStart hook runs: not started, not ready
+}
+
+// isStarted says whether the running container has started, as the
+// kubelet's containerStatus.started: past its postStart hook and its startup
+// probe.
+func (c *ctrState) isStarted() bool {
+	return c.running && !c.hooking && (c.probe == nil || c.probe.Started())
+}
+
+// ready says whether the container serves: started, and its readiness probe
+// (if any) succeeds. Without probes a running container is ready.
+func (c *ctrState) ready() bool {
+	return c.isStarted() && (c.probe == nil || c.probe.Ready())
 }
 
 // podStatus renders the pod's status as the node reports it. It is pure.
@@ -46,11 +67,11 @@ func podStatus(pod *corev1.Pod, ctrs []*ctrState, ip, hostIP string, start time.
 		t := metav1.NewTime(start)
 		st.StartTime = &t
 	}
-	allRunning, anyRunning, allDone, allOK := len(ctrs) > 0, false, len(ctrs) > 0, true
+	allReady, anyRunning, allDone, allOK := len(ctrs) > 0, false, len(ctrs) > 0, true
 	for _, c := range ctrs {
 		cs := containerStatus(c)
 		st.ContainerStatuses = append(st.ContainerStatuses, cs)
-		allRunning = allRunning && c.running
+		allReady = allReady && cs.Ready
 		anyRunning = anyRunning || c.running || c.restarts > 0
 		allDone = allDone && c.done
 		allOK = allOK && (!c.done || c.last == nil || c.last.Code == 0)
@@ -66,7 +87,7 @@ func podStatus(pod *corev1.Pod, ctrs []*ctrState, ip, hostIP string, start time.
 		st.Phase = corev1.PodPending
 	}
 	ready := corev1.ConditionFalse
-	if allRunning {
+	if allReady {
 		ready = corev1.ConditionTrue
 	}
 	st.Conditions = []corev1.PodCondition{
@@ -80,11 +101,11 @@ func podStatus(pod *corev1.Pod, ctrs []*ctrState, ip, hostIP string, start time.
 
 // containerStatus renders one container's status. It is pure.
 func containerStatus(c *ctrState) corev1.ContainerStatus {
-	cs := corev1.ContainerStatus{Name: c.name, Image: c.image, RestartCount: c.restarts, Ready: c.running}
+	cs := corev1.ContainerStatus{Name: c.name, Image: c.image, RestartCount: c.restarts, Ready: c.ready()}
 	if c.id != "" {
 		cs.ContainerID = "containerd://" + c.id
 	}
-	started := c.running
+	started := c.isStarted()
 	cs.Started = &started
 	switch {
 	case c.running:

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wake-run/wake/node/probe"
 	"github.com/wake-run/wake/node/runtime"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -36,6 +37,43 @@ func TestPodStatus(t *testing.T) {
 			corev1.PodFailed, corev1.ConditionFalse, "terminated:Error", 0, 0, false},
 		{"image pull back-off", []*ctrState{{name: "c", waiting: "ImagePullBackOff", waitingMsg: "pull x: refused"}},
 			corev1.PodPending, corev1.ConditionFalse, "waiting:ImagePullBackOff", 0, 0, false},
+	}
+	// With probes, a running container is started and ready only as they say.
+	readiness := &corev1.Container{ReadinessProbe: &corev1.Probe{}}
+	passed := probe.NewState(readiness)
+	passed.Observe(probe.Readiness, true)
+	probed := []struct {
+		name           string
+		ctr            *ctrState
+		started, ready bool
+		summary        string
+	}{
+		{"readiness not passed yet", &ctrState{name: "c", id: "x", running: true, probe: probe.NewState(readiness)}, true, false, "Running; c: not ready"},
+		{"readiness passed", &ctrState{name: "c", id: "x", running: true, probe: passed}, true, true, "Running"},
+		{"startup probe not passed", &ctrState{name: "c", id: "x", running: true, probe: probe.NewState(&corev1.Container{StartupProbe: &corev1.Probe{}})},
+			false, false, "Running; c: not ready"},
+		{"postStart hook running", &ctrState{name: "c", id: "x", running: true, hooking: true}, false, false, "Running; c: not ready"},
+	}
+	for _, tc := range probed {
+		t.Run(tc.name, func(t *testing.T) {
+			st := podStatus(pod, []*ctrState{tc.ctr}, "10.0.0.2", "10.0.0.1", t0)
+			cs := st.ContainerStatuses[0]
+			want := corev1.ConditionFalse
+			if tc.ready {
+				want = corev1.ConditionTrue
+			}
+			for _, c := range st.Conditions {
+				if (c.Type == corev1.PodReady || c.Type == corev1.ContainersReady) && c.Status != want {
+					t.Errorf("%s %s, want %s", c.Type, c.Status, want)
+				}
+			}
+			if *cs.Started != tc.started || cs.Ready != tc.ready || st.Phase != corev1.PodRunning || cs.State.Running == nil {
+				t.Errorf("started %v ready %v phase %s, want started %v ready %v, Running", *cs.Started, cs.Ready, st.Phase, tc.started, tc.ready)
+			}
+			if got := summary(st); got != tc.summary {
+				t.Errorf("summary %q, want %q", got, tc.summary)
+			}
+		})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

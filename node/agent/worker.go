@@ -45,6 +45,7 @@ type worker struct {
 	uid        types.UID
 	update     chan *corev1.Pod
 	exits      chan exitNote
+	probeNotes chan probeNote // probe.go
 	done       chan struct{}
 	retired    chan struct{} // closed by retire
 	retireOnce sync.Once
@@ -64,10 +65,11 @@ type worker struct {
 	// initialized: the init containers have done their part (planInit);
 	// it stays true for the pod's life.
 	initialized bool
+	occ         occurrences // probe failures and hook failures, coalesced
 }
 
 func newWorker(a *Agent, ns, name string, uid types.UID) *worker {
-	return &worker{a: a, ns: ns, name: name, uid: uid, update: make(chan *corev1.Pod, 1), exits: make(chan exitNote, 16),
+	return &worker{a: a, ns: ns, name: name, uid: uid, update: make(chan *corev1.Pod, 1), exits: make(chan exitNote, 16), probeNotes: make(chan probeNote, 16),
 		done: make(chan struct{}), retired: make(chan struct{}), ctrs: map[string]*ctrState{}}
 }
 
@@ -111,6 +113,10 @@ func (w *worker) run(ctx context.Context) {
 			w.pod = p
 		case e := <-w.exits:
 			w.onExit(e)
+		case n := <-w.probeNotes:
+			if !w.onProbe(ctx, n) {
+				continue // a probe that passed again: nothing to sync or report
+			}
 		case <-timer.C:
 		case <-w.retired:
 			retired = true
@@ -147,6 +153,9 @@ func (w *worker) nextWake() time.Duration {
 		if !c.running && !c.done && !c.retryAt.IsZero() {
 			next = min(next, max(c.retryAt.Sub(now), 10*time.Millisecond))
 		}
+	}
+	if at := w.occ.next(); !at.IsZero() {
+		next = min(next, max(at.Sub(now), 10*time.Millisecond))
 	}
 	return next
 }
@@ -222,6 +231,7 @@ func (w *worker) sync(ctx context.Context) {
 	if appsDone(pod, w.ctrs) {
 		w.stopSidecars()
 	}
+	w.afterSync(ctx)
 }
 
 func (w *worker) startContainer(ctx context.Context, c corev1.Container, cs *ctrState) {
@@ -280,6 +290,7 @@ func (w *worker) startContainer(ctx context.Context, c corev1.Container, cs *ctr
 		return
 	}
 	cs.id, cs.running, cs.started, cs.waiting, cs.waitingMsg = id, true, time.Now(), "", ""
+	w.afterStart(ctx, c, cs)
 }
 
 // watch forwards the container's exit to the worker.
@@ -311,6 +322,7 @@ func (w *worker) onExit(e exitNote) {
 	st := e.st
 	cs.running, cs.last = false, &st
 	cs.message = w.terminationMessage(e.name, cs.attempt, e.id, st.Code)
+	cs.exited()
 	policy := restartPolicyOf(w.pod, e.name)
 	if policy == corev1.RestartPolicyNever || (policy == corev1.RestartPolicyOnFailure && st.Code == 0) || cs.stopping {
 		cs.done = true
@@ -351,6 +363,7 @@ func (w *worker) stop(ctx context.Context) {
 	if g := w.pod.DeletionGracePeriodSeconds; g != nil {
 		grace = time.Duration(*g) * time.Second
 	}
+	grace = w.beforeStop(ctx, grace)
 	grace = w.stopBeforeSidecars(ctx, grace)
 	w.a.removePod(ctx, string(w.pod.UID), grace)
 	ref := events.Ref{Kind: "Pod", Namespace: w.ns, Name: w.name, Node: w.a.cfg.NodeName}
@@ -421,6 +434,8 @@ func summary(st corev1.PodStatus) string {
 			}
 		case c.State.Terminated != nil:
 			s += fmt.Sprintf("; %s: %s (exit %d)", c.Name, c.State.Terminated.Reason, c.State.Terminated.ExitCode)
+		case !c.Ready:
+			s += fmt.Sprintf("; %s: not ready", c.Name) // its probes or postStart hook say so
 		}
 		if c.RestartCount > 0 {
 			s += fmt.Sprintf("; %s restarts: %d", c.Name, c.RestartCount)

@@ -52,6 +52,10 @@ type EventSummary struct {
 	// Node is set on events of the object's facet in a node's inbox (what the
 	// node was told or reported).
 	Node string `json:"node,omitempty"`
+	// Count and FirstTime are a node's occurrence report's (see
+	// object.Occurrence): how many times it happened since FirstTime.
+	Count     int32     `json:"count,omitempty"`
+	FirstTime time.Time `json:"firstTime,omitzero"`
 }
 
 func objectKey(prefix byte, k *object.Kind, namespace, name string) []byte {
@@ -172,8 +176,15 @@ const RecentEvents = 32
 // indexRecent adds ev to its object's recent events, dropping the oldest beyond
 // RecentEvents.
 func indexRecent(s projections.State, k *object.Kind, ev *events.Event) error {
-	sum, _ := json.Marshal(EventSummary{Seq: ev.Seq, ID: ev.ID, Type: ev.Type, Time: ev.Time, Actor: ev.Actor,
-		Reason: ev.Reason, Cause: ev.Cause, Correlation: ev.Correlation, Node: ev.Object.Node})
+	es := EventSummary{Seq: ev.Seq, ID: ev.ID, Type: ev.Type, Time: ev.Time, Actor: ev.Actor,
+		Reason: ev.Reason, Cause: ev.Cause, Correlation: ev.Correlation, Node: ev.Object.Node}
+	if ev.Object.Node != "" && object.IsOccurrence(ev.Type[strings.IndexByte(ev.Type, '.')+1:]) {
+		var o object.Occurrence
+		if json.Unmarshal(ev.Payload, &o) == nil {
+			es.Count, es.FirstTime = o.Count, o.FirstTime
+		}
+	}
+	sum, _ := json.Marshal(es)
 	prefix := eventPrefix(k, ev.Object.Namespace, ev.Object.Name)
 	if err := s.Set(binary.BigEndian.AppendUint64(bytes.Clone(prefix), ev.Seq), sum); err != nil {
 		return err

@@ -285,3 +285,37 @@ func TestFoldKeepsRecentEvents(t *testing.T) {
 		t.Fatalf("indexed events %v, want the newest %d (%d..%d)", got, RecentEvents, n-RecentEvents+1, n)
 	}
 }
+
+// A node's occurrence report (a probe failing, counted) keeps its count and
+// first time in the object's recent events, for describe's "(x5 over 40s)".
+func TestFoldEventSummaryOfAnOccurrence(t *testing.T) {
+	s := projections.NewMemState()
+	k, _ := object.ByKind("Pod")
+	pod, _ := json.Marshal(&corev1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", UID: "u1"},
+		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyAlways, DNSPolicy: corev1.DNSClusterFirst,
+			Containers: []corev1.Container{{Name: "c", Image: "i:1", ImagePullPolicy: corev1.PullIfNotPresent, TerminationMessagePolicy: corev1.TerminationMessageReadFile}}}})
+	created, _ := events.New(object.EventType(k, object.Created), events.Ref{Kind: "Pod", Namespace: "default", Name: "web"}, "user:alice", &object.Change{Object: pod})
+	created.Seq, created.Time = 1, t0
+	first := t0.Add(time.Second)
+	occ, _ := events.New(object.EventType(k, object.Unhealthy), events.Ref{Kind: "Pod", Namespace: "default", Name: "web", Node: "n1"}, "system:node:n1",
+		&object.Occurrence{Container: "c", Count: 5, FirstTime: first})
+	occ.Seq, occ.Time, occ.Reason = 2, t0.Add(40*time.Second), "Readiness probe failed: HTTP probe failed with statuscode: 500"
+	for _, ev := range []*events.Event{created, occ} {
+		if err := Fold(s, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []EventSummary
+	_ = s.Scan(eventPrefix(k, "default", "web"), false, func(_, v []byte) bool {
+		var e EventSummary
+		if err := json.Unmarshal(v, &e); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, e)
+		return true
+	})
+	if len(got) != 2 || got[0].Count != 0 || !got[0].FirstTime.IsZero() || got[1].Count != 5 || !got[1].FirstTime.Equal(first) || got[1].Node != "n1" {
+		t.Errorf("recent events = %+v, want the second counted 5 since %s", got, first)
+	}
+}

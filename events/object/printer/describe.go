@@ -27,6 +27,10 @@ type Event struct {
 	Actor string
 	// Message is a short human reason; shown as Message.
 	Message string
+	// Count, when above 1, is how many times it happened since FirstTime:
+	// Age shows "3s (x5 over 40s)", as kubectl for a repeated event.
+	Count     int32
+	FirstTime time.Time
 }
 
 // Describe writes a kubectl-describe-style text for obj, following
@@ -38,7 +42,7 @@ type Event struct {
 // The text ends with an "Events:" section listing events oldest first
 // (newest last) with the columns Type, Reason, Age, From and Message:
 // Type is "Warning" when the wake event type contains "failed", "rejected",
-// "unschedulable", "backoff" or "killed" (case-insensitively) and "Normal"
+// "unschedulable", "backoff", "killed" or "unhealthy" (case-insensitively) and "Normal"
 // otherwise; Reason is the part of the event type after the first '.' in
 // CamelCase ("deployment.created" -> "Created", "pod.image-pull-failed" ->
 // "ImagePullFailed"); Age is relative to now (zero means time.Now()); From
@@ -214,13 +218,17 @@ func (d describer) events(events []Event) {
 	d.w.write(level0, "Events:\n  Type\tReason\tAge\tFrom\tMessage\n")
 	d.w.write(level1, "----\t------\t----\t----\t-------\n")
 	for _, e := range sorted {
+		age := Age(e.Time, d.now)
+		if e.Count > 1 && !e.FirstTime.IsZero() {
+			age = fmt.Sprintf("%s (x%d over %s)", age, e.Count, Age(e.FirstTime, d.now))
+		}
 		d.w.write(level1, "%s\t%s\t%s\t%s\t%s\n",
-			eventSeverity(e.Type), eventReason(e.Type), Age(e.Time, d.now), e.Actor, strings.TrimSpace(e.Message))
+			eventSeverity(e.Type), eventReason(e.Type), age, e.Actor, strings.TrimSpace(e.Message))
 	}
 }
 
 // warningMarkers make an event a Warning.
-var warningMarkers = []string{"failed", "rejected", "unschedulable", "backoff", "killed"}
+var warningMarkers = []string{"failed", "rejected", "unschedulable", "backoff", "killed", "unhealthy"}
 
 // eventSeverity maps a wake event type to kubectl's Normal/Warning.
 func eventSeverity(eventType string) string {

@@ -297,6 +297,10 @@ func TestEventColumns(t *testing.T) {
 		{"pod.crash-backoff", "Warning", "CrashBackoff"},
 		{"pod.oom-killed", "Warning", "OomKilled"},
 		{"pod.Failed", "Warning", "Failed"},
+		{"pod.unhealthy", "Warning", "Unhealthy"},
+		{"pod.killing", "Normal", "Killing"},
+		{"pod.failed-post-start-hook", "Warning", "FailedPostStartHook"},
+		{"pod.failed-pre-stop-hook", "Warning", "FailedPreStopHook"},
 		{"scaled", "Normal", "Scaled"},
 		{"", "Normal", ""},
 	}
@@ -326,6 +330,32 @@ func TestDescribeEventsSection(t *testing.T) {
 		"  ----     ------   ----       ----            -------",
 		"  Normal   Created  <unknown>  user:alice      created",
 		"  Warning  Killed   10s        system:kubelet  Stopping container web",
+	)
+	if got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// A repeated event shows its count and first time in Age, as kubectl does for
+// an Event with count > 1.
+func TestDescribeRepeatedEvent(t *testing.T) {
+	events := []Event{
+		{Time: now.Add(-3 * time.Second), Type: "pod.unhealthy", Actor: "system:node:n1",
+			Message: "Readiness probe failed: HTTP probe failed with statuscode: 500", Count: 5, FirstTime: now.Add(-40 * time.Second)},
+		{Time: now.Add(-50 * time.Second), Type: "pod.killing", Actor: "system:node:n1",
+			Message: "Container web failed liveness probe, will be restarted", Count: 1, FirstTime: now.Add(-50 * time.Second)},
+	}
+	got := describe(t, testNamespaces()[0], events)
+	want := text(
+		"Name:         default",
+		"Labels:       <none>",
+		"Annotations:  <none>",
+		"Status:       Active",
+		"Events:",
+		"  Type     Reason     Age               From            Message",
+		"  ----     ------     ----              ----            -------",
+		"  Normal   Killing    50s               system:node:n1  Container web failed liveness probe, will be restarted",
+		"  Warning  Unhealthy  3s (x5 over 40s)  system:node:n1  Readiness probe failed: HTTP probe failed with statuscode: 500",
 	)
 	if got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
