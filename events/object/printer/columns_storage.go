@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wake-run/wake/events/object"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -13,12 +14,7 @@ import (
 // The storage kinds' columns, as kubectl v1.32 prints them
 // (pkg/printers/internalversion/printers.go).
 
-const (
-	betaStorageClassAnnotation = "volume.beta.kubernetes.io/storage-class"
-	// DefaultClassAnnotation marks the default StorageClass.
-	DefaultClassAnnotation     = "storageclass.kubernetes.io/is-default-class"
-	betaDefaultClassAnnotation = "storageclass.beta.kubernetes.io/is-default-class"
-)
+const betaStorageClassAnnotation = "volume.beta.kubernetes.io/storage-class"
 
 var persistentVolumeTable = tableKind{
 	columns: []column{
@@ -85,7 +81,7 @@ var storageClassTable = tableKind{
 			return nil, fmt.Errorf("expected *v1.StorageClass, got %T", obj)
 		}
 		name := sc.Name
-		if IsDefaultClass(sc) {
+		if object.IsDefaultClass(sc) {
 			name += " (default)"
 		}
 		reclaim := string(corev1.PersistentVolumeReclaimDelete)
@@ -99,11 +95,6 @@ var storageClassTable = tableKind{
 		expand := sc.AllowVolumeExpansion != nil && *sc.AllowVolumeExpansion
 		return []string{name, sc.Provisioner, reclaim, mode, strconv.FormatBool(expand), Age(sc.CreationTimestamp.Time, ctx.now)}, nil
 	},
-}
-
-// IsDefaultClass reports whether sc is annotated as the default StorageClass.
-func IsDefaultClass(sc *storagev1.StorageClass) bool {
-	return sc.Annotations[DefaultClassAnnotation] == "true" || sc.Annotations[betaDefaultClassAnnotation] == "true"
 }
 
 // ClaimClass is the claim's StorageClass as kubectl shows it: the beta

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wake-run/wake/events/object"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -50,7 +51,7 @@ func TestStorageTables(t *testing.T) {
 		Status: corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimPending},
 	}
 	sc := &storagev1.StorageClass{
-		ObjectMeta:  metav1.ObjectMeta{Name: "local-path", CreationTimestamp: ago(3 * 24 * time.Hour), Annotations: map[string]string{DefaultClassAnnotation: "true"}},
+		ObjectMeta:  metav1.ObjectMeta{Name: "local-path", CreationTimestamp: ago(3 * 24 * time.Hour), Annotations: map[string]string{object.DefaultClassAnnotation: "true"}},
 		Provisioner: "wake.run/local-path", ReclaimPolicy: &delete, VolumeBindingMode: &wffc,
 	}
 	fast := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "fast", CreationTimestamp: ago(time.Minute)}, Provisioner: "example.com/fast"}
