@@ -49,8 +49,8 @@ func volume(name, class, size string, edit ...func(*corev1.PersistentVolume)) *V
 	pv := &corev1.PersistentVolume{
 		ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name)},
 		Spec: corev1.PersistentVolumeSpec{StorageClassName: class, PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
-			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce, corev1.ReadWriteMany},
-			Capacity:    corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)},
+			AccessModes:            []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce, corev1.ReadWriteMany},
+			Capacity:               corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)},
 			PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/data/" + name}}},
 		Status: corev1.PersistentVolumeStatus{Phase: corev1.VolumeAvailable},
 	}
@@ -173,7 +173,9 @@ func TestDecide(t *testing.T) {
 		{"an immediate claim takes the smallest volume that fits; the volume is bound first",
 			state([]*Claim{data}, []*Volume{volume("pv-big", "manual", "10Gi"), volume("pv-small", "manual", "1Gi"),
 				volume("pv-tiny", "manual", "500Mi"), volume("pv-other", "fast", "1Gi"),
-				volume("pv-rox", "manual", "1Gi", func(pv *corev1.PersistentVolume) { pv.Spec.AccessModes = []corev1.PersistentVolumeAccessMode{corev1.ReadOnlyMany} })}),
+				volume("pv-rox", "manual", "1Gi", func(pv *corev1.PersistentVolume) {
+					pv.Spec.AccessModes = []corev1.PersistentVolumeAccessMode{corev1.ReadOnlyMany}
+				})}),
 			[]string{"persistentvolume.updated PersistentVolume/pv-small @20: claim=default/data/uid-data path=/data/pv-small node= size=1Gi policy=Retain"}},
 		{"a volume bound to the claim binds the claim; other volumes stay Available",
 			state([]*Claim{data}, []*Volume{volume("pv-small", "manual", "1Gi", boundTo(data)), volume("pv-big", "manual", "10Gi", func(pv *corev1.PersistentVolume) { pv.Status.Phase = corev1.VolumePending })}),
