@@ -16,6 +16,10 @@ import (
 // volumes (StorageClass provisioner, and the PV annotation ProvisionedBy).
 const LocalPathProvisioner = "wake.run/local-path"
 
+// LocalPathRootAnnotation on a Node names the directory under which its agent
+// keeps the volumes the local-path provisioner creates for it.
+const LocalPathRootAnnotation = "wake.run/local-path-root"
+
 // Annotations Kubernetes' volume controllers use, with the same meaning.
 const (
 	// SelectedNodeAnnotation on a claim names the node of its first consumer,

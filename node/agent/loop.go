@@ -38,7 +38,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	failed := make(chan error, 1)
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		a.sweepVolumes(rctx)
+	}()
 	go func() {
 		defer wg.Done()
 		if err := a.runner.Run(rctx); err != nil {

@@ -59,6 +59,7 @@ type worker struct {
 	// mountFailure is why the pod's volumes cannot be mounted ("" when they
 	// can): its status is reported as a failed-mount saying so.
 	mountFailure string
+	volumeDirs   map[string]string // the directory of each claim volume (claimDirs)
 	counted      corev1.PodPhase // the phase the agent's metrics count it in
 }
 
@@ -159,9 +160,9 @@ func (w *worker) sync(ctx context.Context) {
 	}
 	if w.sandbox == nil {
 		// Held until its volumes can be mounted: nothing of it starts.
-		if w.mountFailure = unmountable(pod); w.mountFailure != "" {
+		if w.volumeDirs, w.mountFailure = w.a.claimDirs(ctx, pod); w.mountFailure != "" {
 			for _, c := range w.ctrs {
-				c.waiting, c.waitingMsg = "ContainerCreating", ""
+				c.waiting, c.waitingMsg, c.retryAt = "ContainerCreating", "", time.Now().Add(retryMount)
 			}
 			return
 		}
@@ -414,8 +415,9 @@ func envOf(c corev1.Container, pod *corev1.Pod, ip string) []string {
 	return env
 }
 
-// mounts renders emptyDir (a directory of the pod under the agent's state) and
-// hostPath volumes; other volume kinds are not mounted by this build.
+// mounts renders emptyDir (a directory of the pod under the agent's state),
+// hostPath and claim volumes (pvc.go), at their subPath; other volume kinds are
+// not mounted by this build.
 func (w *worker) mounts(c corev1.Container) []runtime.Mount {
 	var out []runtime.Mount
 	for _, vm := range c.VolumeMounts {
@@ -433,8 +435,14 @@ func (w *worker) mounts(c corev1.Container) []runtime.Mount {
 				if v.HostPath.Type != nil && (*v.HostPath.Type == corev1.HostPathDirectoryOrCreate) {
 					_ = mkdirAll(host)
 				}
+			case v.PersistentVolumeClaim != nil || v.Ephemeral != nil:
+				host = w.volumeDirs[v.Name]
 			}
 			if host != "" {
+				host, ok := mountSource(host, vm)
+				if !ok {
+					continue // a subPath outside its volume: validation refuses it
+				}
 				out = append(out, runtime.Mount{HostPath: host, ContainerPath: vm.MountPath, ReadOnly: vm.ReadOnly})
 			}
 		}

@@ -64,13 +64,9 @@ type podRec struct {
 // nodeRec is a registered node.
 type nodeRec struct {
 	Labels map[string]string `json:"labels,omitempty"`
-	// Root is where the node's agent keeps local-path volumes (RootAnnotation).
+	// Root is where the node's agent keeps local-path volumes (object.LocalPathRootAnnotation).
 	Root string `json:"root,omitempty"`
 }
-
-// RootAnnotation is the annotation on a Node naming the directory under which
-// its agent keeps the volumes the local-path provisioner creates for it.
-const RootAnnotation = "wake.run/local-path-root"
 
 func key(prefix, ns, name string) []byte {
 	if ns == "" {
@@ -206,7 +202,7 @@ func foldNode(s projections.State, k *object.Kind, ev *events.Event) error {
 		if err := json.Unmarshal(ev.Payload, &pc); err != nil {
 			return fmt.Errorf("%w: %s payload: %v", object.ErrFold, ev.Type, err)
 		}
-		data, _ := json.Marshal(nodeRec{Labels: pc.Object.Labels, Root: pc.Object.Annotations[RootAnnotation]})
+		data, _ := json.Marshal(nodeRec{Labels: pc.Object.Labels, Root: pc.Object.Annotations[object.LocalPathRootAnnotation]})
 		return s.Set(kk, data)
 	}
 	return nil
