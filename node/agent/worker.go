@@ -60,7 +60,7 @@ type worker struct {
 	// can): its status is reported as a failed-mount saying so.
 	mountFailure string
 	volumeDirs   map[string]string // the directory of each claim volume (claimDirs)
-	counted      corev1.PodPhase // the phase the agent's metrics count it in
+	counted      corev1.PodPhase   // the phase the agent's metrics count it in
 }
 
 func newWorker(a *Agent, ns, name string, uid types.UID) *worker {
