@@ -7,6 +7,12 @@ import (
 	"time"
 )
 
+// storageNode is a node whose agent keeps local-path volumes under /srv/wake.
+const storageNode = `apiVersion: v1
+kind: Node
+metadata: {name: node-s, annotations: {wake.run/local-path-root: /srv/wake/storage}}
+`
+
 const staticStorage = `apiVersion: v1
 kind: PersistentVolume
 metadata: {name: pv-manual, labels: {tier: db}}
@@ -34,15 +40,21 @@ spec:
   resources: {requests: {storage: 1Gi}}
 `
 
-// A cluster starts with the default local-path class; a claim binds a fitting
+// A cluster whose node can provision gets the default local-path class; a claim binds a fitting
 // static volume (kubectl's columns show both Bound, with the volume's capacity
 // and modes); a claim without a class gets the default one and waits for its
 // first consumer; deleting a claim leaves its Retain volume Released.
 func TestGetStorage(t *testing.T) {
 	h := newHarness(t)
-	if r := h.ok("get", "sc"); !regexp.MustCompile(`^NAME\s+PROVISIONER\s+RECLAIMPOLICY\s+VOLUMEBINDINGMODE\s+ALLOWVOLUMEEXPANSION\s+AGE\n` +
-		`local-path \(default\)\s+wake.run/local-path\s+Delete\s+WaitForFirstConsumer\s+false\s+\d+s\n$`).MatchString(r.out) {
-		t.Errorf("get sc:\n%s", r.out)
+	h.ok("apply", "-f", h.file("node.yaml", storageNode))
+	var out string
+	waitFor(t, "the default class", func() bool {
+		out = h.ok("get", "sc").out
+		return out != ""
+	}, &out)
+	if !regexp.MustCompile(`^NAME\s+PROVISIONER\s+RECLAIMPOLICY\s+VOLUMEBINDINGMODE\s+ALLOWVOLUMEEXPANSION\s+AGE\n` +
+		`local-path \(default\)\s+wake.run/local-path\s+Delete\s+WaitForFirstConsumer\s+false\s+\d+s\n$`).MatchString(out) {
+		t.Errorf("get sc:\n%s", out)
 	}
 	h.ok("apply", "-f", h.file("storage.yaml", staticStorage))
 	want := []*regexp.Regexp{
@@ -50,7 +62,6 @@ func TestGetStorage(t *testing.T) {
 		regexp.MustCompile(`(?m)^persistentvolumeclaim/db\s+Bound\s+pv-manual\s+1Gi\s+RWO,ROX\s+manual\s+<unset>\s+\d+s$`),
 		regexp.MustCompile(`(?m)^persistentvolumeclaim/later\s+Pending\s+local-path\s+<unset>\s+\d+s$`),
 	}
-	var out string
 	waitFor(t, "claims settled", func() bool {
 		out = h.ok("get", "pv,pvc").out
 		for _, w := range want {

@@ -16,6 +16,11 @@ import (
 // volumes (StorageClass provisioner, and the PV annotation ProvisionedBy).
 const LocalPathProvisioner = "wake.run/local-path"
 
+// DefaultStorageClass is the StorageClass of the built-in provisioner that the
+// volume binder creates once a node can provision, as k3s ships local-path: the
+// default class, WaitForFirstConsumer, reclaim policy Delete.
+const DefaultStorageClass = "local-path"
+
 // LocalPathRootAnnotation on a Node names the directory under which its agent
 // keeps the volumes the local-path provisioner creates for it.
 const LocalPathRootAnnotation = "wake.run/local-path-root"

@@ -258,9 +258,6 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err = s.ensureDefaultNamespace(ctx); err != nil {
 		return nil, err
 	}
-	if err = s.ensureDefaultStorageClass(ctx); err != nil {
-		return nil, err
-	}
 	s.Handle("GET /metrics", s.metrics.handler())
 	if err = s.startHTTP(cfg.HTTPAddr); err != nil {
 		return nil, err

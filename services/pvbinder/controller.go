@@ -48,7 +48,7 @@ func decideRound(rd projections.Reader, owners []string, _ time.Time) ([]reconci
 
 // Load reads the State from the projection.
 func Load(rd projections.Reader) (*State, error) {
-	st := &State{Claims: map[string]*Claim{}, Volumes: map[string]*Volume{}, Classes: map[string]*storagev1.StorageClass{}, Nodes: map[string]Node{}}
+	st := &State{Claims: map[string]*Claim{}, Volumes: map[string]*Volume{}, Classes: map[string]*storagev1.StorageClass{}, Nodes: map[string]Node{}, DeletedClasses: map[string]bool{}}
 	pvcKind, _ := object.ByKind("PersistentVolumeClaim")
 	pvKind, _ := object.ByKind("PersistentVolume")
 	scKind, _ := object.ByKind("StorageClass")
@@ -120,7 +120,13 @@ func Load(rd projections.Reader) (*State, error) {
 			if err := json.Unmarshal(v, &n); err != nil {
 				return err
 			}
-			st.Nodes[rest] = Node{Labels: n.Labels, Root: n.Root}
+			st.Nodes[rest] = Node{Labels: n.Labels, Root: n.Root, Cause: events.Event{ID: n.EventID, Time: n.Time}}
+			return nil
+		})
+	}
+	if err == nil {
+		err = scan("t", func(rest string, _ []byte) error {
+			st.DeletedClasses[rest] = true
 			return nil
 		})
 	}

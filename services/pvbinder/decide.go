@@ -14,6 +14,7 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // Actor is the identity the binder appends as.
@@ -48,6 +49,7 @@ type Pod struct {
 type Node struct {
 	Labels map[string]string
 	Root   string
+	Cause  events.Event
 }
 
 // State is everything the binder decides from.
@@ -57,6 +59,8 @@ type State struct {
 	Classes map[string]*storagev1.StorageClass
 	Pods    []Pod
 	Nodes   map[string]Node
+	// DeletedClasses are the StorageClasses that existed and were deleted.
+	DeletedClasses map[string]bool
 }
 
 // Decide returns the appends that move claims and volumes towards bound (or
@@ -84,6 +88,7 @@ type State struct {
 // deletes no data it did not create.
 func Decide(st *State) []reconcile.Action {
 	d := &decider{st: st, touched: map[string]bool{}}
+	d.defaultClassOnce()
 	for _, key := range sortedKeys(st.Claims) {
 		d.claim(st.Claims[key])
 	}
@@ -150,6 +155,36 @@ func (d *decider) volumeStatus(v *Volume, phase corev1.PersistentVolumePhase, me
 		reason += ": " + message
 	}
 	d.add(v.Cause, "PersistentVolume", object.Status, volumeRef(v.PV.Name), v.Version, reason, &object.StatusChange{Status: raw})
+}
+
+// defaultClassOnce creates object.DefaultStorageClass once a node announces a
+// local-path root, unless the class exists or existed (someone deleted it:
+// it stays deleted).
+func (d *decider) defaultClassOnce() {
+	name := object.DefaultStorageClass
+	if d.st.Classes[name] != nil || d.st.DeletedClasses[name] {
+		return
+	}
+	var node string
+	for _, n := range sortedKeys(d.st.Nodes) {
+		if d.st.Nodes[n].Root != "" {
+			node = n
+			break
+		}
+	}
+	if node == "" {
+		return
+	}
+	wffc, del := storagev1.VolumeBindingWaitForFirstConsumer, corev1.PersistentVolumeReclaimDelete
+	sc := &storagev1.StorageClass{
+		TypeMeta: metav1.TypeMeta{APIVersion: "storage.k8s.io/v1", Kind: "StorageClass"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("storageclass-" + name),
+			Annotations: map[string]string{object.DefaultClassAnnotation: "true"}},
+		Provisioner: object.LocalPathProvisioner, ReclaimPolicy: &del, VolumeBindingMode: &wffc,
+	}
+	raw, _ := json.Marshal(sc)
+	d.add(d.st.Nodes[node].Cause, "StorageClass", object.Created, events.Ref{Kind: "StorageClass", Name: name}, 0,
+		"the built-in local-path StorageClass: node "+node+" can provision local volumes", &object.Change{Object: raw})
 }
 
 // defaultClass is the default StorageClass: the newest of those marked, then

@@ -247,6 +247,26 @@ func TestDecide(t *testing.T) {
 			})}),
 			[]string{"persistentvolume.status PersistentVolume/pv-small @20: Available"}},
 	}
+	noClasses := func(deleted bool) *State {
+		st := state(nil, nil)
+		st.Classes = nil
+		st.DeletedClasses = map[string]bool{"local-path": deleted}
+		return st
+	}
+	tests = append(tests, []struct {
+		name string
+		st   *State
+		want []string
+	}{
+		{"the default local-path class is created once a node can provision", noClasses(false),
+			[]string{"storageclass.created StorageClass/local-path @0"}},
+		{"a default class someone deleted stays deleted", noClasses(true), nil},
+		{"no node can provision: no class", func() *State {
+			st := noClasses(false)
+			delete(st.Nodes, "node-a")
+			return st
+		}(), nil},
+	}...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string

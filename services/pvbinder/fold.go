@@ -31,6 +31,7 @@ import (
 //	p\x00<namespace>\x00<name> -> podRec, only for pods that mount a claim
 //	n\x00<name>                -> nodeRec
 //	r\x00<name>                -> "" (the volume's node was told to remove its directory)
+//	t\x00<name>                -> "" (a StorageClass that existed and was deleted)
 func Projection() projections.Projection {
 	return projections.Projection{
 		Name: "pvbinder", Version: 1, Fold: Fold, Prepare: object.Prepare,
@@ -66,6 +67,9 @@ type nodeRec struct {
 	Labels map[string]string `json:"labels,omitempty"`
 	// Root is where the node's agent keeps local-path volumes (object.LocalPathRootAnnotation).
 	Root string `json:"root,omitempty"`
+	// EventID and Time are of the event that last changed the node.
+	EventID string    `json:"eventID"`
+	Time    time.Time `json:"time"`
 }
 
 func key(prefix, ns, name string) []byte {
@@ -109,6 +113,11 @@ func Fold(s projections.State, ev *events.Event) error {
 		return err
 	}
 	if next == nil {
+		if k.Kind == "StorageClass" {
+			if err := s.Set(key("t", "", ev.Object.Name), []byte{}); err != nil {
+				return err
+			}
+		}
 		return s.Delete(kk)
 	}
 	next.LastApplied = nil
@@ -202,7 +211,8 @@ func foldNode(s projections.State, k *object.Kind, ev *events.Event) error {
 		if err := json.Unmarshal(ev.Payload, &pc); err != nil {
 			return fmt.Errorf("%w: %s payload: %v", object.ErrFold, ev.Type, err)
 		}
-		data, _ := json.Marshal(nodeRec{Labels: pc.Object.Labels, Root: pc.Object.Annotations[object.LocalPathRootAnnotation]})
+		data, _ := json.Marshal(nodeRec{Labels: pc.Object.Labels, Root: pc.Object.Annotations[object.LocalPathRootAnnotation],
+			EventID: ev.ID, Time: ev.Time})
 		return s.Set(kk, data)
 	}
 	return nil
