@@ -2,10 +2,12 @@ package agent
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -189,5 +191,24 @@ func TestMountSourceStaysInsideItsVolume(t *testing.T) {
 				t.Errorf("subPath %q: %s not created: %v", tc.sub, got, err)
 			}
 		}
+	}
+}
+
+// A revoked volume in the inbox is kept for the sweep to remove its directory;
+// a malformed one is rejected.
+func TestFoldRevokedVolume(t *testing.T) {
+	s := projections.NewMemState()
+	ev := func(payload string) *events.Event {
+		return &events.Event{ID: "e", Type: "persistentvolume.revoked", Seq: 1, Time: t0,
+			Object: events.Ref{Kind: "PersistentVolume", Name: "pvc-1", Node: "n1"}, Schema: events.SchemaVersion, Payload: []byte(payload)}
+	}
+	if err := Fold(s, ev(`{"uid":"u","path":"/var/lib/wake/agent/n1/storage/pvc-1_default_data"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, _ := s.Get([]byte("r\x00pvc-1")); !ok || !strings.Contains(string(v), "pvc-1_default_data") {
+		t.Errorf("revoked volume not kept: %q %v", v, ok)
+	}
+	if err := Fold(s, ev(`{"uid":"u"}`)); !errors.Is(err, object.ErrFold) {
+		t.Errorf("a revocation without a path folded: %v", err)
 	}
 }
