@@ -320,7 +320,7 @@ func TestCorpusInvalid(t *testing.T) {
 		"examples___archived__volumes__rbd__rbd.yaml":                     "spec.volumes[0].rbd.imagefeatures: unknown field",
 		"examples___archived__volumes__scaleio__pod.yaml":                 "spec.volumes[0].scaleIO.protectionDoamin: unknown field",
 		"examples___archived__volumes__storageos__storageos-pod.yaml":     "spec.volumes[0].storageos.pool: unknown field",
-		"examples___archived__volumes__storageos__storageos-pv.yaml":      `kind "PersistentVolume" (v1) is not served`, // the kind is refused before its fields
+		"examples___archived__volumes__storageos__storageos-pv.yaml":      "spec.storageos.secretName: unknown field",
 		"website__controllers__job-pod-failure-policy-ignore.yaml":        "found a tab character",
 		"website__deployments__deployment-with-capacity-reservation.yaml": "preferredDuringSchedulingIgnoredDuringExecution[0].labelSelector: unknown field",
 		"website__pods__inject__pod-multiple-secret-env-variable.yaml":    "found a tab character",

@@ -38,6 +38,8 @@ func Default(obj Object) {
 		}
 	case *corev1.Secret:
 		defaultSecret(o)
+	default:
+		defaultStorage(o)
 	}
 }
 

@@ -389,6 +389,10 @@ func initStatus(obj Object) {
 		o.Status.Phase = corev1.NamespaceActive
 	case *corev1.Pod:
 		o.Status.Phase = corev1.PodPending
+	case *corev1.PersistentVolume:
+		o.Status.Phase = corev1.VolumePending
+	case *corev1.PersistentVolumeClaim:
+		o.Status.Phase = corev1.ClaimPending
 	}
 }
 
@@ -398,6 +402,15 @@ func keepSystemSpec(old, obj Object) {
 	case *corev1.Pod:
 		if p := old.(*corev1.Pod); o.Spec.NodeName == "" {
 			o.Spec.NodeName = p.Spec.NodeName
+		}
+	case *corev1.PersistentVolumeClaim:
+		// The binder's: the volume it bound, the default class it assigned.
+		p := old.(*corev1.PersistentVolumeClaim)
+		if o.Spec.VolumeName == "" {
+			o.Spec.VolumeName = p.Spec.VolumeName
+		}
+		if o.Spec.StorageClassName == nil {
+			o.Spec.StorageClassName = p.Spec.StorageClassName
 		}
 	case *corev1.Service:
 		p := old.(*corev1.Service)

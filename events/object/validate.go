@@ -7,6 +7,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metavalidation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
@@ -42,6 +43,12 @@ func Validate(obj Object) field.ErrorList {
 		return append(validateMeta(o, true, apivalidation.NameIsDNSSubdomain), validateSecret(o)...)
 	case *networkingv1.Ingress:
 		return append(validateMeta(o, true, apivalidation.NameIsDNSSubdomain), validateIngress(o)...)
+	case *corev1.PersistentVolume:
+		return append(validateMeta(o, false, apivalidation.NameIsDNSSubdomain), validatePersistentVolume(o)...)
+	case *corev1.PersistentVolumeClaim:
+		return append(validateMeta(o, true, apivalidation.NameIsDNSSubdomain), validatePersistentVolumeClaim(o)...)
+	case *storagev1.StorageClass:
+		return append(validateMeta(o, false, apivalidation.NameIsDNSSubdomain), validateStorageClass(o)...)
 	}
 	return field.ErrorList{field.InternalError(field.NewPath("kind"), fmt.Errorf("wake does not serve %T", obj))}
 }

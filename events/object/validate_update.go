@@ -6,6 +6,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -18,7 +19,9 @@ import (
 // terminationGracePeriodSeconds, and tolerations (which may only be added to); a
 // Service's cluster IPs once set, unless its type changes to or from ExternalName;
 // the data of an immutable ConfigMap or Secret, and immutable itself once true; a
-// Secret's type. It checks only the transition: obj itself must pass Validate.
+// Secret's type; a claim's spec but the volumeName and storageClassName the
+// binder fills in once; a volume's source, mode and node affinity; a
+// StorageClass's provisioner, parameters and policies. It checks only the transition: obj itself must pass Validate.
 func ValidateUpdate(old, obj Object) field.ErrorList {
 	if reflect.TypeOf(old) != reflect.TypeOf(obj) {
 		return field.ErrorList{field.Invalid(field.NewPath("kind"), obj.GetObjectKind().GroupVersionKind().Kind, "may not change")}
@@ -43,6 +46,12 @@ func ValidateUpdate(old, obj Object) field.ErrorList {
 		prev := old.(*corev1.Secret)
 		errs = append(errs, validateImmutableData(prev.Immutable, o.Immutable, changed("data", prev.Data, o.Data))...)
 		errs = append(errs, apivalidation.ValidateImmutableField(o.Type, prev.Type, field.NewPath("type"))...)
+	case *corev1.PersistentVolumeClaim:
+		errs = append(errs, validateClaimUpdate(&old.(*corev1.PersistentVolumeClaim).Spec, &o.Spec)...)
+	case *corev1.PersistentVolume:
+		errs = append(errs, validateVolumeUpdate(&old.(*corev1.PersistentVolume).Spec, &o.Spec)...)
+	case *storagev1.StorageClass:
+		errs = append(errs, validateStorageClassUpdate(old.(*storagev1.StorageClass), o)...)
 	}
 	return errs
 }

@@ -32,6 +32,9 @@ func podKey(prefix, ns, name string) []byte { return []byte(prefix + "\x00" + ns
 
 // Fold is pure over s.
 func Fold(s projections.State, ev *events.Event) error {
+	if ev.Object.Kind == "PersistentVolume" && ev.Object.Node != "" {
+		return foldVolume(s, ev)
+	}
 	if ev.Object.Kind != "Pod" || ev.Object.Node == "" {
 		return fmt.Errorf("%w: the agent folds pod facets, not %s", object.ErrFold, ev.Object)
 	}

@@ -2,13 +2,19 @@ package agent
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/projections"
+	"github.com/wake-run/wake/services/query"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -93,7 +99,7 @@ func TestFold(t *testing.T) {
 	}
 }
 
-func TestUnmountable(t *testing.T) {
+func TestResolveClaims(t *testing.T) {
 	pod := func(vols ...corev1.Volume) *corev1.Pod {
 		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "shop"}, Spec: corev1.PodSpec{Volumes: vols}}
 	}
@@ -102,24 +108,107 @@ func TestUnmountable(t *testing.T) {
 	}
 	empty := corev1.Volume{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
 	eph := corev1.Volume{Name: "scratch", VolumeSource: corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{}}}
+	pvc := func(name, volume string, phase corev1.PersistentVolumeClaimPhase) *corev1.PersistentVolumeClaim {
+		return &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop"},
+			Spec: corev1.PersistentVolumeClaimSpec{VolumeName: volume}, Status: corev1.PersistentVolumeClaimStatus{Phase: phase}}
+	}
+	pv := func(name, path, node string) *corev1.PersistentVolume {
+		v := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		v.Spec.HostPath = &corev1.HostPathVolumeSource{Path: path}
+		if node != "" {
+			v.Spec.NodeAffinity = &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+				MatchExpressions: []corev1.NodeSelectorRequirement{{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpIn, Values: []string{node}}}}}}}
+		}
+		return v
+	}
+	objects := map[string]object.Object{
+		"PersistentVolumeClaim/data-0":  pvc("data-0", "pv-0", corev1.ClaimBound),
+		"PersistentVolumeClaim/pending": pvc("pending", "", corev1.ClaimPending),
+		"PersistentVolumeClaim/far":     pvc("far", "pv-far", corev1.ClaimBound),
+		"PersistentVolumeClaim/lost":    pvc("lost", "pv-gone", corev1.ClaimBound),
+		"PersistentVolume/pv-0":         pv("pv-0", "/var/lib/wake/storage/pv-0_shop_data-0", "node-1"),
+		"PersistentVolume/pv-far":       pv("pv-far", "/data/far", "node-2"),
+	}
+	get := func(kind, _, name string) (object.Object, error) {
+		if o, ok := objects[kind+"/"+name]; ok {
+			return o, nil
+		}
+		return nil, fmt.Errorf("%w: %s %s", query.ErrNotFound, kind, name)
+	}
+	const prefix = "Unable to attach or mount volumes: "
 	for _, tc := range []struct {
 		name string
 		pod  *corev1.Pod
+		dirs map[string]string
 		want string
 	}{
-		{"no volumes", pod(), ""},
-		{"emptyDir only", pod(empty), ""},
-		{"a claim", pod(empty, claim("data", "data-0")),
-			`Unable to attach or mount volumes: unmounted volumes=[data], unattached volumes=[data]: error processing PVC shop/data-0: persistentvolumeclaim "data-0" not found`},
-		{"an ephemeral volume's claim is <pod>-<volume>", pod(eph),
-			`Unable to attach or mount volumes: unmounted volumes=[scratch], unattached volumes=[scratch]: error processing PVC shop/db-scratch: persistentvolumeclaim "db-scratch" not found`},
-		{"several: every volume listed, the first claim named", pod(claim("a", "ca"), eph),
-			`Unable to attach or mount volumes: unmounted volumes=[a scratch], unattached volumes=[a scratch]: error processing PVC shop/ca: persistentvolumeclaim "ca" not found`},
+		{"no volumes", pod(), nil, ""},
+		{"emptyDir only", pod(empty), nil, ""},
+		{"a bound claim: its volume's directory", pod(empty, claim("data", "data-0")), map[string]string{"data": "/var/lib/wake/storage/pv-0_shop_data-0"}, ""},
+		{"a missing claim", pod(empty, claim("data", "nope")), nil,
+			prefix + `unmounted volumes=[data], unattached volumes=[data]: error processing PVC shop/nope: persistentvolumeclaim "nope" not found`},
+		{"an ephemeral volume's claim is <pod>-<volume>", pod(eph), nil,
+			prefix + `unmounted volumes=[scratch], unattached volumes=[scratch]: error processing PVC shop/db-scratch: persistentvolumeclaim "db-scratch" not found`},
+		{"several: every volume listed, the first failing claim named", pod(claim("a", "data-0"), eph), nil,
+			prefix + `unmounted volumes=[a scratch], unattached volumes=[a scratch]: error processing PVC shop/db-scratch: persistentvolumeclaim "db-scratch" not found`},
+		{"an unbound claim waits", pod(claim("data", "pending")), nil,
+			prefix + `unmounted volumes=[data], unattached volumes=[data]: error processing PVC shop/pending: PVC is not bound`},
+		{"a volume on another node", pod(claim("data", "far")), nil,
+			prefix + `unmounted volumes=[data], unattached volumes=[data]: error processing PVC shop/far: persistentvolume "pv-far" is on node node-2`},
+		{"a bound claim whose volume is gone", pod(claim("data", "lost")), nil,
+			prefix + `unmounted volumes=[data], unattached volumes=[data]: error processing PVC shop/lost: persistentvolume "pv-gone" not found`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := unmountable(tc.pod); got != tc.want {
-				t.Errorf("unmountable = %q\nwant %q", got, tc.want)
+			dirs, got := resolveClaims(tc.pod, "node-1", get)
+			if got != tc.want {
+				t.Errorf("resolveClaims = %q\nwant %q", got, tc.want)
+			}
+			if fmt.Sprint(dirs) != fmt.Sprint(tc.dirs) {
+				t.Errorf("dirs = %v, want %v", dirs, tc.dirs)
 			}
 		})
+	}
+}
+
+func TestMountSourceStaysInsideItsVolume(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		sub  string
+		want string
+		ok   bool
+	}{
+		{"", dir, true},
+		{"pgdata", filepath.Join(dir, "pgdata"), true},
+		{"a/b", filepath.Join(dir, "a/b"), true},
+		{"../escape", "", false},
+	} {
+		got, ok := mountSource(dir, corev1.VolumeMount{SubPath: tc.sub})
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("subPath %q: %q %v, want %q %v", tc.sub, got, ok, tc.want, tc.ok)
+		}
+		if ok {
+			if fi, err := os.Stat(got); err != nil || !fi.IsDir() {
+				t.Errorf("subPath %q: %s not created: %v", tc.sub, got, err)
+			}
+		}
+	}
+}
+
+// A revoked volume in the inbox is kept for the sweep to remove its directory;
+// a malformed one is rejected.
+func TestFoldRevokedVolume(t *testing.T) {
+	s := projections.NewMemState()
+	ev := func(payload string) *events.Event {
+		return &events.Event{ID: "e", Type: "persistentvolume.revoked", Seq: 1, Time: t0,
+			Object: events.Ref{Kind: "PersistentVolume", Name: "pvc-1", Node: "n1"}, Schema: events.SchemaVersion, Payload: []byte(payload)}
+	}
+	if err := Fold(s, ev(`{"uid":"u","path":"/var/lib/wake/agent/n1/storage/pvc-1_default_data"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, _ := s.Get([]byte("r\x00pvc-1")); !ok || !strings.Contains(string(v), "pvc-1_default_data") {
+		t.Errorf("revoked volume not kept: %q %v", v, ok)
+	}
+	if err := Fold(s, ev(`{"uid":"u"}`)); !errors.Is(err, object.ErrFold) {
+		t.Errorf("a revocation without a path folded: %v", err)
 	}
 }

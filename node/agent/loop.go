@@ -38,7 +38,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	failed := make(chan error, 1)
-	wg.Add(3)
+	wg.Add(4)
 	for _, r := range []*projections.Runner{a.runner, a.config} {
 		go func() {
 			defer wg.Done()
@@ -50,6 +50,10 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	go func() {
+		defer wg.Done()
+		a.sweepVolumes(rctx)
+	}()
 	go func() {
 		defer wg.Done()
 		a.heartbeat(rctx)

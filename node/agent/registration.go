@@ -54,8 +54,10 @@ func (a *Agent) registerOnce(ctx context.Context) error {
 	default:
 		node.UID = cur.Object.GetUID()
 		version = cur.Version
+		node.Annotations = cur.Object.GetAnnotations()
 	}
-	if verb == object.Created || !sameNodeSpec(cur.Object.(*corev1.Node), node) {
+	rootChanged := a.annotateStorage(node)
+	if verb == object.Created || rootChanged || !sameNodeSpec(cur.Object.(*corev1.Node), node) {
 		raw, _ := json.Marshal(node)
 		ev, _ := events.New(object.EventType(k, verb), ref, a.actor(), &object.Change{Object: raw})
 		ev.Reason = "node agent started"

@@ -61,7 +61,8 @@ type worker struct {
 	// mountFailure is why the pod's volumes cannot be mounted ("" when they
 	// can): its status is reported as a failed-mount saying so.
 	mountFailure string
-	counted      corev1.PodPhase // the phase the agent's metrics count it in
+	volumeDirs   map[string]string // the directory of each claim volume (claimDirs)
+	counted      corev1.PodPhase   // the phase the agent's metrics count it in
 	// initialized: the init containers have done their part (planInit);
 	// it stays true for the pod's life.
 	initialized bool
@@ -182,12 +183,12 @@ func (w *worker) sync(ctx context.Context) {
 	}
 	if w.sandbox == nil {
 		// Held until its volumes can be mounted: nothing of it starts.
-		if w.mountFailure = unmountable(pod); w.mountFailure == "" {
+		if w.volumeDirs, w.mountFailure = w.a.claimDirs(ctx, pod); w.mountFailure == "" {
 			w.mountFailure = w.setUpConfigVolumes(ctx)
 		}
 		if w.mountFailure != "" {
 			for _, c := range w.ctrs {
-				c.waiting, c.waitingMsg = "ContainerCreating", ""
+				c.waiting, c.waitingMsg, c.retryAt = "ContainerCreating", "", time.Now().Add(retryMount)
 			}
 			return
 		}
@@ -464,8 +465,9 @@ func hostPorts(pod *corev1.Pod) []runtime.PortMapping {
 }
 
 // mounts renders emptyDir (a directory of the pod under the agent's state),
-// hostPath and config volumes (configMap, secret, downwardAPI, projected: read
-// only, see volumesetup.go); other volume kinds are not mounted by this build.
+// hostPath and claim volumes (pvc.go) at their subPath, and config volumes
+// (configMap, secret, downwardAPI, projected: read only, their subPath resolved
+// once, see volumesetup.go); other volume kinds are not mounted by this build.
 func (w *worker) mounts(c corev1.Container) []runtime.Mount {
 	var out []runtime.Mount
 	for _, vm := range c.VolumeMounts {
@@ -486,8 +488,16 @@ func (w *worker) mounts(c corev1.Container) []runtime.Mount {
 				if v.HostPath.Type != nil && (*v.HostPath.Type == corev1.HostPathDirectoryOrCreate) {
 					_ = mkdirAll(host)
 				}
+			case v.PersistentVolumeClaim != nil || v.Ephemeral != nil:
+				host = w.volumeDirs[v.Name]
 			}
 			if host != "" {
+				if !isConfigVolume(&v) {
+					var ok bool
+					if host, ok = mountSource(host, vm); !ok {
+						continue // a subPath outside its volume: validation refuses it
+					}
+				}
 				out = append(out, runtime.Mount{HostPath: host, ContainerPath: vm.MountPath, ReadOnly: readOnly})
 			}
 		}

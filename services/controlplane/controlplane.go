@@ -26,6 +26,7 @@ import (
 	"github.com/wake-run/wake/services/namespace"
 	"github.com/wake-run/wake/services/nodelifecycle"
 	"github.com/wake-run/wake/services/podgc"
+	"github.com/wake-run/wake/services/pvbinder"
 	"github.com/wake-run/wake/services/query"
 	"github.com/wake-run/wake/services/reconcile"
 	"github.com/wake-run/wake/services/replicaset"
@@ -223,6 +224,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		{podgc.Projection(), podgc.New(s.log, as("pod-garbage-collector"), podgc.WithTerminatedThreshold(cfg.TerminatedPodGCThreshold)), true},
 		{nodelifecycle.Projection(), nodelifecycle.New(s.log, as("node-lifecycle"), nodelifecycle.WithGrace(cfg.NodeGrace)), false},
 		{dispatch.Projection(), dispatch.New(s.log, as("dispatcher")), false},
+		{pvbinder.Projection(), pvbinder.New(s.log, as("volume-binder")), false},
 	} {
 		if w.workload && cfg.NoWorkloadControllers {
 			continue

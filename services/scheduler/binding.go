@@ -61,7 +61,11 @@ func (s *Service) decide(ps *podState, nodes []*NodeInfo) (*events.Event, string
 	pod := ps.info.Pod
 	ref := events.Ref{Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name}
 	k, _ := object.ByKind("Pod")
-	res, err := s.sched.Schedule(ps.info, nodes)
+	info := ps.info
+	if len(pod.Spec.Volumes) > 0 {
+		info = info.WithVolumes(&s.storage)
+	}
+	res, err := s.sched.Schedule(info, nodes)
 	var fit *FitError
 	switch {
 	case err == nil:

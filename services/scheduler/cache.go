@@ -45,6 +45,8 @@ func (s *Service) refresh(refs []events.Ref) error {
 				s.refreshNode(ref.Name, st)
 			case "Pod":
 				s.refreshPod(ref, st, rec)
+			default:
+				s.refreshStorage(ref, st)
 			}
 		}
 		return nil

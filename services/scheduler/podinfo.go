@@ -34,8 +34,9 @@ type PodInfo struct {
 	nonZeroMilliCPU int64
 	nonZeroMemory   int64
 	hostPorts       []hostPort
-	missingClaim    *Status   // VolumeClaims' verdict, the same on every node
-	insufficient    []*Status // "Insufficient <name>" per Requests.Scalar
+	missingClaim    *Status        // VolumeClaims' verdict, the same on every node
+	volumes         *volumeVerdict // VolumeClaims' verdict resolved against the claims (WithVolumes); nil: missingClaim
+	insufficient    []*Status      // "Insufficient <name>" per Requests.Scalar
 	required        *requiredAffinity
 	preferred       []preferredTerm
 	// Tolerations of the taints NodeReady checks, computed once.

@@ -9,6 +9,8 @@ import (
 
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/projections"
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 )
 
 // Actor is the identity the scheduler appends as.
@@ -31,6 +33,7 @@ type Service struct {
 	pods    map[string]*podState // namespace/name
 	pending map[string]bool      // pods to place now
 	parked  map[string]bool      // pods that fit nowhere until the cluster changes
+	storage Storage              // claims, volumes and classes, for VolumeClaims
 
 	metrics *Metrics // nil: not measured
 }
@@ -39,7 +42,8 @@ type Service struct {
 // projections.WithTouched, then Attach the runner.
 func NewService(log *events.Log, logger *slog.Logger) *Service {
 	return &Service{log: log, logger: logger, sched: New(), wakeup: make(chan struct{}, 1),
-		nodes: map[string]*NodeInfo{}, pods: map[string]*podState{}, pending: map[string]bool{}, parked: map[string]bool{}}
+		nodes: map[string]*NodeInfo{}, pods: map[string]*podState{}, pending: map[string]bool{}, parked: map[string]bool{},
+		storage: Storage{Claims: map[string]*corev1.PersistentVolumeClaim{}, Volumes: map[string]*corev1.PersistentVolume{}, Classes: map[string]*storagev1.StorageClass{}}}
 }
 
 // Attach sets the runner folding Projection().

@@ -11,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -78,6 +79,12 @@ func tableKindFor(obj runtime.Object) tableKind {
 		return configMapTable
 	case *corev1.Secret:
 		return secretTable
+	case *corev1.PersistentVolume:
+		return persistentVolumeTable
+	case *corev1.PersistentVolumeClaim:
+		return persistentVolumeClaimTable
+	case *storagev1.StorageClass:
+		return storageClassTable
 	default:
 		return genericTable
 	}
