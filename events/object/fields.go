@@ -360,6 +360,11 @@ var kindRules = map[string][]rule{
 	"Endpoints": {
 		{path: "subsets", capability: "objects"},
 	},
+	"EndpointSlice": {
+		{path: "addressType", capability: "objects"},
+		{path: "endpoints", capability: "objects"},
+		{path: "ports", capability: "objects"},
+	},
 	"ConfigMap": {
 		{path: "data", capability: "objects"},
 		{path: "binaryData", capability: "objects"},
@@ -438,6 +443,10 @@ var kindRules = map[string][]rule{
 		{path: "spec.rules", capability: "ingress"},
 		{path: "spec.tls", capability: "ingress"},
 		{path: "status", capability: "server"},
+	},
+	"IngressClass": {
+		{path: "spec.controller", capability: "ingress"},
+		{path: "spec.parameters", capability: "ingress"},
 	},
 }
 

@@ -13,6 +13,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -74,6 +75,8 @@ var kinds = []*Kind{
 	{Kind: "Endpoints", Version: "v1", Resource: "endpoints", Short: []string{"ep"}, Namespaced: true, newFn: func() Object { return &corev1.Endpoints{} }},
 	{Kind: "ConfigMap", Version: "v1", Resource: "configmaps", Short: []string{"cm"}, Namespaced: true, newFn: func() Object { return &corev1.ConfigMap{} }},
 	{Kind: "Secret", Version: "v1", Resource: "secrets", Namespaced: true, newFn: func() Object { return &corev1.Secret{} }},
+	{Kind: "EndpointSlice", Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices", Namespaced: true, newFn: func() Object { return &discoveryv1.EndpointSlice{} }},
+	{Kind: "IngressClass", Group: "networking.k8s.io", Version: "v1", Resource: "ingressclasses", HasSpec: true, newFn: func() Object { return &networkingv1.IngressClass{} }},
 	{Kind: "Ingress", Group: "networking.k8s.io", Version: "v1", Resource: "ingresses", Short: []string{"ing"}, Namespaced: true, HasSpec: true, newFn: func() Object { return &networkingv1.Ingress{} }},
 	{Kind: "PersistentVolume", Version: "v1", Resource: "persistentvolumes", Short: []string{"pv"}, HasSpec: true, newFn: func() Object { return &corev1.PersistentVolume{} }},
 	{Kind: "PersistentVolumeClaim", Version: "v1", Resource: "persistentvolumeclaims", Short: []string{"pvc"}, Namespaced: true, HasSpec: true, newFn: func() Object { return &corev1.PersistentVolumeClaim{} }},
