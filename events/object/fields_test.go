@@ -130,11 +130,11 @@ func TestCheckFields(t *testing.T) {
 		name: "one line per capability, paths with real indices, in API order",
 		kind: "Deployment",
 		manifest: `{"spec":{"replicas":3,"strategy":{"type":"Recreate"},"template":{"spec":{
-			"containers":[{"name":"web","image":"nginx","ports":[{"containerPort":80}],"livenessProbe":{"tcpSocket":{"port":80}},"tty":true}],
+			"containers":[{"name":"web","image":"nginx","ports":[{"containerPort":80}],"livenessProbe":{"tcpSocket":{"port":80}},"stdin":true}],
 			"readinessGates":[{"conditionType":"example.com/ready"}],"nodeSelector":{"disk":"ssd"}}}}}`,
-		// replicas, containers, probes, nodeSelector and strategy are enforced now.
+		// replicas, containers, probes, tty, nodeSelector and strategy are enforced now.
 		warnings: []string{
-			"spec.template.spec.containers[0].tty: accepted, not enforced yet: this container feature is not run by the node agent yet",
+			"spec.template.spec.containers[0].stdin: accepted, not enforced yet: wake has no attach, so no container stdin is held open: with tty: true the container's terminal is (a shell waits for input), without it stdin reads end of file",
 			"spec.template.spec.readinessGates: accepted, not enforced yet: nothing sets readiness gate conditions in this build: the pod is Ready when its containers are",
 		},
 	}, {

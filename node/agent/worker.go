@@ -266,7 +266,7 @@ func (w *worker) startContainer(ctx context.Context, c corev1.Container, cs *ctr
 	cfg := runtime.ContainerConfig{Name: c.Name, Attempt: cs.attempt, Image: img.Ref, Command: c.Command, Args: c.Args,
 		Env: env, WorkingDir: c.WorkingDir, Mounts: w.mounts(c),
 		Resources: runtime.ResourcesFor(c.Resources), Labels: map[string]string{teardown.LabelGracePeriod: strconv.FormatInt(podGrace(w.pod), 10)},
-		Security: runtime.SecurityFor(w.pod, &c), Pod: fmt.Sprintf("%s_%s(%s)", w.pod.Name, w.pod.Namespace, w.pod.UID)}
+		Security: runtime.SecurityFor(w.pod, &c), Pod: fmt.Sprintf("%s_%s(%s)", w.pod.Name, w.pod.Namespace, w.pod.UID), TTY: c.TTY}
 	id, err := w.createContainer(ctx, c, cfg)
 	if errors.Is(err, runtime.ErrAlreadyExists) {
 		cs.attempt++ // left over from a crash between create and start

@@ -232,6 +232,9 @@ type ContainerConfig struct {
 	Security Security
 	// Pod names the pod in errors as the kubelet does: name_namespace(uid).
 	Pod string
+	// TTY gives the process a terminal (the pod spec's tty): its output, one
+	// stream, goes to the log; nothing ever reads end of file from it.
+	TTY bool
 }
 
 // ContainerState is where a container is in its life.

@@ -92,7 +92,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, sb runtime.Sandbox, cfg r
 	if err := os.MkdirAll(filepath.Dir(r.LogPath(id)), 0o711); err != nil {
 		return "", err
 	}
-	if _, err := ctr.NewTask(ctx, logTo(r.LogPath(id))); err != nil {
+	if _, err := ctr.NewTask(ctx, logTo(r.LogPath(id), cfg.TTY)); err != nil {
 		ctr.Delete(context.WithoutCancel(ctx), client.WithSnapshotCleanup)
 		os.Remove(r.LogPath(id))
 		return "", fmt.Errorf("create task %s: %w", id, err)
@@ -108,6 +108,7 @@ func (r *Runtime) specOpts(img client.Image, sb runtime.Sandbox, cfg runtime.Con
 	opts := []oci.SpecOpts{
 		oci.WithImageConfig(img),
 		oci.WithProcessArgs(argv...),
+		withTTY(cfg.TTY),
 		oci.WithEnv(cfg.Env),
 		oci.WithAnnotations(map[string]string{groupAnnotation: sb.ID}),
 	}

@@ -42,7 +42,11 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) (uint32, error)
 				return 0, fmt.Errorf("start %s: it has exited: %w", id, runtime.ErrNotRunning)
 			}
 		}
-		task, err = ctr.NewTask(ctx, logTo(r.LogPath(id)))
+		terminal := false
+		if spec, err := ctr.Spec(ctx); err == nil && spec.Process != nil {
+			terminal = spec.Process.Terminal
+		}
+		task, err = ctr.NewTask(ctx, logTo(r.LogPath(id), terminal))
 	}
 	if err != nil {
 		return 0, fmt.Errorf("start %s: %w", id, err)
