@@ -54,6 +54,31 @@ func deploymentTargets(verb string, args []string) ([]string, error) {
 
 var deployKind, _ = object.ByKind("Deployment")
 
+// eachDeployment runs fn for each Deployment the arguments name, on one
+// connection, and prints kubectl's "deployment.apps/NAME <outcome>" line for
+// each non-empty outcome fn returns.
+func eachDeployment(cmd *cobra.Command, g *globals, verb string, args []string, fn func(ctx context.Context, c *client.Client, name string) (string, error)) error {
+	names, err := deploymentTargets(verb, args)
+	if err != nil {
+		return err
+	}
+	c, err := g.connect()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	for _, name := range names {
+		outcome, err := fn(cmd.Context(), c, name)
+		if err != nil {
+			return err
+		}
+		if outcome != "" {
+			fmt.Fprintf(g.out, "%s %s\n", deployKind.Qualified(name), outcome)
+		}
+	}
+	return nil
+}
+
 // rolloutStatus is kubectl's DeploymentStatusViewer: the line to print, whether
 // the rollout is done, and the error that ends the wait.
 func rolloutStatus(d *appsv1.Deployment) (string, bool, error) {
@@ -171,21 +196,9 @@ ReplicaSets were pruned by revisionHistoryLimit or renumbered by a rollback.
 			if revision < 0 {
 				return fmt.Errorf("revision must be a positive integer: %v", revision)
 			}
-			names, err := deploymentTargets("history", args)
-			if err != nil {
-				return err
-			}
-			c, err := g.connect()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			for _, name := range names {
-				if err := rolloutHistory(cmd.Context(), c, g.out, g.ns(), name, revision); err != nil {
-					return err
-				}
-			}
-			return nil
+			return eachDeployment(cmd, g, "history", args, func(ctx context.Context, c *client.Client, name string) (string, error) {
+				return "", rolloutHistory(ctx, c, g.out, g.ns(), name, revision)
+			})
 		},
 	}
 	cmd.Flags().Int64Var(&revision, "revision", 0, "See the details, including podTemplate of the revision specified")
@@ -265,23 +278,9 @@ func newRolloutUndoCmd(g *globals) *cobra.Command {
 		Long:    "Roll back to a previous revision: the one before the newest, or --to-revision=N.",
 		Example: "  wake rollout undo deploy/web\n  wake rollout undo deploy/web --to-revision=3",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			names, err := deploymentTargets("undo", args)
-			if err != nil {
-				return err
-			}
-			c, err := g.connect()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			for _, name := range names {
-				outcome, err := c.Undo(cmd.Context(), g.ns(), name, to)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(g.out, "%s %s\n", deployKind.Qualified(name), outcome)
-			}
-			return nil
+			return eachDeployment(cmd, g, "undo", args, func(ctx context.Context, c *client.Client, name string) (string, error) {
+				return c.Undo(ctx, g.ns(), name, to)
+			})
 		},
 	}
 	cmd.Flags().Int64Var(&to, "to-revision", 0, "The revision to rollback to. Default to 0 (last revision).")
@@ -298,22 +297,9 @@ func newRolloutPauseCmd(g *globals, pause bool) *cobra.Command {
 		Short:   short,
 		Example: "  wake rollout " + verb + " deploy/web",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			names, err := deploymentTargets(verb, args)
-			if err != nil {
-				return err
-			}
-			c, err := g.connect()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			for _, name := range names {
-				if err := c.SetPaused(cmd.Context(), g.ns(), name, pause); err != nil {
-					return err
-				}
-				fmt.Fprintf(g.out, "%s %s\n", deployKind.Qualified(name), done)
-			}
-			return nil
+			return eachDeployment(cmd, g, verb, args, func(ctx context.Context, c *client.Client, name string) (string, error) {
+				return done, c.SetPaused(ctx, g.ns(), name, pause)
+			})
 		},
 	}
 }
@@ -325,22 +311,9 @@ func newRolloutRestartCmd(g *globals) *cobra.Command {
 		Long:    "Restart the pods of a Deployment by its strategy: sets kubectl.kubernetes.io/restartedAt on its pod template.",
 		Example: "  wake rollout restart deploy/web",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			names, err := deploymentTargets("restart", args)
-			if err != nil {
-				return err
-			}
-			c, err := g.connect()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			for _, name := range names {
-				if err := c.Restart(cmd.Context(), g.ns(), name, time.Now()); err != nil {
-					return err
-				}
-				fmt.Fprintf(g.out, "%s restarted\n", deployKind.Qualified(name))
-			}
-			return nil
+			return eachDeployment(cmd, g, "restart", args, func(ctx context.Context, c *client.Client, name string) (string, error) {
+				return "restarted", c.Restart(ctx, g.ns(), name, time.Now())
+			})
 		},
 	}
 }

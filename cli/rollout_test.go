@@ -149,7 +149,9 @@ func TestRolloutStatusHistoryUndo(t *testing.T) {
 		t.Errorf("rollout status: %q %q", st.out, st.errLine)
 	}
 	for _, l := range strings.Split(strings.TrimSpace(st.out), "\n") {
-		if !strings.HasPrefix(l, `Waiting for deployment "web" rollout to finish: `) && l != `deployment "web" successfully rolled out` {
+		// Status may start before the controller has seen the new generation.
+		if !strings.HasPrefix(l, `Waiting for deployment "web" rollout to finish: `) && l != `deployment "web" successfully rolled out` &&
+			l != "Waiting for deployment spec update to be observed..." {
 			t.Errorf("rollout status line %q is not one of kubectl's", l)
 		}
 	}
