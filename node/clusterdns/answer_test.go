@@ -153,4 +153,3 @@ func TestAnswerFollowsChanges(t *testing.T) {
 		}
 	}
 }
-

@@ -36,9 +36,13 @@ type Config struct {
 // Server serves the cluster DNS on one address until Close.
 type Server struct {
 	cfg     Config
+	addr    string
 	servers []*dns.Server
 	done    sync.WaitGroup
 }
+
+// Addr is the address served, UDP and TCP.
+func (s *Server) Addr() string { return s.addr }
 
 // UpstreamsFrom are the nameservers of a resolv.conf as host:port. Loopback
 // resolvers (127.0.0.53) are kept: the agent, not the pod, asks them.
@@ -73,12 +77,17 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster DNS on %s/udp: %w", cfg.Addr, err)
 	}
-	ln, err := lc.Listen(ctx, "tcp4", cfg.Addr)
+	tcpAddr := cfg.Addr
+	if host, port, err := net.SplitHostPort(cfg.Addr); err == nil && port == "0" {
+		// Port 0 (tests): TCP takes the port UDP was given.
+		tcpAddr = net.JoinHostPort(host, fmt.Sprint(pc.LocalAddr().(*net.UDPAddr).Port))
+	}
+	ln, err := lc.Listen(ctx, "tcp4", tcpAddr)
 	if err != nil {
 		pc.Close()
 		return nil, fmt.Errorf("cluster DNS on %s/tcp: %w", cfg.Addr, err)
 	}
-	s := &Server{cfg: cfg}
+	s := &Server{cfg: cfg, addr: pc.LocalAddr().String()}
 	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: s}, {Listener: ln, Handler: s}} {
 		started := make(chan struct{})
 		srv.NotifyStartedFunc = func() { close(started) }
