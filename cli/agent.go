@@ -22,6 +22,8 @@ import (
 // agentFlags are the node agent's settings, shared by `wake agent` and `wake up`.
 type agentFlags struct {
 	nodeName, labels, taints, stateDir, socket, namespace, podCIDR, bridge string
+	clusterDomain                                                          string
+	clusterDNS                                                             bool
 }
 
 func (f *agentFlags) register(cmd *cobra.Command) {
@@ -33,6 +35,8 @@ func (f *agentFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.namespace, "containerd-namespace", "wake", "containerd namespace of this node's containers")
 	cmd.Flags().StringVar(&f.podCIDR, "pod-cidr", "10.88.0.0/24", "addresses of this node's pods")
 	cmd.Flags().StringVar(&f.bridge, "bridge", "wake0", "the Linux bridge this node's pods attach to")
+	cmd.Flags().StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "the cluster DNS domain (<svc>.<namespace>.svc.<domain>)")
+	cmd.Flags().BoolVar(&f.clusterDNS, "cluster-dns", true, "serve the cluster DNS to this node's pods on the bridge's gateway address, port 53 (false: pods get the node's resolv.conf)")
 }
 
 // nodeRequirements is what preflight checks (tests replace it).
@@ -53,7 +57,8 @@ func (f *agentFlags) preflight() error {
 
 func (f *agentFlags) config(logger *slog.Logger) (agent.Config, error) {
 	cfg := agent.Config{NodeName: f.nodeName, StateDir: f.stateDir, Socket: f.socket, Namespace: f.namespace,
-		PodCIDR: f.podCIDR, Bridge: f.bridge, Logger: logger, Labels: map[string]string{}}
+		PodCIDR: f.podCIDR, Bridge: f.bridge, Logger: logger, Labels: map[string]string{},
+		ClusterDomain: f.clusterDomain, NoClusterDNS: !f.clusterDNS}
 	if f.labels != "" {
 		for _, kv := range strings.Split(f.labels, ",") {
 			k, v, ok := strings.Cut(kv, "=")

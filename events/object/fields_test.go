@@ -164,12 +164,13 @@ func TestCheckFields(t *testing.T) {
 			"containers":[{"name":"app","image":"i","terminationMessagePath":"/tmp/m","securityContext":{"runAsUser":1,"runAsGroup":1,"runAsNonRoot":true,"privileged":false,
 				"capabilities":{"add":["NET_ADMIN"],"drop":["ALL"]},"readOnlyRootFilesystem":true,"allowPrivilegeEscalation":false,"seccompProfile":{"type":"Localhost","localhostProfile":"p.json"}}}]}}`,
 	}, {
-		name: "hostname, host ports and the host network are enforced by the node agent; the rest of pod networking warns",
+		name: "hostname, subdomain, DNS settings, host ports and the host network are enforced by the node agent; the rest of pod networking warns",
 		kind: "Pod",
-		manifest: `{"spec":{"hostname":"db-0","hostNetwork":true,"dnsConfig":{"nameservers":["10.0.0.10"]},
+		manifest: `{"spec":{"hostname":"db-0","subdomain":"db","hostNetwork":true,"dnsPolicy":"ClusterFirstWithHostNet","dnsConfig":{"nameservers":["10.0.0.10"]},
+			"hostAliases":[{"ip":"10.0.0.1","hostnames":["gw"]}],
 			"containers":[{"name":"db","image":"i","ports":[{"containerPort":5432,"hostPort":5432,"hostIP":"127.0.0.1"}]}]}}`,
 		warnings: []string{
-			"spec.dnsConfig: accepted, not enforced yet: the node agent gives each pod its own network on the node's bridge and does not apply this setting yet",
+			"spec.hostAliases: accepted, not enforced yet: the node agent gives each pod its own network on the node's bridge and does not apply this setting yet",
 		},
 	}, {
 		name:     "zero values of non-pointer fields declare nothing",

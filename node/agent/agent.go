@@ -7,8 +7,9 @@
 // (or removes) what an earlier agent left running, loop.go hands each assigned
 // pod to its worker (worker.go), probe.go and hooks.go run its containers'
 // probes and lifecycle hooks (through package probe), occurrences.go
-// coalesces what they report, and hostinfo.go reads the host facts the Node
-// reports.
+// coalesces what they report, hostinfo.go reads the host facts the Node
+// reports, and clusterdns.go serves the cluster DNS and gives pods their
+// resolv.conf (through package clusterdns).
 package agent
 
 import (
@@ -47,6 +48,15 @@ type Config struct {
 	PodCIDR   string // default 10.88.0.0/24
 	Bridge    string // default wake0
 	Logger    *slog.Logger
+	// ClusterDomain is the cluster DNS domain (default cluster.local).
+	ClusterDomain string
+	// DNSUpstreams are the resolvers (host:port) the cluster DNS forwards
+	// names outside the cluster domain to; nil: the node's /etc/resolv.conf.
+	DNSUpstreams []string
+	// DNSTTL is the TTL of the cluster DNS's answers (default 5 s).
+	DNSTTL time.Duration
+	// NoClusterDNS serves no cluster DNS: pods get the node's resolv.conf.
+	NoClusterDNS bool
 	// Metrics, when set, is where the agent registers its Prometheus metrics
 	// (see metrics.go). `wake agent` serves its own registry; `wake up` passes
 	// the server's, so one /metrics shows both.
@@ -88,6 +98,8 @@ type Agent struct {
 	config        *projections.Runner
 	secretCache   secretCache
 	configChanged []events.Ref
+
+	dns nodeDNS
 }
 
 // Run starts the runtime (and containerd if needed), registers the node, and runs
@@ -185,23 +197,31 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (a *Agent, err error)
 		_ = a.runner.Close()
 		return nil, err
 	}
+	if err := a.startDNS(ctx); err != nil {
+		_ = a.runner.Close()
+		_ = a.config.Close()
+		return nil, err
+	}
 	// The node's responders answer before the node is registered: whoever sees
 	// the node can ask it for logs, exec and images at once.
 	if err := a.serve(); err != nil {
 		_ = a.runner.Close()
 		_ = a.config.Close()
+		a.stopDNS()
 		return nil, err
 	}
 	if err := a.register(ctx); err != nil {
 		a.stopServing()
 		_ = a.runner.Close()
 		_ = a.config.Close()
+		a.stopDNS()
 		return nil, err
 	}
 	if err := a.inventory(ctx); err != nil {
 		a.stopServing()
 		_ = a.runner.Close()
 		_ = a.config.Close()
+		a.stopDNS()
 		return nil, err
 	}
 	return a, nil

@@ -38,8 +38,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	failed := make(chan error, 1)
-	wg.Add(4)
-	for _, r := range []*projections.Runner{a.runner, a.config} {
+	runners := []*projections.Runner{a.runner, a.config}
+	if a.dns.runner != nil {
+		runners = append(runners, a.dns.runner)
+	}
+	wg.Add(2 + len(runners))
+	for _, r := range runners {
 		go func() {
 			defer wg.Done()
 			if err := r.Run(rctx); err != nil {
@@ -60,6 +64,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 	defer a.runner.Close()
 	defer a.config.Close()
+	defer a.stopDNS()
 	defer a.stopServing()
 	a.resync()
 	orphans := time.NewTimer(10 * time.Second)

@@ -193,7 +193,7 @@ func (w *worker) sync(ctx context.Context) {
 			return
 		}
 		sb, err := rt.CreateSandbox(ctx, runtime.SandboxConfig{PodUID: string(pod.UID), Name: pod.Name, Namespace: pod.Namespace,
-			Hostname: hostname(pod), Ports: hostPorts(pod),
+			Hostname: hostname(pod), Ports: hostPorts(pod), DNS: w.a.podDNS(pod),
 			HostNetwork: pod.Spec.HostNetwork, HostIP: w.a.hostIP, HostPID: pod.Spec.HostPID, HostIPC: pod.Spec.HostIPC,
 			SharePID: pod.Spec.ShareProcessNamespace != nil && *pod.Spec.ShareProcessNamespace})
 		if err != nil {
