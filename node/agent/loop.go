@@ -38,8 +38,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	failed := make(chan error, 1)
-	wg.Add(4)
-	for _, r := range []*projections.Runner{a.runner, a.config} {
+	wg.Add(6)
+	for _, r := range []*projections.Runner{a.runner, a.config, a.services} {
 		go func() {
 			defer wg.Done()
 			if err := r.Run(rctx); err != nil {
@@ -58,8 +58,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		defer wg.Done()
 		a.heartbeat(rctx)
 	}()
-	defer a.runner.Close()
-	defer a.config.Close()
+	go func() {
+		defer wg.Done()
+		a.runProxy(rctx)
+	}()
+	defer a.closeProjections()
 	defer a.stopServing()
 	a.resync()
 	orphans := time.NewTimer(10 * time.Second)
