@@ -33,6 +33,9 @@ func (a *Agent) onTouched(refs []events.Ref, _ uint64) {
 // pods keep running after it.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.unlock() // last: the pods are left to `wake down` only once this agent is gone
+	// The projections close once every goroutine reading them has ended: a
+	// read of a closed projection panics.
+	defer a.closeProjections()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	rctx, cancel := context.WithCancel(ctx)
@@ -62,7 +65,6 @@ func (a *Agent) Run(ctx context.Context) error {
 		defer wg.Done()
 		a.runProxy(rctx)
 	}()
-	defer a.closeProjections()
 	defer a.stopServing()
 	a.resync()
 	orphans := time.NewTimer(10 * time.Second)
