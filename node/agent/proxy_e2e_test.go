@@ -291,3 +291,105 @@ spec:
 	}
 	cl.startAgent() // for the cleanup, which stops it
 }
+
+// Two agents on this machine (bridges wke2ex and wke2ey): one Service over
+// pods of both nodes answers from the host and from a pod of each node with
+// pods of both.
+func TestServiceAcrossTwoNodes(t *testing.T) {
+	needProxy(t)
+	cl := startClusterWith(t, 0, "node-x", "10.66.22.0/24", "wke2ex")
+	other := cl.join("node-y", "10.66.23.0/24", "wke2ey")
+	importDemo(t, cl)
+	importDemo(t, other)
+	cl.apply(strings.Replace(webDeployment, "replicas: 3", "replicas: 4", 1))
+	eventually(t, "4 pods running on both nodes", 60*time.Second, func() bool {
+		on := map[string]int{}
+		for _, p := range cl.pods("app=web") {
+			if running(p) {
+				on[p.Spec.NodeName]++
+			}
+		}
+		return on["node-x"]+on["node-y"] == 4 && on["node-x"] > 0 && on["node-y"] > 0
+	})
+	pods := cl.pods("app=web")
+	cl.apply(serviceYAML("web", "10.96.22.20", "") + "---\n" + sliceYAML("web", pods))
+	const vip = "10.96.22.20:80"
+	eventually(t, "the ClusterIP answers", 20*time.Second, func() bool { name, _ := ask(vip); return name != "" })
+	for _, out := range []string{"node-x", "node-y"} {
+		if _, err := nftTable(out); err != nil {
+			t.Errorf("node %s has no table %s: %v", out, proxy.TableName(out), err)
+		}
+	}
+	want := map[string]bool{}
+	for _, p := range pods {
+		want[p.Name] = true
+	}
+	seen := names(t, vip, 60)
+	for name := range want {
+		if seen[name] == 0 {
+			t.Errorf("pod %s never answered from the host: %v", name, seen)
+		}
+	}
+	// From a pod of each node, pods of both nodes answer.
+	for _, node := range []string{"node-x", "node-y"} {
+		var from *corev1.Pod
+		for _, p := range pods {
+			if p.Spec.NodeName == node {
+				from = p
+			}
+		}
+		pid := containerPID(t, from.Status.PodIP)
+		on := map[string]bool{}
+		for i := 0; i < 40 && len(on) < 2; i++ {
+			name := askFromPod(t, pid, vip)
+			for _, p := range pods {
+				if p.Name == name {
+					on[p.Spec.NodeName] = true
+				}
+			}
+		}
+		if !on["node-x"] || !on["node-y"] {
+			t.Errorf("from pod %s on %s the Service reached pods on %v, want both nodes", from.Name, node, on)
+		}
+	}
+}
+
+// The userspace proxy (--proxy-mode=userspace): a ClusterIP reaches every
+// pod from the host and from a pod, a Service without endpoints refuses at
+// once, and no nftables table is made.
+func TestUserspaceProxy(t *testing.T) {
+	cl := startClusterWith(t, 0, "node-x", "10.66.22.0/24", "wke2ex")
+	cl.stopAgent()
+	cl.cfg.ProxyMode = proxy.ModeUserspace
+	cl.startAgent()
+	importDemo(t, cl)
+	cl.apply(strings.Replace(webDeployment, "replicas: 3", "replicas: 2", 1))
+	eventually(t, "2 pods running", 60*time.Second, runningPods(cl, "app=web", 2))
+	pods := cl.pods("app=web")
+	cl.apply(serviceYAML("web", "10.96.22.30", "") + "---\n" + sliceYAML("web", pods))
+	cl.apply(serviceYAML("empty", "10.96.22.31", ""))
+	const vip = "10.96.22.30:80"
+	eventually(t, "the ClusterIP answers", 20*time.Second, func() bool { name, _ := ask(vip); return name != "" })
+	seen := names(t, vip, 10)
+	for _, p := range pods {
+		if seen[p.Name] == 0 {
+			t.Errorf("pod %s never answered: %v", p.Name, seen)
+		}
+	}
+	if got := askFromPod(t, containerPID(t, pods[0].Status.PodIP), vip); got == "" {
+		t.Errorf("a pod got no answer from %s", vip)
+	}
+	start := time.Now()
+	if _, err := ask("10.96.22.31:80"); err == nil || !strings.Contains(err.Error(), "refused") || time.Since(start) > time.Second {
+		t.Errorf("a Service without endpoints: %v after %s, want refused at once", err, time.Since(start))
+	}
+	if out, err := nftTable("node-x"); err == nil {
+		t.Errorf("the userspace proxy made an nftables table:\n%s", out)
+	}
+	// Stopped, the proxy takes its addresses off the bridge.
+	cl.stopAgent()
+	if out, _ := exec.Command("ip", "-4", "addr", "show", "dev", "wke2ex").Output(); strings.Contains(string(out), "10.96.22.30") {
+		t.Errorf("the stopped userspace proxy left its address on the bridge:\n%s", out)
+	}
+	cl.startAgent()
+}
