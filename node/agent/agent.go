@@ -7,8 +7,9 @@
 // (or removes) what an earlier agent left running, loop.go hands each assigned
 // pod to its worker (worker.go), probe.go and hooks.go run its containers'
 // probes and lifecycle hooks (through package probe), occurrences.go
-// coalesces what they report, and hostinfo.go reads the host facts the Node
-// reports.
+// coalesces what they report, hostinfo.go reads the host facts the Node
+// reports, and proxy.go runs the service proxy (node/proxy) from the
+// services projection (node/services).
 package agent
 
 import (
