@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/wake-run/wake/node/agent"
 	"github.com/wake-run/wake/node/host"
+	"github.com/wake-run/wake/node/proxy"
 	"github.com/wake-run/wake/services/client"
 	"github.com/wake-run/wake/services/controlplane/credentials"
 	corev1 "k8s.io/api/core/v1"
@@ -24,6 +25,7 @@ type agentFlags struct {
 	nodeName, labels, taints, stateDir, socket, namespace, podCIDR, bridge string
 	clusterDomain                                                          string
 	clusterDNS                                                             bool
+	proxyMode, serviceCIDR                                                 string
 }
 
 func (f *agentFlags) register(cmd *cobra.Command) {
@@ -37,6 +39,8 @@ func (f *agentFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.bridge, "bridge", "wake0", "the Linux bridge this node's pods attach to")
 	cmd.Flags().StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "the cluster DNS domain (<svc>.<namespace>.svc.<domain>)")
 	cmd.Flags().BoolVar(&f.clusterDNS, "cluster-dns", true, "serve the cluster DNS to this node's pods on the bridge's gateway address, port 53 (false: pods get the node's resolv.conf)")
+	cmd.Flags().StringVar(&f.proxyMode, "proxy-mode", proxy.ModeNFTables, "service proxy: nftables (kernel rules), or userspace (TCP only, proxied by the agent, for machines without nft)")
+	cmd.Flags().StringVar(&f.serviceCIDR, "service-cidr", proxy.DefaultServiceCIDR, "addresses of the cluster's Services (ClusterIPs), routed over the bridge for this host")
 }
 
 // nodeRequirements is what preflight checks (tests replace it).
@@ -47,6 +51,9 @@ var nodeRequirements = host.Node
 // someone else's.
 func (f *agentFlags) preflight() error {
 	reqs := nodeRequirements
+	if f.proxyMode == proxy.ModeNFTables {
+		reqs = append(slices.Clone(reqs), host.NFTables, host.Conntrack)
+	}
 	if f.socket != "" {
 		reqs = slices.DeleteFunc(slices.Clone(reqs), func(r host.Requirement) bool {
 			return r.Package == host.Containerd.Package || r.Package == host.Runc.Package
@@ -58,7 +65,10 @@ func (f *agentFlags) preflight() error {
 func (f *agentFlags) config(logger *slog.Logger) (agent.Config, error) {
 	cfg := agent.Config{NodeName: f.nodeName, StateDir: f.stateDir, Socket: f.socket, Namespace: f.namespace,
 		PodCIDR: f.podCIDR, Bridge: f.bridge, Logger: logger, Labels: map[string]string{},
-		ClusterDomain: f.clusterDomain, NoClusterDNS: !f.clusterDNS}
+		ClusterDomain: f.clusterDomain, NoClusterDNS: !f.clusterDNS, ProxyMode: f.proxyMode, ServiceCIDR: f.serviceCIDR}
+	if f.proxyMode != proxy.ModeNFTables && f.proxyMode != proxy.ModeUserspace {
+		return cfg, fmt.Errorf("--proxy-mode %q: use %s or %s", f.proxyMode, proxy.ModeNFTables, proxy.ModeUserspace)
+	}
 	if f.labels != "" {
 		for _, kv := range strings.Split(f.labels, ",") {
 			k, v, ok := strings.Cut(kv, "=")

@@ -242,6 +242,12 @@ func TestCheckFields(t *testing.T) {
 		manifest: `{"spec":{"type":"NodePort","ports":[{"port":80}],"selector":{"app":"web"}}}`,
 		warnings: []string{"spec.ports, spec.selector, spec.type: accepted, not enforced yet: nothing implements Services in this build"},
 	}, {
+		name: "the service proxy's fields are enforced: no warning for them",
+		kind: "Service",
+		manifest: `{"spec":{"type":"LoadBalancer","ports":[{"port":80}],"externalIPs":["192.0.2.9"],"sessionAffinity":"ClientIP",` +
+			`"sessionAffinityConfig":{"clientIP":{"timeoutSeconds":60}},"externalTrafficPolicy":"Local","internalTrafficPolicy":"Local"}}`,
+		warnings: []string{"spec.ports, spec.type: accepted, not enforced yet: nothing implements Services in this build"},
+	}, {
 		name:     "a claim's binding fields are enforced; a data source is refused",
 		kind:     "PersistentVolumeClaim",
 		manifest: `{"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}},"storageClassName":"local-path","dataSource":{"kind":"VolumeSnapshot","name":"s"}}}`,

@@ -8,8 +8,9 @@
 // pod to its worker (worker.go), probe.go and hooks.go run its containers'
 // probes and lifecycle hooks (through package probe), occurrences.go
 // coalesces what they report, hostinfo.go reads the host facts the Node
-// reports, and clusterdns.go serves the cluster DNS and gives pods their
-// resolv.conf (through package clusterdns).
+// reports, clusterdns.go serves the cluster DNS and gives pods their
+// resolv.conf (through package clusterdns), and proxy.go runs the service
+// proxy (node/proxy) from the services projection (node/services).
 package agent
 
 import (
@@ -28,8 +29,10 @@ import (
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/node/cni"
 	"github.com/wake-run/wake/node/containerd"
+	"github.com/wake-run/wake/node/proxy"
 	"github.com/wake-run/wake/node/runtime"
 	crt "github.com/wake-run/wake/node/runtime/containerd"
+	"github.com/wake-run/wake/node/services"
 	"github.com/wake-run/wake/node/teardown"
 	"github.com/wake-run/wake/projections"
 	"github.com/wake-run/wake/services/query"
@@ -61,6 +64,15 @@ type Config struct {
 	// (see metrics.go). `wake agent` serves its own registry; `wake up` passes
 	// the server's, so one /metrics shows both.
 	Metrics prometheus.Registerer
+	// ProxyMode is the service proxy's: "nftables" (default) or "userspace"
+	// (TCP in this process, for machines without nft); see node/proxy.
+	ProxyMode string
+	// ServiceCIDR holds the Services' ClusterIPs (default 10.96.0.0/16); the
+	// host reaches it over the bridge.
+	ServiceCIDR string
+	// ProxySyncPeriod is how often the service rules are rewritten without a
+	// change, so deleted rules come back (default 30s).
+	ProxySyncPeriod time.Duration
 }
 
 // Agent is a running node agent.
@@ -100,6 +112,14 @@ type Agent struct {
 	configChanged []events.Ref
 
 	dns nodeDNS
+
+	// services folds the cluster's Services and EndpointSlices for the
+	// service proxy; servicesChanged wakes the proxy's loop (see proxy.go).
+	services        *projections.Runner
+	proxy           *proxy.Proxy
+	servicesChanged chan struct{}
+
+	closeProjections func()
 }
 
 // Run starts the runtime (and containerd if needed), registers the node, and runs
@@ -140,6 +160,12 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (a *Agent, err error)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.ServiceCIDR == "" {
+		cfg.ServiceCIDR = proxy.DefaultServiceCIDR
+	}
+	if cfg.ProxySyncPeriod <= 0 {
+		cfg.ProxySyncPeriod = proxy.DefaultSyncPeriod
+	}
 	if err := os.MkdirAll(cfg.StateDir, 0o711); err != nil {
 		return nil, fmt.Errorf("agent state directory: %w", err)
 	}
@@ -165,7 +191,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (a *Agent, err error)
 	}
 	a = &Agent{cfg: cfg, nc: nc, unlock: unlock, log: log, query: query.NewClient(nc), logger: cfg.Logger.With("node", cfg.NodeName), metrics: m,
 		workers: map[string]*worker{}, touched: map[string]bool{}, wakeup: make(chan struct{}, 1),
-		adopt: map[string][]runtime.ContainerStatus{}, sandbox: map[string]runtime.Sandbox{}}
+		adopt: map[string][]runtime.ContainerStatus{}, sandbox: map[string]runtime.Sandbox{}, servicesChanged: make(chan struct{}, 1)}
 	a.facetVersion = log.SubjectVersion
 	socket := cfg.Socket
 	if socket == "" {
@@ -197,31 +223,42 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (a *Agent, err error)
 		_ = a.runner.Close()
 		return nil, err
 	}
-	if err := a.startDNS(ctx); err != nil {
+	a.proxy, err = proxy.New(proxy.Config{Node: cfg.NodeName, PodCIDR: cfg.PodCIDR, Bridge: cfg.Bridge, ServiceCIDR: cfg.ServiceCIDR,
+		Mode: cfg.ProxyMode, StateDir: cfg.StateDir, Logger: a.logger})
+	if err == nil {
+		a.services, err = projections.Open(filepath.Join(cfg.StateDir, "services"), services.Projection(), log,
+			append(m.runnerOptions(), projections.WithLogger(a.logger), projections.WithTouched(a.onServicesTouched))...)
+	}
+	if err == nil {
+		if err = a.startDNS(ctx); err != nil {
+			_ = a.services.Close()
+		}
+	}
+	if err != nil {
 		_ = a.runner.Close()
 		_ = a.config.Close()
 		return nil, err
+	}
+	a.closeProjections = func() {
+		_ = a.runner.Close()
+		_ = a.config.Close()
+		_ = a.services.Close()
+		a.stopDNS()
 	}
 	// The node's responders answer before the node is registered: whoever sees
 	// the node can ask it for logs, exec and images at once.
 	if err := a.serve(); err != nil {
-		_ = a.runner.Close()
-		_ = a.config.Close()
-		a.stopDNS()
+		a.closeProjections()
 		return nil, err
 	}
 	if err := a.register(ctx); err != nil {
 		a.stopServing()
-		_ = a.runner.Close()
-		_ = a.config.Close()
-		a.stopDNS()
+		a.closeProjections()
 		return nil, err
 	}
 	if err := a.inventory(ctx); err != nil {
 		a.stopServing()
-		_ = a.runner.Close()
-		_ = a.config.Close()
-		a.stopDNS()
+		a.closeProjections()
 		return nil, err
 	}
 	return a, nil

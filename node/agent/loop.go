@@ -33,16 +33,19 @@ func (a *Agent) onTouched(refs []events.Ref, _ uint64) {
 // pods keep running after it.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.unlock() // last: the pods are left to `wake down` only once this agent is gone
+	// The projections close once every goroutine reading them has ended: a
+	// read of a closed projection panics.
+	defer a.closeProjections()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	failed := make(chan error, 1)
-	runners := []*projections.Runner{a.runner, a.config}
+	runners := []*projections.Runner{a.runner, a.config, a.services}
 	if a.dns.runner != nil {
 		runners = append(runners, a.dns.runner)
 	}
-	wg.Add(2 + len(runners))
+	wg.Add(3 + len(runners))
 	for _, r := range runners {
 		go func() {
 			defer wg.Done()
@@ -62,9 +65,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		defer wg.Done()
 		a.heartbeat(rctx)
 	}()
-	defer a.runner.Close()
-	defer a.config.Close()
-	defer a.stopDNS()
+	go func() {
+		defer wg.Done()
+		a.runProxy(rctx)
+	}()
 	defer a.stopServing()
 	a.resync()
 	orphans := time.NewTimer(10 * time.Second)

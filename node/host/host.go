@@ -49,8 +49,8 @@ var (
 )
 
 // Node is everything `wake up` and `wake agent` need to run pods: the
-// runtime and pod networking. (nft and conntrack join it with the service
-// proxy; the set-up script installs them already.)
+// runtime and pod networking. The service proxy's nftables mode (the
+// default) needs NFTables and Conntrack too; its userspace mode does not.
 var Node = []Requirement{Containerd, Runc, CNI, IPTables, IPRoute2}
 
 // SetupScript installs every requirement on Debian (relative to a clone of

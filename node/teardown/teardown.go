@@ -1,7 +1,8 @@
 // Package teardown takes a node of wake out of service, as k3s's
 // killall script does for k3s: it stops every pod of the node within its
 // grace period, releases their networks (CNI DEL), unmounts their
-// namespaces, removes the pod network's bridge and iptables rules, stops
+// namespaces, removes the pod network's bridge and iptables rules and the
+// service proxy's nftables table and route, stops
 // the private containerd (and its shims) that the agent started, puts back
 // the host settings wake changed, and, with Purge, removes the data.
 //
@@ -137,7 +138,7 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		return 0, err
 	}
 	errs := []error{t.stopPods(ctx)}
-	errs = append(errs, t.stopContainerd(), t.unmount(), t.removeNetwork(ctx), t.restoreHost(ctx))
+	errs = append(errs, t.stopContainerd(), t.unmount(), t.removeProxy(ctx), t.removeNetwork(ctx), t.restoreHost(ctx))
 	if cfg.Purge {
 		errs = append(errs, t.purge())
 	}
