@@ -145,10 +145,13 @@ func (cl *cluster) sweep(socket string) {
 		Bridge: cl.cfg.Bridge, PodCIDR: cl.cfg.PodCIDR, GracePeriod: &zero,
 		Printf: func(f string, a ...any) { said = append(said, fmt.Sprintf(f, a...)) }})
 	// The namespace's parent cgroups and runc root outlive its last
-	// container until a teardown: not a leftover of any pod.
+	// container until a teardown, and the service proxy's table and route
+	// outlive its agent by design (pods keep reaching Services while it
+	// restarts): not leftovers of any pod.
 	var leftovers []string
 	for _, s := range said {
-		if !strings.HasPrefix(s, "cgroups and runc state of containerd namespace") {
+		if !strings.HasPrefix(s, "cgroups and runc state of containerd namespace") &&
+			!strings.HasPrefix(s, "nftables table ip wake-") && !strings.HasPrefix(s, "route to services ") {
 			leftovers = append(leftovers, s)
 		}
 	}
