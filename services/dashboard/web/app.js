@@ -32,13 +32,23 @@ function showError(source, message) {
   box.hidden = state.errors.size === 0;
 }
 
+// getJSON fetches url; a request that fails to reach the server (a dropped
+// connection) is tried again after 0.2, 0.4 and 0.8 s before the page says the
+// server is unreachable.
 async function getJSON(url, source) {
   let resp;
-  try {
-    resp = await fetch(url, { cache: "no-store" });
-  } catch (e) {
-    showError(source, `${source}: the dashboard server is unreachable (${e.message})`);
-    throw e;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      resp = await fetch(url, { cache: "no-store" });
+      break;
+    } catch (e) {
+      if (attempt < 3) {
+        await new Promise((done) => setTimeout(done, 200 << attempt));
+        continue;
+      }
+      showError(source, `${source}: the dashboard server is unreachable (${e.message})`);
+      throw e;
+    }
   }
   if (!resp.ok) {
     const text = (await resp.text()).trim();
