@@ -221,4 +221,3 @@ func TestProxyTerminatesTLSBySNI(t *testing.T) {
 		}
 	}
 }
-
