@@ -22,6 +22,7 @@ import (
 // agentFlags are the node agent's settings, shared by `wake agent` and `wake up`.
 type agentFlags struct {
 	nodeName, labels, taints, stateDir, socket, namespace, podCIDR, bridge string
+	ingressHTTP, ingressHTTPS                                              string
 }
 
 func (f *agentFlags) register(cmd *cobra.Command) {
@@ -33,6 +34,8 @@ func (f *agentFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.namespace, "containerd-namespace", "wake", "containerd namespace of this node's containers")
 	cmd.Flags().StringVar(&f.podCIDR, "pod-cidr", "10.88.0.0/24", "addresses of this node's pods")
 	cmd.Flags().StringVar(&f.bridge, "bridge", "wake0", "the Linux bridge this node's pods attach to")
+	cmd.Flags().StringVar(&f.ingressHTTP, "ingress-http", ":80", "address of the node's ingress proxy for HTTP (\"\" serves none)")
+	cmd.Flags().StringVar(&f.ingressHTTPS, "ingress-https", ":443", "address of the node's ingress proxy for HTTPS (\"\" serves none)")
 }
 
 // nodeRequirements is what preflight checks (tests replace it).
@@ -53,7 +56,8 @@ func (f *agentFlags) preflight() error {
 
 func (f *agentFlags) config(logger *slog.Logger) (agent.Config, error) {
 	cfg := agent.Config{NodeName: f.nodeName, StateDir: f.stateDir, Socket: f.socket, Namespace: f.namespace,
-		PodCIDR: f.podCIDR, Bridge: f.bridge, Logger: logger, Labels: map[string]string{}}
+		PodCIDR: f.podCIDR, Bridge: f.bridge, IngressHTTP: f.ingressHTTP, IngressHTTPS: f.ingressHTTPS,
+		Logger: logger, Labels: map[string]string{}}
 	if f.labels != "" {
 		for _, kv := range strings.Split(f.labels, ",") {
 			k, v, ok := strings.Cut(kv, "=")

@@ -27,6 +27,7 @@ import (
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/node/cni"
 	"github.com/wake-run/wake/node/containerd"
+	"github.com/wake-run/wake/node/ingress"
 	"github.com/wake-run/wake/node/runtime"
 	crt "github.com/wake-run/wake/node/runtime/containerd"
 	"github.com/wake-run/wake/node/teardown"
@@ -46,7 +47,11 @@ type Config struct {
 	Namespace string // containerd namespace (default "wake")
 	PodCIDR   string // default 10.88.0.0/24
 	Bridge    string // default wake0
-	Logger    *slog.Logger
+	// IngressHTTP and IngressHTTPS are the addresses the node's ingress proxy
+	// listens on (`wake agent` defaults to :80 and :443); both "" runs no
+	// ingress proxy.
+	IngressHTTP, IngressHTTPS string
+	Logger                    *slog.Logger
 	// Metrics, when set, is where the agent registers its Prometheus metrics
 	// (see metrics.go). `wake agent` serves its own registry; `wake up` passes
 	// the server's, so one /metrics shows both.
@@ -88,6 +93,14 @@ type Agent struct {
 	config        *projections.Runner
 	secretCache   secretCache
 	configChanged []events.Ref
+
+	// ingress folds what the ingress proxy routes by (nil: no proxy); see
+	// ingresssource.go.
+	ingress      *projections.Runner
+	ingressProxy *ingress.Proxy
+	ingressStop  func()
+	ingressAddrs []string
+	ingressWake  chan struct{}
 }
 
 // Run starts the runtime (and containerd if needed), registers the node, and runs
@@ -185,26 +198,48 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (a *Agent, err error)
 		_ = a.runner.Close()
 		return nil, err
 	}
+	if err := a.startIngress(); err != nil {
+		_ = a.runner.Close()
+		_ = a.config.Close()
+		return nil, err
+	}
+	if a.ingressProxy != nil {
+		a.ingress, err = projections.Open(filepath.Join(cfg.StateDir, "ingress"), IngressProjection(), log,
+			append(m.runnerOptions(), projections.WithLogger(a.logger), projections.WithTouched(a.onIngressTouched))...)
+		if err != nil {
+			a.closeProjections()
+			return nil, err
+		}
+	}
 	// The node's responders answer before the node is registered: whoever sees
 	// the node can ask it for logs, exec and images at once.
 	if err := a.serve(); err != nil {
-		_ = a.runner.Close()
-		_ = a.config.Close()
+		a.closeProjections()
 		return nil, err
 	}
 	if err := a.register(ctx); err != nil {
 		a.stopServing()
-		_ = a.runner.Close()
-		_ = a.config.Close()
+		a.closeProjections()
 		return nil, err
 	}
 	if err := a.inventory(ctx); err != nil {
 		a.stopServing()
-		_ = a.runner.Close()
-		_ = a.config.Close()
+		a.closeProjections()
 		return nil, err
 	}
 	return a, nil
+}
+
+// closeProjections closes the agent's projections and stops its ingress proxy.
+func (a *Agent) closeProjections() {
+	_ = a.runner.Close()
+	_ = a.config.Close()
+	if a.ingress != nil {
+		_ = a.ingress.Close()
+	}
+	if a.ingressStop != nil {
+		a.ingressStop()
+	}
 }
 
 // serve subscribes the node's responders (images, logs, exec) and returns once

@@ -38,8 +38,17 @@ func (a *Agent) Run(ctx context.Context) error {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	failed := make(chan error, 1)
-	wg.Add(4)
-	for _, r := range []*projections.Runner{a.runner, a.config} {
+	runners := []*projections.Runner{a.runner, a.config}
+	if a.ingress != nil {
+		runners = append(runners, a.ingress)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.refreshIngress(rctx)
+		}()
+	}
+	wg.Add(2 + len(runners))
+	for _, r := range runners {
 		go func() {
 			defer wg.Done()
 			if err := r.Run(rctx); err != nil {
@@ -58,8 +67,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		defer wg.Done()
 		a.heartbeat(rctx)
 	}()
-	defer a.runner.Close()
-	defer a.config.Close()
+	defer a.closeProjections()
 	defer a.stopServing()
 	a.resync()
 	orphans := time.NewTimer(10 * time.Second)
