@@ -288,7 +288,7 @@ func PortForward(ctx context.Context, c *client.Client, o PortForwardOptions, ou
 						defer wg.Done()
 						if err := c.ForwardConn(ctx, pod.Spec.NodeName, pod.Namespace, pod.Name, remote, conn); err != nil {
 							mu.Lock()
-							fmt.Fprintf(errOut, "error: forwarding port %d to pod %s: %v\n", remote, pod.Name, err)
+							fmt.Fprintf(errOut, "error: %v\n", err)
 							mu.Unlock()
 						}
 					}()

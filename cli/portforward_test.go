@@ -42,7 +42,7 @@ func TestPickPodAndPorts(t *testing.T) {
 			st = corev1.ConditionTrue
 		}
 		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.NewTime(time.Unix(1000, 0).Add(time.Duration(-age) * time.Hour))},
-			Spec: corev1.PodSpec{NodeName: "n", Containers: []corev1.Container{{Name: "c", Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}}}},
+			Spec:   corev1.PodSpec{NodeName: "n", Containers: []corev1.Container{{Name: "c", Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}}}},
 			Status: corev1.PodStatus{Phase: phase, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: st}}}}
 	}
 	pods := []*corev1.Pod{mk("pending", 9, corev1.PodPending, false), mk("old-unready", 5, corev1.PodRunning, false),

@@ -76,5 +76,8 @@ func (c *Client) ForwardConn(ctx context.Context, node, namespace, pod string, p
 			}
 		}
 	}
-	return firstErr
+	if firstErr != nil {
+		return fmt.Errorf("error forwarding port %d to pod %s: %w", port, pod, firstErr)
+	}
+	return nil
 }
