@@ -121,12 +121,15 @@ func (a *Agent) startIngress() error {
 		cancel()
 		return err
 	}
-	bound, _, err := p.Listen(ctx, a.cfg.IngressHTTP, a.cfg.IngressHTTPS)
+	bound, stop, err := p.Listen(ctx, a.cfg.IngressHTTP, a.cfg.IngressHTTPS)
 	if err != nil {
 		cancel()
 		return fmt.Errorf("node %s: %w", a.cfg.NodeName, err)
 	}
-	a.ingressProxy, a.ingressStop, a.ingressAddrs = p, cancel, bound
+	// Stopping closes the listeners before it returns: an agent started again
+	// at once binds the same ports.
+	a.ingressProxy, a.ingressAddrs = p, bound
+	a.ingressStop = func() { stop(); cancel() }
 	a.ingressWake = make(chan struct{}, 1)
 	a.ingressWake <- struct{}{}
 	return nil
