@@ -198,18 +198,9 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (a *Agent, err error)
 		_ = a.runner.Close()
 		return nil, err
 	}
-	if err := a.startIngress(); err != nil {
-		_ = a.runner.Close()
-		_ = a.config.Close()
+	if err := a.startIngress(log, m.runnerOptions()); err != nil {
+		a.closeProjections()
 		return nil, err
-	}
-	if a.ingressProxy != nil {
-		a.ingress, err = projections.Open(filepath.Join(cfg.StateDir, "ingress"), IngressProjection(), log,
-			append(m.runnerOptions(), projections.WithLogger(a.logger), projections.WithTouched(a.onIngressTouched))...)
-		if err != nil {
-			a.closeProjections()
-			return nil, err
-		}
 	}
 	// The node's responders answer before the node is registered: whoever sees
 	// the node can ask it for logs, exec and images at once.

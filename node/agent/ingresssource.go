@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/wake-run/wake/events"
@@ -106,10 +107,11 @@ func LoadIngressSnapshot(rd projections.Reader) (ingress.Snapshot, error) {
 	return snap, err
 }
 
-// startIngress starts the ingress proxy on the configured ports (none: no
-// proxy, no projection); it serves until ingressStop. A port this node cannot
-// bind is an error of Start.
-func (a *Agent) startIngress() error {
+// startIngress opens the ingress projection and starts the ingress proxy on
+// the configured ports (none: no proxy, no projection), routing from the
+// start by what the projection already holds; it serves until ingressStop.
+// A port this node cannot bind is an error of Start.
+func (a *Agent) startIngress(log *events.Log, opts []projections.Option) error {
 	if a.cfg.IngressHTTP == "" && a.cfg.IngressHTTPS == "" {
 		return nil
 	}
@@ -121,17 +123,26 @@ func (a *Agent) startIngress() error {
 		cancel()
 		return err
 	}
+	a.ingressProxy, a.ingressWake = p, make(chan struct{}, 1)
+	a.ingress, err = projections.Open(filepath.Join(a.cfg.StateDir, "ingress"), IngressProjection(), log,
+		append(opts, projections.WithLogger(a.logger), projections.WithTouched(a.onIngressTouched))...)
+	if err != nil {
+		cancel()
+		return err
+	}
+	if err := a.updateIngress(); err != nil {
+		cancel()
+		return err
+	}
 	bound, stop, err := p.Listen(ctx, a.cfg.IngressHTTP, a.cfg.IngressHTTPS)
 	if err != nil {
 		cancel()
 		return fmt.Errorf("node %s: %w", a.cfg.NodeName, err)
 	}
+	a.ingressAddrs = bound
 	// Stopping closes the listeners before it returns: an agent started again
 	// at once binds the same ports.
-	a.ingressProxy, a.ingressAddrs = p, bound
 	a.ingressStop = func() { stop(); cancel() }
-	a.ingressWake = make(chan struct{}, 1)
-	a.ingressWake <- struct{}{}
 	return nil
 }
 
@@ -156,16 +167,22 @@ func (a *Agent) refreshIngress(ctx context.Context) {
 			return
 		case <-a.ingressWake:
 		}
-		var snap ingress.Snapshot
-		err := a.ingress.View(func(rd projections.Reader, _ uint64) error {
-			var err error
-			snap, err = LoadIngressSnapshot(rd)
-			return err
-		})
-		if err != nil {
+		if err := a.updateIngress(); err != nil {
 			a.logger.Error("ingress: cannot read the projection", "err", err)
-			continue
 		}
+	}
+}
+
+// updateIngress hands the proxy what the projection holds now.
+func (a *Agent) updateIngress() error {
+	var snap ingress.Snapshot
+	err := a.ingress.View(func(rd projections.Reader, _ uint64) error {
+		var err error
+		snap, err = LoadIngressSnapshot(rd)
+		return err
+	})
+	if err == nil {
 		a.ingressProxy.Update(snap)
 	}
+	return err
 }
