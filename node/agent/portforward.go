@@ -97,7 +97,9 @@ func (a *Agent) servePortForward(ctx context.Context, nc *nats.Conn, m *nats.Msg
 		}
 		if _, err := conn.Write(data); err != nil {
 			cancel()
+			return
 		}
+		recv.Written(nc, req.Inbox+".ack", len(data))
 	})
 	if err != nil {
 		respond(api.PortForwardReply{Error: err.Error()})
@@ -105,6 +107,14 @@ func (a *Agent) servePortForward(ctx context.Context, nc *nats.Conn, m *nats.Msg
 	}
 	defer in.Unsubscribe()
 	_ = in.SetPendingLimits(-1, -1)
+	win := api.NewWindow()
+	defer win.Close()
+	acks, err := nc.Subscribe(session+".ack", win.Ack)
+	if err != nil {
+		respond(api.PortForwardReply{Error: err.Error()})
+		return
+	}
+	defer acks.Unsubscribe()
 	closed, err := nc.Subscribe(session+".close", func(*nats.Msg) { cancel() })
 	if err != nil {
 		respond(api.PortForwardReply{Error: err.Error()})
@@ -119,7 +129,7 @@ func (a *Agent) servePortForward(ctx context.Context, nc *nats.Conn, m *nats.Msg
 	podDone := make(chan struct{})
 	go func() {
 		defer close(podDone)
-		_ = api.Send(nc, req.Inbox+".data", conn)
+		_ = api.Send(nc, req.Inbox+".data", conn, win)
 	}()
 	for clientDone != nil || podDone != nil {
 		select {

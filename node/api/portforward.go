@@ -12,7 +12,9 @@ package api
 // from 1, and an empty message with HeaderEOF ends one direction (the other
 // side half-closes its connection): the pod's bytes go to Inbox+".data", the
 // client's to Session+".in". HeaderError on the pod's end message says why the
-// connection broke. The client publishes to Session+".alive" every
+// connection broke. Each receiver acknowledges what it has written out (see
+// Window): the client on Session+".ack", the agent on Inbox+".ack"; a sender
+// waits while WindowSize bytes are unacknowledged. The client publishes to Session+".alive" every
 // KeepAliveInterval and to Session+".close" when it drops the connection; the
 // agent closes the pod's connection on either, or after KeepAliveTimeout
 // without a keep-alive. A gap in the sequence is an error that closes the

@@ -24,6 +24,12 @@ func (c *Client) ForwardConn(ctx context.Context, node, namespace, pod string, p
 	var recv api.Receiver
 	var once sync.Once
 	finish := func(err error) { once.Do(func() { podDone <- err }) }
+	// The pod's first bytes may overtake the reply that names the session
+	// they are acknowledged on: the subscription waits for it.
+	var reply api.PortForwardReply
+	replied := make(chan struct{})
+	var closeReplied sync.Once
+	defer closeReplied.Do(func() { close(replied) })
 	sub, err := c.NC.Subscribe(inbox+".data", func(m *nats.Msg) {
 		data, end, err := recv.Accept(m)
 		if end || err != nil {
@@ -33,6 +39,11 @@ func (c *Client) ForwardConn(ctx context.Context, node, namespace, pod string, p
 		}
 		if _, err := conn.Write(data); err != nil {
 			finish(err)
+			return
+		}
+		<-replied
+		if reply.Session != "" {
+			recv.Written(c.NC, reply.Session+".ack", len(data))
 		}
 	})
 	if err != nil {
@@ -40,15 +51,22 @@ func (c *Client) ForwardConn(ctx context.Context, node, namespace, pod string, p
 	}
 	defer sub.Unsubscribe()
 	_ = sub.SetPendingLimits(-1, -1)
+	win := api.NewWindow()
+	defer win.Close()
+	acks, err := c.NC.Subscribe(inbox+".ack", win.Ack)
+	if err != nil {
+		return err
+	}
+	defer acks.Unsubscribe()
 	req, _ := json.Marshal(api.PortForwardRequest{Namespace: namespace, Pod: pod, Port: port, Inbox: inbox})
 	msg, err := c.NC.RequestWithContext(ctx, api.PortForwardSubject(node), req)
 	if err != nil {
 		return fmt.Errorf("node %s does not answer: %v", node, err)
 	}
-	var reply api.PortForwardReply
 	if err := json.Unmarshal(msg.Data, &reply); err != nil {
 		return err
 	}
+	closeReplied.Do(func() { close(replied) })
 	if reply.Error != "" {
 		return errors.New(reply.Error)
 	}
@@ -56,7 +74,7 @@ func (c *Client) ForwardConn(ctx context.Context, node, namespace, pod string, p
 	defer cancel()
 	KeepAlive(kctx, c.NC, reply.Session+".alive")
 	localDone := make(chan error, 1)
-	go func() { localDone <- api.Send(c.NC, reply.Session+".in", conn) }()
+	go func() { localDone <- api.Send(c.NC, reply.Session+".in", conn, win) }()
 	var firstErr error
 	for localDone != nil || podDone != nil {
 		select {
