@@ -26,6 +26,7 @@ type agentFlags struct {
 	clusterDomain                                                          string
 	clusterDNS                                                             bool
 	proxyMode, serviceCIDR                                                 string
+	ingressHTTP, ingressHTTPS                                              string
 }
 
 func (f *agentFlags) register(cmd *cobra.Command) {
@@ -41,6 +42,8 @@ func (f *agentFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.clusterDNS, "cluster-dns", true, "serve the cluster DNS to this node's pods on the bridge's gateway address, port 53 (false: pods get the node's resolv.conf)")
 	cmd.Flags().StringVar(&f.proxyMode, "proxy-mode", proxy.ModeNFTables, "service proxy: nftables (kernel rules), or userspace (TCP only, proxied by the agent, for machines without nft)")
 	cmd.Flags().StringVar(&f.serviceCIDR, "service-cidr", proxy.DefaultServiceCIDR, "addresses of the cluster's Services (ClusterIPs), routed over the bridge for this host")
+	cmd.Flags().StringVar(&f.ingressHTTP, "ingress-http", ":80", "address of the node's ingress proxy for HTTP (\"\" serves none)")
+	cmd.Flags().StringVar(&f.ingressHTTPS, "ingress-https", ":443", "address of the node's ingress proxy for HTTPS (\"\" serves none)")
 }
 
 // nodeRequirements is what preflight checks (tests replace it).
@@ -65,7 +68,8 @@ func (f *agentFlags) preflight() error {
 func (f *agentFlags) config(logger *slog.Logger) (agent.Config, error) {
 	cfg := agent.Config{NodeName: f.nodeName, StateDir: f.stateDir, Socket: f.socket, Namespace: f.namespace,
 		PodCIDR: f.podCIDR, Bridge: f.bridge, Logger: logger, Labels: map[string]string{},
-		ClusterDomain: f.clusterDomain, NoClusterDNS: !f.clusterDNS, ProxyMode: f.proxyMode, ServiceCIDR: f.serviceCIDR}
+		ClusterDomain: f.clusterDomain, NoClusterDNS: !f.clusterDNS, ProxyMode: f.proxyMode, ServiceCIDR: f.serviceCIDR,
+		IngressHTTP: f.ingressHTTP, IngressHTTPS: f.ingressHTTPS}
 	if f.proxyMode != proxy.ModeNFTables && f.proxyMode != proxy.ModeUserspace {
 		return cfg, fmt.Errorf("--proxy-mode %q: use %s or %s", f.proxyMode, proxy.ModeNFTables, proxy.ModeUserspace)
 	}

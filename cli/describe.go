@@ -115,6 +115,23 @@ func related(ctx context.Context, q *query.Client, o object.Object, at query.At)
 				rel.Pods = append(rel.Pods, p)
 			}
 		}
+	case "endpoints": // an Ingress's backends: their Services name the port
+		rel.Endpoints = []*corev1.Endpoints{}
+		for _, x := range objs {
+			if e, ok := x.(*corev1.Endpoints); ok {
+				rel.Endpoints = append(rel.Endpoints, e)
+			}
+		}
+		sk, _ := object.ByKind("Service")
+		svcs, _, err := q.ListAt(ctx, sk, want.Namespace, "", at)
+		if err != nil {
+			return rel, fmt.Errorf("describe %s: list its services: %w", o.GetName(), err)
+		}
+		for _, x := range svcs {
+			if s, ok := x.(*corev1.Service); ok {
+				rel.Services = append(rel.Services, s)
+			}
+		}
 	}
 	return rel, nil
 }

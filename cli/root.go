@@ -61,7 +61,7 @@ you would use kubectl.`,
 		newGetCmd(g), newDescribeCmd(g), newDeleteCmd(g), newScaleCmd(g),
 		newEventsCmd(g), newVersionCmd(g), newReplayCmd(g), newProjectionsCmd(g),
 		imageCmd(g), newAgentCmd(g),
-		newLogsCmd(g), newExecCmd(g), newSetCmd(g), newWhyCmd(g), newDiffCmd(g), newDashboardCmd(g),
+		newLogsCmd(g), newExecCmd(g), newPortForwardCmd(g), newSetCmd(g), newWhyCmd(g), newDiffCmd(g), newDashboardCmd(g),
 		newRolloutCmd(g),
 	)
 	return root

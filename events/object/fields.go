@@ -69,7 +69,9 @@ var capabilities = map[string]capability{
 	"identity":          {notEnforced, "no service account credentials are issued in this build"},
 	"services":          {notEnforced, "nothing implements Services in this build"},
 	"service-proxy":     {enforced, "every node agent's service proxy routes by it (nftables rules, or the userspace proxy)"},
-	"ingress":           {notEnforced, "no ingress controller routes traffic in this build"},
+	"ingress":           {enforced, "every node agent's ingress proxy routes by it (wake's IngressClass, controller wake.run/ingress-controller)"},
+	"ingress-resources": {notEnforced, "wake's ingress proxy routes only to Service backends; a resource backend gets no traffic"},
+	"ingress-options":   {notEnforced, "wake's ingress controller takes no parameters in this build"},
 	"nodes":             {notEnforced, "the node agent does not use it"},
 
 	"cloud-volumes":   {refused, "wake runs no cloud volume plugins; use a persistentVolumeClaim or hostPath"},
@@ -445,11 +447,13 @@ var kindRules = map[string][]rule{
 		{path: "spec.defaultBackend", capability: "ingress"},
 		{path: "spec.rules", capability: "ingress"},
 		{path: "spec.tls", capability: "ingress"},
+		{path: "spec.defaultBackend.resource", capability: "ingress-resources"},
+		{path: "spec.rules[].http.paths[].backend.resource", capability: "ingress-resources"},
 		{path: "status", capability: "server"},
 	},
 	"IngressClass": {
 		{path: "spec.controller", capability: "ingress"},
-		{path: "spec.parameters", capability: "ingress"},
+		{path: "spec.parameters", capability: "ingress-options"},
 	},
 }
 

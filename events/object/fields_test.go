@@ -248,6 +248,16 @@ func TestCheckFields(t *testing.T) {
 			`"sessionAffinityConfig":{"clientIP":{"timeoutSeconds":60}},"externalTrafficPolicy":"Local","internalTrafficPolicy":"Local"}}`,
 		warnings: []string{"spec.ports, spec.type: accepted, not enforced yet: nothing implements Services in this build"},
 	}, {
+		name:     "an Ingress is enforced, but for resource backends",
+		kind:     "Ingress",
+		manifest: `{"spec":{"ingressClassName":"wake","tls":[{"hosts":["a.test"],"secretName":"t"}],"defaultBackend":{"resource":{"kind":"Bucket","name":"b"}},"rules":[{"host":"a.test","http":{"paths":[{"path":"/","pathType":"Prefix","backend":{"service":{"name":"web","port":{"number":80}}}},{"path":"/r","pathType":"Prefix","backend":{"resource":{"kind":"Bucket","name":"b"}}}]}}]}}`,
+		warnings: []string{"spec.defaultBackend.resource, spec.rules[0].http.paths[1].backend.resource: accepted, not enforced yet: wake's ingress proxy routes only to Service backends; a resource backend gets no traffic"},
+	}, {
+		name:     "an IngressClass's controller is enforced, its parameters are not",
+		kind:     "IngressClass",
+		manifest: `{"spec":{"controller":"wake.run/ingress-controller","parameters":{"kind":"C","name":"c"}}}`,
+		warnings: []string{"spec.parameters: accepted, not enforced yet: wake's ingress controller takes no parameters in this build"},
+	}, {
 		name:     "a claim's binding fields are enforced; a data source is refused",
 		kind:     "PersistentVolumeClaim",
 		manifest: `{"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}},"storageClassName":"local-path","dataSource":{"kind":"VolumeSnapshot","name":"s"}}}`,

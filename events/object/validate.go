@@ -46,6 +46,8 @@ func Validate(obj Object) field.ErrorList {
 		return append(validateMeta(o, true, apivalidation.NameIsDNSSubdomain), validateSecret(o)...)
 	case *networkingv1.Ingress:
 		return append(validateMeta(o, true, apivalidation.NameIsDNSSubdomain), validateIngress(o)...)
+	case *networkingv1.IngressClass:
+		return append(validateMeta(o, false, apivalidation.NameIsDNSSubdomain), validateIngressClass(o)...)
 	case *corev1.PersistentVolume:
 		return append(validateMeta(o, false, apivalidation.NameIsDNSSubdomain), validatePersistentVolume(o)...)
 	case *corev1.PersistentVolumeClaim:

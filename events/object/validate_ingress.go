@@ -114,3 +114,33 @@ func validateIngressBackend(p *field.Path, b *networkingv1.IngressBackend) field
 	}
 	return field.ErrorList{field.Required(p, "a backend needs a `service` or a `resource`")}
 }
+
+// validateIngressClass checks an IngressClass as the API server does: a
+// controller that is a domain-prefixed path of at most 250 characters, and
+// parameters with a kind and a name.
+func validateIngressClass(c *networkingv1.IngressClass) field.ErrorList {
+	p := field.NewPath("spec")
+	var errs field.ErrorList
+	switch ctl := c.Spec.Controller; {
+	case ctl == "":
+		errs = append(errs, field.Required(p.Child("controller"), "the controller that serves this class, e.g. wake.run/ingress-controller"))
+	case len(ctl) > 250:
+		errs = append(errs, field.TooLong(p.Child("controller"), "", 250))
+	default:
+		errs = append(errs, validation.IsDomainPrefixedPath(p.Child("controller"), ctl)...)
+	}
+	if params := c.Spec.Parameters; params != nil {
+		pp := p.Child("parameters")
+		if params.Kind == "" {
+			errs = append(errs, field.Required(pp.Child("kind"), ""))
+		}
+		if params.Name == "" {
+			errs = append(errs, field.Required(pp.Child("name"), ""))
+		}
+		if params.Scope != nil && *params.Scope != networkingv1.IngressClassParametersReferenceScopeCluster &&
+			*params.Scope != networkingv1.IngressClassParametersReferenceScopeNamespace {
+			errs = append(errs, field.NotSupported(pp.Child("scope"), *params.Scope, []string{"Cluster", "Namespace"}))
+		}
+	}
+	return errs
+}

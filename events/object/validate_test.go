@@ -300,6 +300,22 @@ func TestValidateIngress(t *testing.T) {
 	})
 }
 
+func TestValidateIngressClass(t *testing.T) {
+	runValidation(t, []validationCase{
+		{"valid", "IngressClass", `{metadata: {name: wake}, spec: {controller: wake.run/ingress-controller, parameters: {kind: Config, name: c, scope: Cluster}}}`, nil},
+		{"controller required", "IngressClass", `{metadata: {name: x}, spec: {}}`,
+			[]string{"spec.controller: Required value: the controller that serves this class, e.g. wake.run/ingress-controller"}},
+		{"controller is a domain-prefixed path; parameters name a kind and an object", "IngressClass",
+			`{metadata: {name: x}, spec: {controller: nginx, parameters: {name: "", kind: "", scope: Pod}}}`,
+			[]string{
+				`spec.controller: Invalid value: "nginx": must be a domain-prefixed path (such as "acme.io/foo")`,
+				"spec.parameters.kind: Required value",
+				"spec.parameters.name: Required value",
+				`spec.parameters.scope: Unsupported value: "Pod": supported values: "Cluster", "Namespace"`,
+			}},
+	})
+}
+
 func TestValidateConfigAndSecrets(t *testing.T) {
 	big := strings.Repeat("x", 1<<20)
 	runValidation(t, []validationCase{

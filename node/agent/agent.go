@@ -29,6 +29,7 @@ import (
 	"github.com/wake-run/wake/events"
 	"github.com/wake-run/wake/node/cni"
 	"github.com/wake-run/wake/node/containerd"
+	"github.com/wake-run/wake/node/ingress"
 	"github.com/wake-run/wake/node/proxy"
 	"github.com/wake-run/wake/node/runtime"
 	crt "github.com/wake-run/wake/node/runtime/containerd"
@@ -60,6 +61,10 @@ type Config struct {
 	DNSTTL time.Duration
 	// NoClusterDNS serves no cluster DNS: pods get the node's resolv.conf.
 	NoClusterDNS bool
+	// IngressHTTP and IngressHTTPS are the addresses the node's ingress proxy
+	// listens on (`wake agent` defaults to :80 and :443); both "" runs no
+	// ingress proxy.
+	IngressHTTP, IngressHTTPS string
 	// Metrics, when set, is where the agent registers its Prometheus metrics
 	// (see metrics.go). `wake agent` serves its own registry; `wake up` passes
 	// the server's, so one /metrics shows both.
@@ -119,7 +124,13 @@ type Agent struct {
 	proxy           *proxy.Proxy
 	servicesChanged chan struct{}
 
-	closeProjections func()
+	// ingress folds what the ingress proxy routes by (nil: no proxy); see
+	// ingresssource.go.
+	ingress      *projections.Runner
+	ingressProxy *ingress.Proxy
+	ingressStop  func()
+	ingressAddrs []string
+	ingressWake  chan struct{}
 }
 
 // Run starts the runtime (and containerd if needed), registers the node, and runs
@@ -230,20 +241,14 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (a *Agent, err error)
 			append(m.runnerOptions(), projections.WithLogger(a.logger), projections.WithTouched(a.onServicesTouched))...)
 	}
 	if err == nil {
-		if err = a.startDNS(ctx); err != nil {
-			_ = a.services.Close()
-		}
+		err = a.startDNS(ctx)
+	}
+	if err == nil {
+		err = a.startIngress(log, m.runnerOptions())
 	}
 	if err != nil {
-		_ = a.runner.Close()
-		_ = a.config.Close()
+		a.closeProjections()
 		return nil, err
-	}
-	a.closeProjections = func() {
-		_ = a.runner.Close()
-		_ = a.config.Close()
-		_ = a.services.Close()
-		a.stopDNS()
 	}
 	// The node's responders answer before the node is registered: whoever sees
 	// the node can ask it for logs, exec and images at once.
@@ -262,6 +267,20 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (a *Agent, err error)
 		return nil, err
 	}
 	return a, nil
+}
+
+// closeProjections closes the agent's projections, stops its cluster DNS and
+// its ingress proxy. Run calls it once every goroutine reading them has ended.
+func (a *Agent) closeProjections() {
+	for _, r := range []*projections.Runner{a.runner, a.config, a.services, a.ingress} {
+		if r != nil {
+			_ = r.Close()
+		}
+	}
+	a.stopDNS()
+	if a.ingressStop != nil {
+		a.ingressStop()
+	}
 }
 
 // serve subscribes the node's responders (images, logs, exec) and returns once

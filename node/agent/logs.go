@@ -116,7 +116,15 @@ func (a *Agent) serveStreams(ctx context.Context, nc *nats.Conn) ([]*nats.Subscr
 		logs.Unsubscribe()
 		return nil, err
 	}
-	return []*nats.Subscription{logs, exec}, nil
+	pf, err := nc.Subscribe(api.PortForwardSubject(a.cfg.NodeName), func(m *nats.Msg) {
+		go a.servePortForward(ctx, nc, m)
+	})
+	if err != nil {
+		logs.Unsubscribe()
+		exec.Unsubscribe()
+		return nil, err
+	}
+	return []*nats.Subscription{logs, exec, pf}, nil
 }
 
 // keepAlive returns a context that ends when ctx does or when nothing arrived on

@@ -45,6 +45,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.dns.runner != nil {
 		runners = append(runners, a.dns.runner)
 	}
+	if a.ingress != nil {
+		runners = append(runners, a.ingress)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.refreshIngress(rctx)
+		}()
+	}
 	wg.Add(3 + len(runners))
 	for _, r := range runners {
 		go func() {

@@ -23,6 +23,7 @@ import (
 	"github.com/wake-run/wake/services/deployment"
 	"github.com/wake-run/wake/services/dispatch"
 	"github.com/wake-run/wake/services/gc"
+	"github.com/wake-run/wake/services/ingress"
 	"github.com/wake-run/wake/services/namespace"
 	"github.com/wake-run/wake/services/nodelifecycle"
 	"github.com/wake-run/wake/services/podgc"
@@ -225,6 +226,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		{nodelifecycle.Projection(), nodelifecycle.New(s.log, as("node-lifecycle"), nodelifecycle.WithGrace(cfg.NodeGrace)), false},
 		{dispatch.Projection(), dispatch.New(s.log, as("dispatcher")), false},
 		{pvbinder.Projection(), pvbinder.New(s.log, as("volume-binder")), false},
+		{ingress.Projection(), ingress.New(s.log, as("ingress-controller")), false},
 	} {
 		if w.workload && cfg.NoWorkloadControllers {
 			continue

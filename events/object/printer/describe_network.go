@@ -2,6 +2,8 @@ package printer
 
 import (
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -122,7 +124,7 @@ func (d describer) ingress(ing *networkingv1.Ingress) {
 	w.write(level0, "Ingress Class:\t%s\n", class)
 	def := "<default>"
 	if ing.Spec.DefaultBackend != nil {
-		def = ingressBackend(ing.Spec.DefaultBackend)
+		def = d.ingressBackendEndpoints(ing.Namespace, ing.Spec.DefaultBackend)
 	}
 	w.write(level0, "Default backend:\t%s\n", def)
 	if len(ing.Spec.TLS) > 0 {
@@ -149,7 +151,7 @@ func (d describer) ingress(ing *networkingv1.Ingress) {
 		}
 		w.write(level1, "%s\t\n", host)
 		for _, p := range r.HTTP.Paths {
-			w.write(level2, "\t%s \t%s\n", p.Path, ingressBackend(&p.Backend))
+			w.write(level2, "\t%s \t%s\n", p.Path, d.ingressBackendEndpoints(ing.Namespace, &p.Backend))
 		}
 	}
 	if count == 0 {
@@ -158,8 +160,80 @@ func (d describer) ingress(ing *networkingv1.Ingress) {
 	d.annotations("Annotations", ing.Annotations)
 }
 
-// ingressBackend renders "service:port" (kubectl also lists the service's
-// endpoints, which Describe cannot see) or the resource reference.
+// ingressBackendEndpoints renders a backend as kubectl does: "service:port"
+// followed by the endpoints of the Service's port in parentheses (or the
+// error of looking them up), when the Endpoints are known.
+func (d describer) ingressBackendEndpoints(ns string, b *networkingv1.IngressBackend) string {
+	sb := ingressBackend(b)
+	if b.Service == nil || d.rel.Endpoints == nil {
+		return sb
+	}
+	var ep *corev1.Endpoints
+	for _, e := range d.rel.Endpoints {
+		if e.Namespace == ns && e.Name == b.Service.Name {
+			ep = e
+		}
+	}
+	if ep == nil {
+		return fmt.Sprintf("%s (<error: endpoints %q not found>)", sb, b.Service.Name)
+	}
+	var svc *corev1.Service
+	for _, s := range d.rel.Services {
+		if s.Namespace == ns && s.Name == b.Service.Name {
+			svc = s
+		}
+	}
+	if svc == nil {
+		return fmt.Sprintf("%s(<error: services %q not found>)", sb, b.Service.Name)
+	}
+	name := ""
+	for _, sp := range svc.Spec.Ports {
+		if (b.Service.Port.Number != 0 && b.Service.Port.Number == sp.Port) || (b.Service.Port.Name != "" && b.Service.Port.Name == sp.Name) {
+			name = sp.Name
+		}
+	}
+	return fmt.Sprintf("%s (%s)", sb, formatPortEndpoints(ep, name))
+}
+
+// formatPortEndpoints lists up to three ip:port of an Endpoints' port named
+// port, as kubectl's describe of an Ingress does.
+func formatPortEndpoints(ep *corev1.Endpoints, port string) string {
+	if len(ep.Subsets) == 0 {
+		return "<none>"
+	}
+	const max = 3
+	var list []string
+	count := 0
+	add := func(s string) {
+		if len(list) < max {
+			list = append(list, s)
+		}
+		count++
+	}
+	for _, ss := range ep.Subsets {
+		if len(ss.Ports) == 0 {
+			for _, a := range ss.Addresses {
+				add(a.IP)
+			}
+			continue
+		}
+		for _, p := range ss.Ports {
+			if p.Name != port {
+				continue
+			}
+			for _, a := range ss.Addresses {
+				add(net.JoinHostPort(a.IP, strconv.Itoa(int(p.Port))))
+			}
+		}
+	}
+	ret := strings.Join(list, ",")
+	if count > max {
+		return fmt.Sprintf("%s + %d more...", ret, count-max)
+	}
+	return ret
+}
+
+// ingressBackend renders "service:port" or the resource reference.
 func ingressBackend(b *networkingv1.IngressBackend) string {
 	switch {
 	case b.Service != nil:

@@ -8,6 +8,7 @@ import (
 	"github.com/wake-run/wake/events/object"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -22,6 +23,11 @@ type Related struct {
 	// terminated. Nil means they are unknown, and the sections that need them are
 	// left out.
 	Pods []*corev1.Pod
+	// Endpoints and Services are those of an Ingress's namespace: Describe
+	// lists each backend's endpoints, as kubectl does. Nil Endpoints means
+	// they are unknown, and backends are shown without them.
+	Endpoints []*corev1.Endpoints
+	Services  []*corev1.Service
 }
 
 // RelatedQuery says what Related needs for obj: the kind (a resource name
@@ -43,6 +49,8 @@ func RelatedFor(obj any) RelatedQuery {
 		return RelatedQuery{Kind: "replicasets", Namespace: o.Namespace, Selector: sel.String()}
 	case *corev1.Node:
 		return RelatedQuery{Kind: "pods", NodeName: o.Name}
+	case *networkingv1.Ingress:
+		return RelatedQuery{Kind: "endpoints", Namespace: o.Namespace}
 	}
 	return RelatedQuery{}
 }

@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -132,5 +133,47 @@ func TestDescribeNodeShowsItsPodsAndAllocatedResources(t *testing.T) {
 	}
 	if got := describeRelated(t, n, Related{}); strings.Contains(got, "Non-terminated Pods") {
 		t.Errorf("without the node's pods the description claims to know them:\n%s", got)
+	}
+}
+
+func TestDescribeIngressListsBackendEndpoints(t *testing.T) {
+	ing := ingress()
+	ing.Spec.DefaultBackend = &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "gone", Port: networkingv1.ServiceBackendPort{Number: 80}}}
+	ing.Spec.Rules = append(ing.Spec.Rules, networkingv1.IngressRule{Host: "api.example.com", IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
+		Paths: []networkingv1.HTTPIngressPath{
+			{Path: "/v1", PathType: ptr(networkingv1.PathTypePrefix), Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "api", Port: networkingv1.ServiceBackendPort{Name: "http"}}}},
+			{Path: "/none", PathType: ptr(networkingv1.PathTypePrefix), Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "empty", Port: networkingv1.ServiceBackendPort{Number: 80}}}},
+		}}}})
+	addrs := func(ips ...string) []corev1.EndpointAddress {
+		var out []corev1.EndpointAddress
+		for _, ip := range ips {
+			out = append(out, corev1.EndpointAddress{IP: ip})
+		}
+		return out
+	}
+	meta := func(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Namespace: "default", Name: name} }
+	rel := Related{
+		Endpoints: []*corev1.Endpoints{
+			{ObjectMeta: meta("web"), Subsets: []corev1.EndpointSubset{{Addresses: addrs("10.0.0.1", "10.0.0.2"), Ports: []corev1.EndpointPort{{Port: 8080}}}}},
+			{ObjectMeta: meta("api"), Subsets: []corev1.EndpointSubset{{Addresses: addrs("10.0.1.1", "10.0.1.2", "10.0.1.3", "10.0.1.4"),
+				Ports: []corev1.EndpointPort{{Name: "http", Port: 8080}, {Name: "admin", Port: 9000}}}}},
+			{ObjectMeta: meta("empty")},
+		},
+		Services: []*corev1.Service{
+			{ObjectMeta: meta("web"), Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}},
+			{ObjectMeta: meta("api"), Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}, {Name: "admin", Port: 9000}}}},
+			{ObjectMeta: meta("empty"), Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}},
+		},
+	}
+	out := describeRelated(t, ing, rel)
+	for _, want := range []string{
+		"Default backend:  gone:80 (<error: endpoints \"gone\" not found>)\n",
+		"/   web:80 (10.0.0.1:8080,10.0.0.2:8080)\n",
+		"/v1     api:http (10.0.1.1:8080,10.0.1.2:8080,10.0.1.3:8080 + 1 more...)\n",
+		"/none   empty:80 (<none>)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("describe lacks %q:\n%s", want, out)
+		}
 	}
 }

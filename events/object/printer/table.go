@@ -71,6 +71,8 @@ func tableKindFor(obj runtime.Object) tableKind {
 		return endpointsTable
 	case *networkingv1.Ingress:
 		return ingressTable
+	case *networkingv1.IngressClass:
+		return ingressClassTable
 	case *corev1.Namespace:
 		return namespaceTable
 	case *corev1.Node:

@@ -60,17 +60,19 @@ var Destructive = []string{
 //
 // Admin publishes: appends to ev.>; reads the stream of record (readLog); the
 // services' requests (wake.query.>, wake.secrets.seal, wake.projections.>);
-// the node agents' logs, exec and image requests (wake.node.*.logs|exec|image.*)
-// and the exec session's stdin and keep-alive (wake.exec.>); its own inbox (the
-// keep-alive of a log stream). It subscribes only its own inbox: it never sees
-// a Secret being sealed nor any other identity's replies.
+// the node agents' logs, exec, port-forward and image requests
+// (wake.node.*.logs|exec|portforward|image.*), the exec session's stdin and
+// keep-alive (wake.exec.>) and a forwarded connection's bytes, keep-alive and
+// close (wake.portforward.>); its own inbox (the keep-alive of a log stream).
+// It subscribes only its own inbox: it never sees a Secret being sealed nor any
+// other identity's replies.
 //
 // Node publishes: appends and reads like Admin; queries (wake.query.>); its
 // heartbeat ($KV.WAKE_NODE_HEARTBEATS.*, the one key-value write it has); the
 // replies and streams of logs and exec (_INBOX.>, into the requester's inbox).
 // It subscribes its own inbox, the requests addressed to nodes (wake.node.>),
-// exec sessions (wake.exec.>) and the keep-alives of log streams
-// (_INBOX.*.*.*.alive). Per-node subjects (a node only its own) come with
+// exec sessions (wake.exec.>), port-forward sessions (wake.portforward.>) and
+// the keep-alives of log streams (_INBOX.*.*.*.alive). Per-node subjects (a node only its own) come with
 // per-node keys: the tokens are laid out for it.
 //
 // Neither may publish Destructive, nor subscribe wake.secrets.> or any request
@@ -82,6 +84,7 @@ func Permissions(id Identity, publicKey string) *server.Permissions {
 		pub := append([]string{
 			"wake.query.>", "wake.secrets.seal", "wake.projections.>",
 			"wake.node.*.logs", "wake.node.*.exec", "wake.node.*.image.>", "wake.exec.>",
+			"wake.node.*.portforward", "wake.portforward.>",
 			inbox,
 		}, readLog...)
 		return &server.Permissions{
@@ -99,7 +102,7 @@ func Permissions(id Identity, publicKey string) *server.Permissions {
 				// else in Destructive is not.
 				Deny: without(Destructive, "$KV.>")},
 			Subscribe: &server.SubjectPermission{
-				Allow: []string{inbox, "wake.node.>", "wake.exec.>", "_INBOX.*.*.*.alive"},
+				Allow: []string{inbox, "wake.node.>", "wake.exec.>", "wake.portforward.>", "_INBOX.*.*.*.alive"},
 				Deny:  []string{"wake.secrets.>", "wake.query.>", "wake.projections.>"},
 			},
 		}
