@@ -6,6 +6,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
@@ -41,6 +42,8 @@ func Validate(obj Object) field.ErrorList {
 		return append(validateMeta(o, true, apivalidation.NameIsDNSSubdomain), validateConfigMap(o)...)
 	case *corev1.Secret:
 		return append(validateMeta(o, true, apivalidation.NameIsDNSSubdomain), validateSecret(o)...)
+	case *discoveryv1.EndpointSlice:
+		return append(validateMeta(o, true, apivalidation.NameIsDNSSubdomain), validateEndpointSlice(o)...)
 	case *networkingv1.Ingress:
 		return append(validateMeta(o, true, apivalidation.NameIsDNSSubdomain), validateIngress(o)...)
 	case *corev1.PersistentVolume:

@@ -22,6 +22,7 @@ import (
 	"github.com/wake-run/wake/services/dashboard"
 	"github.com/wake-run/wake/services/deployment"
 	"github.com/wake-run/wake/services/dispatch"
+	"github.com/wake-run/wake/services/endpoints"
 	"github.com/wake-run/wake/services/gc"
 	"github.com/wake-run/wake/services/namespace"
 	"github.com/wake-run/wake/services/nodelifecycle"
@@ -32,6 +33,7 @@ import (
 	"github.com/wake-run/wake/services/replicaset"
 	"github.com/wake-run/wake/services/scheduler"
 	"github.com/wake-run/wake/services/secrets"
+	"github.com/wake-run/wake/services/servicenet"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/uuid"
@@ -71,6 +73,10 @@ type Config struct {
 	// admin and may delete the log. Off by default: the server then writes the
 	// admin and node credentials into DataDir on first start (AdminCredentials).
 	InsecureNoAuth bool
+	// ServiceCIDR is where Services' cluster IPs come from (default
+	// servicenet.DefaultCIDR, 10.96.0.0/16; the cluster DNS Service gets its
+	// 10th address). Writers of Services ask the query service for it.
+	ServiceCIDR string
 }
 
 // Server is a running control plane.
@@ -125,6 +131,10 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	cfg.DataDir = abs
+	network, err := servicenet.Parse(cfg.ServiceCIDR)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, logger: cfg.Logger, mux: http.NewServeMux(), failed: make(chan error, 1)}
 	defer func() {
 		if err != nil {
@@ -225,6 +235,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		{nodelifecycle.Projection(), nodelifecycle.New(s.log, as("node-lifecycle"), nodelifecycle.WithGrace(cfg.NodeGrace)), false},
 		{dispatch.Projection(), dispatch.New(s.log, as("dispatcher")), false},
 		{pvbinder.Projection(), pvbinder.New(s.log, as("volume-binder")), false},
+		{endpoints.Projection(), endpoints.New(s.log, as("endpoints-controller")), true},
 	} {
 		if w.workload && cfg.NoWorkloadControllers {
 			continue
@@ -241,6 +252,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.query = query.NewService(qr, s.log, cfg.Logger.With("service", "query"))
 	s.query.Secrets = keyring
 	s.query.Snapshots = snapshots
+	s.query.Network = &network
 	if err = s.query.Start(); err != nil {
 		return nil, err
 	}
