@@ -8,6 +8,7 @@ import (
 	"github.com/wake-run/wake/events/object"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -22,6 +23,9 @@ type Related struct {
 	// terminated. Nil means they are unknown, and the sections that need them are
 	// left out.
 	Pods []*corev1.Pod
+	// EndpointSlices are a Service's slices (labelled with its name). Nil
+	// means they are unknown.
+	EndpointSlices []*discoveryv1.EndpointSlice
 }
 
 // RelatedQuery says what Related needs for obj: the kind (a resource name
@@ -43,6 +47,8 @@ func RelatedFor(obj any) RelatedQuery {
 		return RelatedQuery{Kind: "replicasets", Namespace: o.Namespace, Selector: sel.String()}
 	case *corev1.Node:
 		return RelatedQuery{Kind: "pods", NodeName: o.Name}
+	case *corev1.Service:
+		return RelatedQuery{Kind: "endpointslices", Namespace: o.Namespace, Selector: discoveryv1.LabelServiceName + "=" + o.Name}
 	}
 	return RelatedQuery{}
 }
