@@ -288,3 +288,40 @@ func TestLoadBalancerIngressIsTheNodes(t *testing.T) {
 		t.Errorf("describe svc lb:\n%s", d)
 	}
 }
+
+// Changing a Service's type drops what only the old type had, as the API
+// server does, and allocates what the new one needs.
+func TestServiceTypeChange(t *testing.T) {
+	h := newHarness(t)
+	np := "apiVersion: v1\nkind: Service\nmetadata: {name: t}\nspec:\n  type: NodePort\n  selector: {app: t}\n  ports: [{port: 80}]\n"
+	h.ok("apply", "-f", h.file("t.yaml", np))
+	ip := field(h.getObject("svc", "t"), "spec.clusterIP")
+	h.ok("apply", "-f", h.file("t.yaml", strings.Replace(np, "NodePort", "ClusterIP", 1)))
+	svc := h.getObject("svc", "t")
+	if p := field(svc, "spec.ports").([]any)[0].(map[string]any); p["nodePort"] != nil || field(svc, "spec.clusterIP") != ip {
+		t.Errorf("NodePort to ClusterIP: ports %v, cluster IP %v (was %v)", p, field(svc, "spec.clusterIP"), ip)
+	}
+	h.ok("apply", "-f", h.file("t.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: t}\nspec:\n  type: ExternalName\n  externalName: example.com\n"))
+	if svc := h.getObject("svc", "t"); field(svc, "spec.clusterIP") != nil || field(svc, "spec.clusterIPs") != nil || field(svc, "spec.ipFamilies") != nil {
+		t.Errorf("to ExternalName: %v", svc["spec"])
+	}
+	h.ok("apply", "-f", h.file("t.yaml", np))
+	svc = h.getObject("svc", "t")
+	if p := field(svc, "spec.ports").([]any)[0].(map[string]any); p["nodePort"] == nil || field(svc, "spec.clusterIP") == nil {
+		t.Errorf("back to NodePort: %v", svc["spec"])
+	}
+}
+
+// replace keeps a Service's cluster IP across a type change, as the API
+// server does: the manifest does not name it, the stored Service has it.
+func TestServiceReplaceKeepsClusterIP(t *testing.T) {
+	h := newHarness(t)
+	svc := "apiVersion: v1\nkind: Service\nmetadata: {name: r}\nspec:\n  type: ClusterIP\n  selector: {app: r}\n  ports: [{port: 80}]\n"
+	h.ok("apply", "-f", h.file("r.yaml", svc))
+	ip := field(h.getObject("svc", "r"), "spec.clusterIP")
+	h.ok("replace", "-f", h.file("r.yaml", strings.Replace(svc, "ClusterIP", "NodePort", 1)))
+	after := h.getObject("svc", "r")
+	if field(after, "spec.clusterIP") != ip || field(after, "spec.ports").([]any)[0].(map[string]any)["nodePort"] == nil {
+		t.Errorf("after replace as NodePort: %v (cluster IP was %v)", after["spec"], ip)
+	}
+}
