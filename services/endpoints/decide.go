@@ -27,6 +27,15 @@ const Actor = "system:endpoints-controller"
 // it keeps; slices with another value are someone else's.
 const ManagedBy = "endpointslice-controller.wake.run"
 
+// MaxEndpointsPerSlice is how many endpoints one EndpointSlice holds
+// (Kubernetes' --max-endpoints-per-slice default); more take more slices.
+const MaxEndpointsPerSlice = 100
+
+// MaxEndpointsAddresses is how many addresses an Endpoints holds, as in
+// Kubernetes: beyond it the Endpoints is truncated and annotated
+// endpoints.kubernetes.io/over-capacity: truncated (the slices hold all).
+const MaxEndpointsAddresses = 1000
+
 // headlessLabel marks the endpoints of a headless Service, as Kubernetes does.
 const headlessLabel = "service.kubernetes.io/headless"
 
@@ -232,11 +241,18 @@ func (d *decider) reconcile(svc *corev1.Service) {
 	want := map[string]*discoveryv1.EndpointSlice{}
 	var unnamed []*discoveryv1.EndpointSlice
 	for _, k := range keys {
-		s := d.slice(svc, k, groups[k])
-		if have[s.Name] != nil {
-			want[s.Name] = s
-		} else {
-			unnamed = append(unnamed, s)
+		g := groups[k]
+		for i := 0; i == 0 || i*MaxEndpointsPerSlice < len(g); i++ {
+			chunk, name := g[i*MaxEndpointsPerSlice:min(len(g), (i+1)*MaxEndpointsPerSlice)], k
+			if i > 0 {
+				name = fmt.Sprintf("%s#%d", k, i)
+			}
+			s := d.slice(svc, name, chunk)
+			if have[s.Name] != nil {
+				want[s.Name] = s
+			} else {
+				unnamed = append(unnamed, s)
+			}
 		}
 	}
 	for _, s := range unnamed {
@@ -387,6 +403,7 @@ func (d *decider) putEndpoints(svc *corev1.Service, keys []string, groups map[st
 			want.Subsets = append(want.Subsets, ss)
 		}
 	}
+	truncate(want)
 	have := d.in.Endpoints
 	if have == nil {
 		want.UID = reconcile.DerivedUID(d.in.Cause.ID + "/" + d.in.Namespace + "/endpoints/" + want.Name)
@@ -395,13 +412,47 @@ func (d *decider) putEndpoints(svc *corev1.Service, keys []string, groups map[st
 		return
 	}
 	cur := have.Object.(*corev1.Endpoints)
-	if d.in.EndpointsOurs && equality.Semantic.DeepEqual(cur.Labels, want.Labels) && equality.Semantic.DeepEqual(cur.Subsets, want.Subsets) {
+	if d.in.EndpointsOurs && equality.Semantic.DeepEqual(cur.Labels, want.Labels) && equality.Semantic.DeepEqual(cur.Subsets, want.Subsets) &&
+		cur.Annotations[corev1.EndpointsOverCapacity] == want.Annotations[corev1.EndpointsOverCapacity] {
 		return
 	}
 	next := cur.DeepCopy()
 	next.Labels, next.Subsets = want.Labels, want.Subsets
+	if v, ok := want.Annotations[corev1.EndpointsOverCapacity]; ok {
+		metav1.SetMetaDataAnnotation(&next.ObjectMeta, corev1.EndpointsOverCapacity, v)
+	} else {
+		delete(next.Annotations, corev1.EndpointsOverCapacity)
+	}
 	raw, _ := json.Marshal(next)
 	d.add(endpointsKind, object.Updated, d.ref(endpointsKind.Kind, want.Name), have.Version, reason, &object.Change{Object: raw})
+}
+
+// truncate keeps the first MaxEndpointsAddresses addresses of ep, ready
+// before not ready, and says so in the over-capacity annotation.
+func truncate(ep *corev1.Endpoints) {
+	total := 0
+	for _, ss := range ep.Subsets {
+		total += len(ss.Addresses) + len(ss.NotReadyAddresses)
+	}
+	if total <= MaxEndpointsAddresses {
+		return
+	}
+	left := MaxEndpointsAddresses
+	take := func(as []corev1.EndpointAddress) []corev1.EndpointAddress {
+		n := min(left, len(as))
+		left -= n
+		return as[:n]
+	}
+	for i := range ep.Subsets {
+		ep.Subsets[i].Addresses = take(ep.Subsets[i].Addresses)
+	}
+	for i := range ep.Subsets {
+		ep.Subsets[i].NotReadyAddresses = take(ep.Subsets[i].NotReadyAddresses)
+	}
+	ep.Subsets = slices.DeleteFunc(ep.Subsets, func(ss corev1.EndpointSubset) bool {
+		return len(ss.Addresses)+len(ss.NotReadyAddresses) == 0
+	})
+	ep.Annotations = map[string]string{corev1.EndpointsOverCapacity: "truncated"}
 }
 
 // loadBalancer gives a LoadBalancer Service the nodes' addresses as its

@@ -325,3 +325,33 @@ func TestSliceName(t *testing.T) {
 		t.Errorf("slice name of a 63-character service is %d long", len(long))
 	}
 }
+
+// Many pods take several slices of at most MaxEndpointsPerSlice; the
+// Endpoints stops at MaxEndpointsAddresses and says it was truncated.
+func TestDecideManyPods(t *testing.T) {
+	var pods []*corev1.Pod
+	for i := range 1005 {
+		pods = append(pods, pod(fmt.Sprintf("p%d", i), fmt.Sprintf("10.88.%d.%d", i/250, 1+i%250)))
+	}
+	actions := Decide(input(svc(), pods...))
+	if len(actions) != 12 {
+		t.Fatalf("%d appends, want 11 slices and the Endpoints", len(actions))
+	}
+	seen, names := 0, map[string]bool{}
+	for _, a := range actions[:11] {
+		st := storedOf(t, a, sliceKind, 1)
+		s := st.Object.(*discoveryv1.EndpointSlice)
+		if len(s.Endpoints) > MaxEndpointsPerSlice || names[s.Name] {
+			t.Errorf("slice %s: %d endpoints (or a name twice)", s.Name, len(s.Endpoints))
+		}
+		names[s.Name] = true
+		seen += len(s.Endpoints)
+	}
+	if seen != 1005 {
+		t.Errorf("the slices hold %d endpoints, want 1005", seen)
+	}
+	ep := storedOf(t, actions[11], endpointsKind, 1).Object.(*corev1.Endpoints)
+	if n := len(ep.Subsets[0].Addresses); n != MaxEndpointsAddresses || ep.Annotations[corev1.EndpointsOverCapacity] != "truncated" {
+		t.Errorf("Endpoints with %d addresses, annotations %v", n, ep.Annotations)
+	}
+}
