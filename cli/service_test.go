@@ -325,3 +325,17 @@ func TestServiceReplaceKeepsClusterIP(t *testing.T) {
 		t.Errorf("after replace as NodePort: %v (cluster IP was %v)", after["spec"], ip)
 	}
 }
+
+func TestDisjointCIDRs(t *testing.T) {
+	for _, tc := range []struct{ svc, pods, err string }{
+		{"10.96.0.0/16", "10.88.0.0/24", ""},
+		{"10.96.0.0/16", "10.66.21.0/24", ""},
+		{"10.0.0.0/8", "10.88.0.0/24", "--service-cidr 10.0.0.0/8 overlaps --pod-cidr 10.88.0.0/24"},
+		{"ten", "10.88.0.0/24", "not a CIDR"},
+	} {
+		err := disjointCIDRs(tc.svc, tc.pods)
+		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("disjointCIDRs(%s, %s) = %v, want %q", tc.svc, tc.pods, err, tc.err)
+		}
+	}
+}
