@@ -41,7 +41,7 @@ func (f *agentFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "the cluster DNS domain (<svc>.<namespace>.svc.<domain>)")
 	cmd.Flags().BoolVar(&f.clusterDNS, "cluster-dns", true, "serve the cluster DNS to this node's pods on the bridge's gateway address, port 53 (false: pods get the node's resolv.conf)")
 	cmd.Flags().StringVar(&f.proxyMode, "proxy-mode", proxy.ModeNFTables, "service proxy: nftables (kernel rules), or userspace (TCP only, proxied by the agent, for machines without nft)")
-	cmd.Flags().StringVar(&f.serviceCIDR, "service-cidr", proxy.DefaultServiceCIDR, "addresses of the cluster's Services (ClusterIPs), routed over the bridge for this host")
+	cmd.Flags().StringVar(&f.serviceCIDR, "service-cidr", proxy.DefaultServiceCIDR, "addresses of the cluster's Services (ClusterIPs): wake up allocates them from it, and the node routes it over the bridge for this host; must not overlap pod CIDRs")
 	cmd.Flags().StringVar(&f.ingressHTTP, "ingress-http", ":80", "address of the node's ingress proxy for HTTP (\"\" serves none)")
 	cmd.Flags().StringVar(&f.ingressHTTPS, "ingress-https", ":443", "address of the node's ingress proxy for HTTPS (\"\" serves none)")
 }

@@ -48,6 +48,6 @@ func newCreateCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	})
-	cmd.AddCommand(newCreateConfigMapCmd(g), newCreateSecretCmd(g))
+	cmd.AddCommand(newCreateConfigMapCmd(g), newCreateSecretCmd(g), newCreateServiceCmd(g))
 	return cmd
 }

@@ -36,6 +36,7 @@ func (s *sourceFlags) register(cmd *cobra.Command, what string) {
 // createOutput are the flags that let a create command print instead of write.
 type createOutput struct {
 	dryRun, output string
+	verb           string // what the line says was done (default "created")
 }
 
 func (o *createOutput) register(cmd *cobra.Command) {
@@ -351,7 +352,7 @@ func (g *globals) createObject(cmd *cobra.Command, obj object.Object, out *creat
 	}
 	kind := obj.GetObjectKind().GroupVersionKind().Kind
 	if out.dryRun == "client" {
-		return printCreated(g, kind, obj.GetName(), withNullCreation(raw, obj), out.output, " (dry run)")
+		return printCreated(g, kind, obj.GetName(), withNullCreation(raw, obj), out.output, out.verbOr()+" (dry run)")
 	}
 	docs, err := object.Decode(strings.ToLower(kind)+" "+obj.GetName(), raw)
 	if err != nil {
@@ -369,17 +370,25 @@ func (g *globals) createObject(cmd *cobra.Command, obj object.Object, out *creat
 	if err != nil {
 		return err
 	}
-	if out.output == "" {
+	if out.output == "" && out.verb == "" {
 		fmt.Fprintln(g.out, res.String())
 		return nil
 	}
-	return printCreated(g, kind, obj.GetName(), raw, out.output, "")
+	return printCreated(g, kind, obj.GetName(), raw, out.output, out.verbOr())
 }
 
-func printCreated(g *globals, kind, name string, raw []byte, format, suffix string) error {
+func (o *createOutput) verbOr() string {
+	if o.verb == "" {
+		return "created"
+	}
+	return o.verb
+}
+
+// printCreated prints the object in format, or kubectl's line "kind/name done".
+func printCreated(g *globals, kind, name string, raw []byte, format, done string) error {
 	switch format {
 	case "":
-		fmt.Fprintf(g.out, "%s/%s created%s\n", strings.ToLower(kind), name, suffix)
+		fmt.Fprintf(g.out, "%s/%s %s\n", strings.ToLower(kind), name, done)
 	case "name":
 		fmt.Fprintf(g.out, "%s/%s\n", strings.ToLower(kind), name)
 	case "json":

@@ -11,6 +11,7 @@ import (
 	"github.com/wake-run/wake/services/query"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 )
 
 func newDescribeCmd(g *globals) *cobra.Command {
@@ -106,6 +107,13 @@ func related(ctx context.Context, q *query.Client, o object.Object, at query.At)
 		for _, x := range objs {
 			if rs, ok := x.(*appsv1.ReplicaSet); ok {
 				rel.ReplicaSets = append(rel.ReplicaSets, rs)
+			}
+		}
+	case "endpointslices":
+		rel.EndpointSlices = []*discoveryv1.EndpointSlice{}
+		for _, x := range objs {
+			if s, ok := x.(*discoveryv1.EndpointSlice); ok {
+				rel.EndpointSlices = append(rel.EndpointSlices, s)
 			}
 		}
 	case "pods":

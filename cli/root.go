@@ -62,7 +62,7 @@ you would use kubectl.`,
 		newEventsCmd(g), newVersionCmd(g), newReplayCmd(g), newProjectionsCmd(g),
 		imageCmd(g), newAgentCmd(g),
 		newLogsCmd(g), newExecCmd(g), newPortForwardCmd(g), newSetCmd(g), newWhyCmd(g), newDiffCmd(g), newDashboardCmd(g),
-		newRolloutCmd(g),
+		newRolloutCmd(g), newExposeCmd(g),
 	)
 	return root
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/wake-run/wake/node/agent"
 	"github.com/wake-run/wake/services/controlplane"
+	"github.com/wake-run/wake/services/servicenet"
 )
 
 // shutdownGrace bounds how long `wake up` and `wake server` take to stop once
@@ -50,7 +52,7 @@ func defaultDataDir() string {
 }
 
 func newServerCmd(g *globals, use string) *cobra.Command {
-	var dataDir, host, logLevel, httpAddr string
+	var dataDir, host, logLevel, httpAddr, serviceCIDR string
 	var port int
 	var nodeGrace time.Duration
 	var insecureNoAuth bool
@@ -70,7 +72,11 @@ func newServerCmd(g *globals, use string) *cobra.Command {
 			}
 			logger := slog.New(slog.NewTextHandler(g.errOut, &slog.HandlerOptions{Level: level}))
 			if use == "up" {
+				serviceCIDR = af.serviceCIDR // one flag for the control plane and its node
 				if err := af.preflight(); err != nil {
+					return err
+				}
+				if err := disjointCIDRs(serviceCIDR, af.podCIDR); err != nil {
 					return err
 				}
 			}
@@ -79,7 +85,7 @@ func newServerCmd(g *globals, use string) *cobra.Command {
 			defer stop()
 			start := time.Now()
 			srv, err := controlplane.Start(ctx, controlplane.Config{DataDir: dataDir, Host: host, Port: port, Logger: logger, NodeGrace: nodeGrace, HTTPAddr: httpAddr,
-				InsecureNoAuth: insecureNoAuth})
+				InsecureNoAuth: insecureNoAuth, ServiceCIDR: serviceCIDR})
 			if err != nil {
 				return err
 			}
@@ -173,10 +179,30 @@ func newServerCmd(g *globals, use string) *cobra.Command {
 	cmd.Flags().StringVar(&host, "host", "127.0.0.1", "address to listen on (0.0.0.0 to accept other machines)")
 	cmd.Flags().StringVar(&httpAddr, "http", controlplane.DefaultHTTPAddr, "address of the dashboard and /metrics (127.0.0.1:0 picks a free port; off disables them)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	if use != "up" { // up takes the node's --service-cidr (agentFlags) for both
+		cmd.Flags().StringVar(&serviceCIDR, "service-cidr", servicenet.DefaultCIDR, "where Services' cluster IPs come from (the cluster DNS Service gets the 10th address); must not overlap pod CIDRs")
+	}
 	cmd.Flags().DurationVar(&nodeGrace, "node-grace", 20*time.Second, "how long a node may miss heartbeats before it is NotReady and its pods are replaced elsewhere")
 	cmd.Flags().BoolVar(&insecureNoAuth, "insecure-no-auth", false, "INSECURE: accept clients without credentials; anyone who reaches the port may act as admin and delete the log (default false: admin.creds and node.creds in --data-dir)")
 	if use == "up" {
 		af.register(cmd)
 	}
 	return cmd
+}
+
+// disjointCIDRs refuses a service CIDR that overlaps the node's pod CIDR: a
+// cluster IP would shadow a pod's address.
+func disjointCIDRs(serviceCIDR, podCIDR string) error {
+	svc, err := netip.ParsePrefix(serviceCIDR)
+	if err != nil {
+		return fmt.Errorf("--service-cidr %q: not a CIDR such as %s", serviceCIDR, servicenet.DefaultCIDR)
+	}
+	pods, err := netip.ParsePrefix(podCIDR)
+	if err != nil {
+		return fmt.Errorf("--pod-cidr %q: not a CIDR such as 10.88.0.0/24", podCIDR)
+	}
+	if svc.Overlaps(pods) {
+		return fmt.Errorf("--service-cidr %s overlaps --pod-cidr %s: choose ranges that do not share addresses", serviceCIDR, podCIDR)
+	}
+	return nil
 }

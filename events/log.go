@@ -322,16 +322,27 @@ func (l *Log) LastSeq(ctx context.Context) (uint64, error) {
 // SubjectVersion returns the sequence of the latest event on ref's subject, or 0
 // when the subject holds no event.
 func (l *Log) SubjectVersion(ctx context.Context, ref Ref) (uint64, error) {
+	v, err := l.FilterVersion(ctx, ref.Subject())
+	if err != nil {
+		return 0, fmt.Errorf("version of %s: %w", ref, err)
+	}
+	return v, nil
+}
+
+// FilterVersion returns the sequence of the latest event matching filter (a
+// subject or a wildcard filter, such as every Service's subjects), or 0 when
+// none does: the version AppendGuardedBy names with that filter.
+func (l *Log) FilterVersion(ctx context.Context, filter string) (uint64, error) {
 	s, err := l.js.Stream(ctx, l.stream)
 	if err != nil {
 		return 0, l.streamError(err)
 	}
-	msg, err := s.GetLastMsgForSubject(ctx, ref.Subject())
+	msg, err := s.GetLastMsgForSubject(ctx, filter)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("version of %s: %w", ref, l.streamError(err))
+		return 0, l.streamError(err)
 	}
 	return msg.Sequence, nil
 }

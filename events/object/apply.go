@@ -60,6 +60,7 @@ func Apply(doc *Document, current *Stored, uid types.UID) (string, *Change, erro
 	if err != nil {
 		return "", nil, err
 	}
+	dropTypeDependentFields(current.Object, next)
 	Default(next)
 	errs := Validate(next)
 	errs = append(errs, ValidateUpdate(current.Object, next)...)

@@ -414,11 +414,20 @@ func keepSystemSpec(old, obj Object) {
 		}
 	case *corev1.Service:
 		p := old.(*corev1.Service)
-		if o.Spec.ClusterIP == "" && len(o.Spec.ClusterIPs) == 0 && o.Spec.Type == p.Spec.Type {
+		// As the API server's patchAllocatedValues: what both types have keeps
+		// its allocated value.
+		both := o.Spec.Type != corev1.ServiceTypeExternalName && p.Spec.Type != corev1.ServiceTypeExternalName
+		if o.Spec.ClusterIP == "" && len(o.Spec.ClusterIPs) == 0 && both {
 			o.Spec.ClusterIP, o.Spec.ClusterIPs = p.Spec.ClusterIP, p.Spec.ClusterIPs
 		}
+		if len(o.Spec.IPFamilies) == 0 && both {
+			o.Spec.IPFamilies = p.Spec.IPFamilies
+		}
+		if o.Spec.IPFamilyPolicy == nil && both {
+			o.Spec.IPFamilyPolicy = p.Spec.IPFamilyPolicy
+		}
 		for i := range o.Spec.Ports {
-			if o.Spec.Ports[i].NodePort != 0 {
+			if o.Spec.Ports[i].NodePort != 0 || !NeedsNodePorts(o) {
 				continue
 			}
 			for _, pp := range p.Spec.Ports {

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/services/query"
 	"github.com/wake-run/wake/services/secrets"
+	"github.com/wake-run/wake/services/servicenet"
 	corev1 "k8s.io/api/core/v1"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/uuid"
@@ -82,6 +84,15 @@ func (c *Client) Write(ctx context.Context, doc *object.Document, mode Mode) (Re
 	}
 	ref := events.Ref{Kind: k.Kind, Namespace: ns, Name: name}
 	for attempt := 0; attempt < c.MaxAttempts; attempt++ {
+		// A Service's write is guarded by every Service (read before the
+		// Service and the list it allocates from): see servicenet.
+		var guard uint64
+		if k.Kind == "Service" {
+			var err error
+			if guard, err = c.Log.FilterVersion(ctx, servicesFilter); err != nil {
+				return Result{}, err
+			}
+		}
 		cur, err := c.Query.Get(ctx, k, ns, name)
 		var nf *query.NotFoundError
 		var version uint64
@@ -101,6 +112,11 @@ func (c *Client) Write(ctx context.Context, doc *object.Document, mode Mode) (Re
 		if change == nil {
 			return Result{Doc: doc, Outcome: outcome}, nil
 		}
+		if k.Kind == "Service" {
+			if change.Object, err = c.allocate(ctx, doc, cur, change.Object); err != nil {
+				return Result{}, err
+			}
+		}
 		if k.Kind == "Secret" {
 			if change.Object, change.Applied, err = secrets.Seal(ctx, c.NC, change.Object, change.Applied); err != nil {
 				return Result{}, err
@@ -114,7 +130,12 @@ func (c *Client) Write(ctx context.Context, doc *object.Document, mode Mode) (Re
 		if err != nil {
 			return Result{}, err
 		}
-		seq, err := c.Log.Append(ctx, ev, version)
+		var seq uint64
+		if k.Kind == "Service" {
+			seq, err = c.Log.AppendGuardedBy(ctx, ev, guard, servicesFilter)
+		} else {
+			seq, err = c.Log.Append(ctx, ev, version)
+		}
 		if errors.Is(err, events.ErrConflict) {
 			continue
 		}
@@ -124,6 +145,47 @@ func (c *Client) Write(ctx context.Context, doc *object.Document, mode Mode) (Re
 		return Result{Doc: doc, Outcome: outcome, Seq: seq}, nil
 	}
 	return Result{}, fmt.Errorf("%s: %s kept changing under %d attempts; try again", doc.Where(), k.Qualified(name), c.MaxAttempts)
+}
+
+// servicesFilter matches every Service's subject: what a Service's write is
+// guarded by, since the addresses it allocates must be unique among them all.
+var servicesFilter = events.KindSubjects("Service", "", false)
+
+// allocate gives the Service in raw (the object a change stores) what its type
+// needs from the service network, given every other Service the log holds
+// (servicenet.Network.Allocate). cur is the stored Service (nil: none). A
+// refusal names the document and the field, as a validation error does.
+func (c *Client) allocate(ctx context.Context, doc *object.Document, cur *object.Stored, raw json.RawMessage) (json.RawMessage, error) {
+	k := doc.Kind
+	obj, err := object.DecodeObject(k, raw)
+	if err != nil {
+		return nil, err
+	}
+	svc := obj.(*corev1.Service)
+	var prev *corev1.Service
+	if cur != nil {
+		prev = cur.Object.(*corev1.Service)
+	}
+	network, err := c.Query.Network(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: the service network to allocate from: %w", doc.Where(), err)
+	}
+	all, _, err := c.Query.List(ctx, k, "", "")
+	if err != nil {
+		return nil, err
+	}
+	services := make([]*corev1.Service, 0, len(all))
+	for _, o := range all {
+		services = append(services, o.(*corev1.Service))
+	}
+	if errs := network.Allocate(svc, prev, servicenet.TakenBy(services, svc.Namespace, svc.Name)); len(errs) > 0 {
+		d := &object.DocumentError{Source: doc.Source, Index: doc.Index, Item: doc.Item, Kind: k.Kind, Name: svc.Name}
+		for _, e := range errs {
+			d.Errors = append(d.Errors, e.Error())
+		}
+		return nil, d
+	}
+	return json.Marshal(svc)
 }
 
 func decide(doc *object.Document, cur *object.Stored, mode Mode) (string, *object.Change, error) {

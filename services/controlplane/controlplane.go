@@ -22,6 +22,7 @@ import (
 	"github.com/wake-run/wake/services/dashboard"
 	"github.com/wake-run/wake/services/deployment"
 	"github.com/wake-run/wake/services/dispatch"
+	"github.com/wake-run/wake/services/endpoints"
 	"github.com/wake-run/wake/services/gc"
 	"github.com/wake-run/wake/services/ingress"
 	"github.com/wake-run/wake/services/namespace"
@@ -33,6 +34,7 @@ import (
 	"github.com/wake-run/wake/services/replicaset"
 	"github.com/wake-run/wake/services/scheduler"
 	"github.com/wake-run/wake/services/secrets"
+	"github.com/wake-run/wake/services/servicenet"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/uuid"
@@ -72,6 +74,10 @@ type Config struct {
 	// admin and may delete the log. Off by default: the server then writes the
 	// admin and node credentials into DataDir on first start (AdminCredentials).
 	InsecureNoAuth bool
+	// ServiceCIDR is where Services' cluster IPs come from (default
+	// servicenet.DefaultCIDR, 10.96.0.0/16; the cluster DNS Service gets its
+	// 10th address). Writers of Services ask the query service for it.
+	ServiceCIDR string
 }
 
 // Server is a running control plane.
@@ -126,6 +132,10 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	cfg.DataDir = abs
+	network, err := servicenet.Parse(cfg.ServiceCIDR)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, logger: cfg.Logger, mux: http.NewServeMux(), failed: make(chan error, 1)}
 	defer func() {
 		if err != nil {
@@ -227,6 +237,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		{dispatch.Projection(), dispatch.New(s.log, as("dispatcher")), false},
 		{pvbinder.Projection(), pvbinder.New(s.log, as("volume-binder")), false},
 		{ingress.Projection(), ingress.New(s.log, as("ingress-controller")), false},
+		{endpoints.Projection(), endpoints.New(s.log, as("endpoints-controller")), true},
 	} {
 		if w.workload && cfg.NoWorkloadControllers {
 			continue
@@ -243,6 +254,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.query = query.NewService(qr, s.log, cfg.Logger.With("service", "query"))
 	s.query.Secrets = keyring
 	s.query.Snapshots = snapshots
+	s.query.Network = &network
 	if err = s.query.Start(); err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/wake-run/wake/services/controlplane"
 	"github.com/wake-run/wake/services/controlplane/controlplanetest"
 	"github.com/wake-run/wake/services/dispatch"
+	"github.com/wake-run/wake/services/endpoints"
 	"github.com/wake-run/wake/services/gc"
 	"github.com/wake-run/wake/services/namespace"
 	"github.com/wake-run/wake/services/query"
@@ -138,7 +139,9 @@ func TestDeletingANamespaceDeletesItsObjects(t *testing.T) {
 		})
 	}
 	for _, ev := range append([]*events.Event{nsEvents[2]}, mapValues(deleted)...) {
-		if ev.Actor == gc.Actor || ev.Actor == dispatch.Actor { // its owner's deletion, or the end of a graceful one: the same chain
+		// Its owner's deletion, the end of a graceful one, or a Service's
+		// endpoints going with it: the same chain.
+		if ev.Actor == gc.Actor || ev.Actor == dispatch.Actor || ev.Actor == endpoints.Actor {
 			if ev.Correlation != deleting.Correlation {
 				t.Errorf("%s %s: correlation %q, want the namespace deletion's %q", ev.Type, ev.Object, ev.Correlation, deleting.Correlation)
 			}

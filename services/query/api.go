@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/wake-run/wake/services/servicenet"
 )
 
 // Subjects the query service answers on (core NATS request/reply, not the log).
@@ -14,6 +16,9 @@ const (
 	SubjectEvents = "wake.query.events"
 	// SubjectSeqs answers the log sequences of event ids.
 	SubjectSeqs = "wake.query.seqs"
+	// SubjectNetwork answers the service network (servicenet.Network): where
+	// writers of Services allocate, and what node agents route.
+	SubjectNetwork = "wake.query.network"
 )
 
 // Request asks for one object (Name set), a list, or an object's events.
@@ -77,7 +82,9 @@ type Response struct {
 	Rejected []string `json:"rejected,omitempty"`
 	// Note says why a causal chain ended before an event without a cause.
 	Note string `json:"note,omitempty"`
-	Done bool   `json:"done"`
+	// Network answers a network request.
+	Network *servicenet.Network `json:"network,omitempty"`
+	Done    bool                `json:"done"`
 }
 
 // Error codes.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/wake-run/wake/events/object"
+	"github.com/wake-run/wake/services/servicenet"
 )
 
 // Client asks the query service. It is safe for concurrent use.
@@ -186,4 +187,16 @@ func (c *Client) EventsAt(ctx context.Context, k *object.Kind, namespace, name s
 		return nil, err
 	}
 	return rs[0].Events, nil
+}
+
+// Network returns the service network the control plane allocates from.
+func (c *Client) Network(ctx context.Context) (servicenet.Network, error) {
+	rs, err := c.call(ctx, SubjectNetwork, &Request{})
+	if err != nil {
+		return servicenet.Network{}, err
+	}
+	if rs[0].Network == nil {
+		return servicenet.Network{}, fmt.Errorf("%s: the answer holds no network", SubjectNetwork)
+	}
+	return *rs[0].Network, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/wake-run/wake/events/object"
 	"github.com/wake-run/wake/projections"
 	"github.com/wake-run/wake/services/secrets"
+	"github.com/wake-run/wake/services/servicenet"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
@@ -36,10 +37,13 @@ type Service struct {
 	// Snapshots, when set, is where time-travel queries find the nearest
 	// snapshot of the query projection to start from.
 	Snapshots *projections.SnapshotStore
-	history   *history
-	beats     *heartbeats
-	subs      []*nats.Subscription
-	wg        sync.WaitGroup
+	// Network is the service network it answers network requests with
+	// (default servicenet.Default()).
+	Network *servicenet.Network
+	history *history
+	beats   *heartbeats
+	subs    []*nats.Subscription
+	wg      sync.WaitGroup
 }
 
 // SecretOpener turns a sealed Secret and its applied configuration back into
@@ -101,7 +105,7 @@ func (s *Service) Start() error {
 	s.history = newHistory(s.log, s.Snapshots)
 	for subj, h := range map[string]func(*nats.Msg, *Request) error{
 		SubjectGet: s.get, SubjectList: s.list, SubjectEvents: s.events, SubjectWhy: s.why, SubjectSeqs: s.seqs,
-		SubjectRejected: s.rejected,
+		SubjectRejected: s.rejected, SubjectNetwork: s.network,
 	} {
 		sub, err := s.nc.QueueSubscribe(subj, "wake.query", func(m *nats.Msg) {
 			s.wg.Add(1)
@@ -140,6 +144,16 @@ func (s *Service) Stop() {
 		s.history.close()
 		s.history = nil
 	}
+}
+
+// network answers the service network.
+func (s *Service) network(m *nats.Msg, _ *Request) error {
+	n := servicenet.Default()
+	if s.Network != nil {
+		n = *s.Network
+	}
+	reply(m, &Response{Network: &n, Done: true})
+	return nil
 }
 
 func (s *Service) serve(m *nats.Msg, h func(*nats.Msg, *Request) error) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -183,6 +184,55 @@ func formatEndpoints(ep *corev1.Endpoints) string {
 		return fmt.Sprintf("%s + %d more...", ret, count-max)
 	}
 	return ret
+}
+
+var endpointSliceTable = tableKind{
+	columns: []column{{name: "Name"}, {name: "AddressType"}, {name: "Ports"}, {name: "Endpoints"}, {name: "Age"}},
+	row: func(obj runtime.Object, ctx rowContext) ([]string, error) {
+		s, ok := obj.(*discoveryv1.EndpointSlice)
+		if !ok {
+			return nil, fmt.Errorf("expected *discovery/v1.EndpointSlice, got %T", obj)
+		}
+		return []string{s.Name, string(s.AddressType), formatSlicePorts(s.Ports), formatSliceEndpoints(s.Endpoints),
+			Age(s.CreationTimestamp.Time, ctx.now)}, nil
+	},
+}
+
+// formatSlicePorts lists up to three port numbers (a name, "*" without
+// either), then " + N more...", as kubectl does; "<unset>" for none.
+func formatSlicePorts(ports []discoveryv1.EndpointPort) string {
+	var list []string
+	for _, p := range ports {
+		switch {
+		case p.Port != nil:
+			list = append(list, strconv.Itoa(int(*p.Port)))
+		case p.Name != nil:
+			list = append(list, *p.Name)
+		default:
+			list = append(list, "*")
+		}
+	}
+	return listWithMore(list, 3)
+}
+
+// formatSliceEndpoints lists up to three addresses, then " + N more...";
+// "<unset>" for none.
+func formatSliceEndpoints(endpoints []discoveryv1.Endpoint) string {
+	var list []string
+	for _, e := range endpoints {
+		list = append(list, e.Addresses...)
+	}
+	return listWithMore(list, 3)
+}
+
+func listWithMore(list []string, max int) string {
+	if len(list) == 0 {
+		return "<unset>"
+	}
+	if len(list) > max {
+		return fmt.Sprintf("%s + %d more...", strings.Join(list[:max], ","), len(list)-max)
+	}
+	return strings.Join(list, ",")
 }
 
 var ingressTable = tableKind{

@@ -61,8 +61,7 @@ func (d describer) service(svc *corev1.Service) {
 		if p.NodePort != 0 {
 			w.write(level0, "NodePort:\t%s\t%d/%s\n", name, p.NodePort, proto)
 		}
-		// Describe sees only the Service, not its endpoints.
-		w.write(level0, "Endpoints:\t<unknown>\n")
+		w.write(level0, "Endpoints:\t%s\n", d.serviceEndpoints(p.Name))
 	}
 	affinity := svc.Spec.SessionAffinity
 	if affinity == "" {
@@ -75,6 +74,42 @@ func (d describer) service(svc *corev1.Service) {
 	if svc.Spec.InternalTrafficPolicy != nil {
 		w.write(level0, "Internal Traffic Policy:\t%s\n", *svc.Spec.InternalTrafficPolicy)
 	}
+}
+
+// serviceEndpoints is kubectl's Endpoints line of a Service port: up to three
+// ready ip:port of its EndpointSlices, then " + N more..."; "<none>" without
+// slices, "<unknown>" when they were not fetched.
+func (d describer) serviceEndpoints(port string) string {
+	if d.rel.EndpointSlices == nil {
+		return "<unknown>"
+	}
+	if len(d.rel.EndpointSlices) == 0 {
+		return "<none>"
+	}
+	var list []string
+	for _, s := range d.rel.EndpointSlices {
+		for _, e := range s.Endpoints {
+			if e.Conditions.Ready != nil && !*e.Conditions.Ready {
+				continue
+			}
+			if len(s.Ports) == 0 {
+				list = append(list, e.Addresses...)
+				continue
+			}
+			for _, p := range s.Ports {
+				if p.Name == nil || *p.Name != port || p.Port == nil {
+					continue
+				}
+				for _, a := range e.Addresses {
+					list = append(list, net.JoinHostPort(a, strconv.Itoa(int(*p.Port))))
+				}
+			}
+		}
+	}
+	if len(list) > 3 {
+		return fmt.Sprintf("%s + %d more...", strings.Join(list[:3], ","), len(list)-3)
+	}
+	return strings.Join(list, ",")
 }
 
 func (d describer) endpoints(ep *corev1.Endpoints) {

@@ -8,6 +8,7 @@ import (
 	"github.com/wake-run/wake/events/object"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,6 +29,9 @@ type Related struct {
 	// they are unknown, and backends are shown without them.
 	Endpoints []*corev1.Endpoints
 	Services  []*corev1.Service
+	// EndpointSlices are a Service's slices (labelled with its name). Nil
+	// means they are unknown.
+	EndpointSlices []*discoveryv1.EndpointSlice
 }
 
 // RelatedQuery says what Related needs for obj: the kind (a resource name
@@ -51,6 +55,8 @@ func RelatedFor(obj any) RelatedQuery {
 		return RelatedQuery{Kind: "pods", NodeName: o.Name}
 	case *networkingv1.Ingress:
 		return RelatedQuery{Kind: "endpoints", Namespace: o.Namespace}
+	case *corev1.Service:
+		return RelatedQuery{Kind: "endpointslices", Namespace: o.Namespace, Selector: discoveryv1.LabelServiceName + "=" + o.Name}
 	}
 	return RelatedQuery{}
 }

@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -69,6 +70,8 @@ func tableKindFor(obj runtime.Object) tableKind {
 		return serviceTable
 	case *corev1.Endpoints:
 		return endpointsTable
+	case *discoveryv1.EndpointSlice:
+		return endpointSliceTable
 	case *networkingv1.Ingress:
 		return ingressTable
 	case *networkingv1.IngressClass:
