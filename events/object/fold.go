@@ -464,3 +464,39 @@ func specOf(obj Object) any {
 	}
 	return f.Interface()
 }
+
+// KV is the part of a projection's state FoldStored uses.
+type KV interface {
+	Get(key []byte) (value []byte, ok bool, err error)
+	Set(key, value []byte) error
+	Delete(key []byte) error
+}
+
+// FoldStored folds ev into the object of kind k that s keeps at key (its
+// Stored encoding, without the last applied manifest: only apply merges with
+// it) and returns the object before and after; next is nil when ev deleted it,
+// and so is the key. A reader's projection that keeps each object as it is
+// folds through it.
+func FoldStored(s KV, k *Kind, key []byte, ev *events.Event) (prev, next *Stored, err error) {
+	raw, found, err := s.Get(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	if found {
+		if prev, err = DecodeStored(k, raw); err != nil {
+			return nil, nil, err
+		}
+	}
+	if next, err = Fold(prev, ev); err != nil {
+		return nil, nil, err
+	}
+	if next == nil {
+		return prev, nil, s.Delete(key)
+	}
+	next.LastApplied = nil
+	data, err := next.Encode()
+	if err != nil {
+		return nil, nil, err
+	}
+	return prev, next, s.Set(key, data)
+}

@@ -41,29 +41,8 @@ func ConfigFold(s projections.State, ev *events.Event) error {
 		return fmt.Errorf("%w: the agent's config projection folds ConfigMaps and Secrets, not %s", object.ErrFold, ev.Object)
 	}
 	key := configKey(k.Kind, ev.Object.Namespace, ev.Object.Name)
-	var prev *object.Stored
-	raw, found, err := s.Get(key)
-	if err != nil {
-		return err
-	}
-	if found {
-		if prev, err = object.DecodeStored(k, raw); err != nil {
-			return err
-		}
-	}
-	next, err := object.Fold(prev, ev)
-	if err != nil {
-		return err
-	}
-	if next == nil {
-		return s.Delete(key)
-	}
-	next.LastApplied = nil // never read by the node; a Secret's is sealed anyway
-	data, err := next.Encode()
-	if err != nil {
-		return err
-	}
-	return s.Set(key, data)
+	_, _, err := object.FoldStored(s, k, key, ev)
+	return err
 }
 
 // errConfigNotFound is wrapped by the errors of a ConfigMap or Secret that does

@@ -42,29 +42,8 @@ func IngressFold(s projections.State, ev *events.Event) error {
 		return fmt.Errorf("%w: the agent's ingress projection folds Ingresses, IngressClasses, Services and EndpointSlices, not %s", object.ErrFold, ev.Object)
 	}
 	key := configKey(k.Kind, ev.Object.Namespace, ev.Object.Name)
-	var prev *object.Stored
-	raw, found, err := s.Get(key)
-	if err != nil {
-		return err
-	}
-	if found {
-		if prev, err = object.DecodeStored(k, raw); err != nil {
-			return err
-		}
-	}
-	next, err := object.Fold(prev, ev)
-	if err != nil {
-		return err
-	}
-	if next == nil {
-		return s.Delete(key)
-	}
-	next.LastApplied = nil
-	data, err := next.Encode()
-	if err != nil {
-		return err
-	}
-	return s.Set(key, data)
+	_, _, err := object.FoldStored(s, k, key, ev)
+	return err
 }
 
 // LoadIngressSnapshot reads what the proxy routes by from the projection.

@@ -55,37 +55,17 @@ func Fold(s projections.State, ev *events.Event) error {
 		return fmt.Errorf("%w: the agent's DNS projection folds namespaces, services, endpointslices and pods, not %s", object.ErrFold, ev.Object)
 	}
 	key := objectKey(k.Token(), ev.Object.Namespace, ev.Object.Name)
-	var prev *object.Stored
-	raw, found, err := s.Get(key)
-	if err != nil {
-		return err
-	}
-	if found {
-		if prev, err = object.DecodeStored(k, raw); err != nil {
+	if ev.Object.Node != "" {
+		// A node's report about a pod the projection does not hold: nothing to fold.
+		if _, found, err := s.Get(key); err != nil || !found {
 			return err
 		}
 	}
-	if prev == nil && ev.Object.Node != "" {
-		return nil
-	}
-	next, err := object.Fold(prev, ev)
-	if err != nil {
+	prev, next, err := object.FoldStored(s, k, key, ev)
+	if err != nil || k.Kind != "EndpointSlice" {
 		return err
 	}
-	if k.Kind == "EndpointSlice" {
-		if err := indexSlice(s, prev, next); err != nil {
-			return err
-		}
-	}
-	if next == nil {
-		return s.Delete(key)
-	}
-	next.LastApplied = nil
-	data, err := next.Encode()
-	if err != nil {
-		return err
-	}
-	return s.Set(key, data)
+	return indexSlice(s, prev, next)
 }
 
 // indexSlice keeps the x\x00 index of a slice's Service in step with its label.

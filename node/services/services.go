@@ -40,29 +40,8 @@ func Fold(s projections.State, ev *events.Event) error {
 		return fmt.Errorf("%w: the agent's services projection folds Services and EndpointSlices, not %s", object.ErrFold, ev.Object)
 	}
 	key := key(k.Kind, ev.Object.Namespace, ev.Object.Name)
-	var prev *object.Stored
-	raw, found, err := s.Get(key)
-	if err != nil {
-		return err
-	}
-	if found {
-		if prev, err = object.DecodeStored(k, raw); err != nil {
-			return err
-		}
-	}
-	next, err := object.Fold(prev, ev)
-	if err != nil {
-		return err
-	}
-	if next == nil {
-		return s.Delete(key)
-	}
-	next.LastApplied = nil // never read by the node
-	data, err := next.Encode()
-	if err != nil {
-		return err
-	}
-	return s.Set(key, data)
+	_, _, err := object.FoldStored(s, k, key, ev)
+	return err
 }
 
 // State is every Service and EndpointSlice the projection holds.

@@ -235,8 +235,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		{podgc.Projection(), podgc.New(s.log, as("pod-garbage-collector"), podgc.WithTerminatedThreshold(cfg.TerminatedPodGCThreshold)), true},
 		{nodelifecycle.Projection(), nodelifecycle.New(s.log, as("node-lifecycle"), nodelifecycle.WithGrace(cfg.NodeGrace)), false},
 		{dispatch.Projection(), dispatch.New(s.log, as("dispatcher")), false},
-		{pvbinder.Projection(), pvbinder.New(s.log, as("volume-binder")), false},
-		{ingress.Projection(), ingress.New(s.log, as("ingress-controller")), false},
+		{pvbinder.Projection(), reconcile.NewWhole(s.log, as("volume-binder"), pvbinder.Decision(), 3*time.Second), false},
+		{ingress.Projection(), reconcile.NewWhole(s.log, as("ingress-controller"), ingress.Decision(), 5*time.Second), false},
 		{endpoints.Projection(), endpoints.New(s.log, as("endpoints-controller")), true},
 	} {
 		if w.workload && cfg.NoWorkloadControllers {

@@ -2,7 +2,6 @@ package ingress
 
 import (
 	"encoding/json"
-	"log/slog"
 	"time"
 
 	"github.com/wake-run/wake/events"
@@ -13,34 +12,16 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 )
 
-// Controller appends what Decide returns, through the shared reconcile loop:
-// after every commit of its projection and every few seconds.
-type Controller struct{ *reconcile.Loop }
-
-// everything is the one owner a round decides for.
-const everything = "ingresses"
-
-// New returns a controller; pass its Hooks to the runner, then Attach the runner.
-func New(log *events.Log, logger *slog.Logger) *Controller {
-	return &Controller{reconcile.New(reconcile.Config{Name: "ingress controller", Log: log, Logger: logger,
-		Subjects: Projection().Subjects, Mode: reconcile.Full,
-		Owners: func(projections.Reader) ([]string, error) { return []string{everything}, nil },
-		Decide: decideRound, Tick: 5 * time.Second})}
-}
-
-func decideRound(rd projections.Reader, owners []string, _ time.Time) ([]reconcile.Step, error) {
-	if len(owners) == 0 {
-		return nil, nil
-	}
-	st, err := Load(rd)
-	if err != nil {
-		return nil, err
-	}
-	var plan []reconcile.Step
-	for _, a := range Decide(st) {
-		plan = append(plan, reconcile.Step{Owner: everything, Action: a})
-	}
-	return plan, nil
+// Decision is the ingress controller: every round decides for all it holds (an Ingress address reads every node, and the default class every Ingress).
+// The loop runs it after every commit and every 5 s; reconciletest runs it as a script.
+func Decision() reconcile.Decision {
+	return reconcile.WholeDecision("ingress controller", Projection(), func(rd projections.Reader, _ time.Time) ([]reconcile.Action, error) {
+		st, err := Load(rd)
+		if err != nil {
+			return nil, err
+		}
+		return Decide(st), nil
+	})
 }
 
 // Load reads the State from the projection.
@@ -86,11 +67,4 @@ func Load(rd projections.Reader) (*State, error) {
 		_, st.ClassDeleted, err = rd.Get(key("t", "", "wake"))
 	}
 	return st, err
-}
-
-// Decision is the controller without its loop, for reconciletest scripts: a
-// round decides for everything (the loop runs it in Full mode; here
-// RoundAll does).
-func Decision() reconcile.Decision {
-	return reconcile.Decision{Name: "ingress controller", Projection: Projection(), Decide: decideRound, AllOwners: []byte{}}
 }

@@ -2,7 +2,6 @@ package pvbinder
 
 import (
 	"encoding/json"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -14,36 +13,16 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 )
 
-// Controller appends what Decide returns, through the shared reconcile loop:
-// after every commit of its projection, and every few seconds, one round
-// decides for every claim and volume. Its state is its own projection.
-type Controller struct{ *reconcile.Loop }
-
-// everything is the one owner a round decides for: claims and volumes are
-// decided together, since a binding joins two of them.
-const everything = "volumes"
-
-// New returns a controller; pass its Hooks to the runner, then Attach the runner.
-func New(log *events.Log, logger *slog.Logger) *Controller {
-	return &Controller{reconcile.New(reconcile.Config{Name: "volume binder", Log: log, Logger: logger,
-		Subjects: Projection().Subjects, Mode: reconcile.Full,
-		Owners: func(projections.Reader) ([]string, error) { return []string{everything}, nil },
-		Decide: decideRound, Tick: 3 * time.Second})}
-}
-
-func decideRound(rd projections.Reader, owners []string, _ time.Time) ([]reconcile.Step, error) {
-	if len(owners) == 0 {
-		return nil, nil
-	}
-	st, err := Load(rd)
-	if err != nil {
-		return nil, err
-	}
-	var plan []reconcile.Step
-	for _, a := range Decide(st) {
-		plan = append(plan, reconcile.Step{Owner: everything, Action: a})
-	}
-	return plan, nil
+// Decision is the volume binder: every round decides for all it holds (a binding joins a claim and a volume).
+// The loop runs it after every commit and every 3 s; reconciletest runs it as a script.
+func Decision() reconcile.Decision {
+	return reconcile.WholeDecision("volume binder", Projection(), func(rd projections.Reader, _ time.Time) ([]reconcile.Action, error) {
+		st, err := Load(rd)
+		if err != nil {
+			return nil, err
+		}
+		return Decide(st), nil
+	})
 }
 
 // Load reads the State from the projection.

@@ -39,3 +39,35 @@ func NewOwnerLoop(log *events.Log, logger *slog.Logger, d Decision, opts ...Opti
 	}
 	return l
 }
+
+// Everything is the one owner of a controller that decides for all it holds
+// at once (NewWhole): a volume binding joins a claim and a volume, an
+// Ingress's address reads every node.
+const Everything = "everything"
+
+// WholeDecision is a controller whose every round decides for everything its
+// projection holds: decide reads the projection and returns the actions.
+func WholeDecision(name string, p projections.Projection, decide func(rd projections.Reader, now time.Time) ([]Action, error)) Decision {
+	return Decision{Name: name, Projection: p, AllOwners: []byte{}, Decide: func(rd projections.Reader, owners []string, now time.Time) ([]Step, error) {
+		if len(owners) == 0 {
+			return nil, nil
+		}
+		actions, err := decide(rd, now)
+		if err != nil {
+			return nil, err
+		}
+		plan := make([]Step, 0, len(actions))
+		for _, a := range actions {
+			plan = append(plan, Step{Owner: Everything, Action: a})
+		}
+		return plan, nil
+	}}
+}
+
+// NewWhole returns the loop that runs d (a WholeDecision) after every commit
+// of its projection and every tick.
+func NewWhole(log *events.Log, logger *slog.Logger, d Decision, tick time.Duration) *Loop {
+	return New(Config{Name: d.Name, Log: log, Logger: logger, Subjects: d.Projection.Subjects, Mode: Full,
+		Owners: func(projections.Reader) ([]string, error) { return []string{Everything}, nil },
+		Decide: d.Decide, Tick: tick})
+}
