@@ -146,3 +146,19 @@ func TestCachedNetwork(t *testing.T) {
 		t.Error("a config that is not JSON was read")
 	}
 }
+
+func TestPurgeRefusedWhileProcessesRunFromTheData(t *testing.T) {
+	procs := []process{
+		{pid: 10, args: []string{"/usr/bin/containerd", "--config", "/tmp/d/agent/containerd/config.toml"}},
+		{pid: 11, args: []string{"/usr/bin/containerd-shim-runc-v2", "-namespace", "wake", "-address", "/tmp/d/agent/containerd/containerd.sock"}},
+		{pid: 12, args: []string{"/usr/bin/containerd", "--config", "/tmp/d2/containerd/config.toml"}}, // another data dir
+		{pid: 13, args: []string{"sleep", "/tmp/d"}},                                                   // the directory itself, not inside it
+	}
+	err := runningFrom(procs, "/tmp/d", "/tmp/d/agent/x")
+	if err == nil || !strings.Contains(err.Error(), "pid 10 (") || !strings.Contains(err.Error(), "pid 11 (") || strings.Contains(err.Error(), "pid 12") || strings.Contains(err.Error(), "pid 13") {
+		t.Errorf("runningFrom = %v, want pids 10 and 11 named, not 12 or 13", err)
+	}
+	if err := runningFrom(procs, "/tmp/elsewhere", ""); err != nil {
+		t.Errorf("nothing runs from /tmp/elsewhere: %v", err)
+	}
+}

@@ -140,7 +140,14 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	errs := []error{t.stopPods(ctx)}
 	errs = append(errs, t.stopContainerd(), t.unmount(), t.removeProxy(ctx), t.removeNetwork(ctx), t.restoreHost(ctx))
 	if cfg.Purge {
-		errs = append(errs, t.purge())
+		// A containerd or a shim still running from inside a directory (an
+		// agent state this teardown was not pointed at: another --state-dir)
+		// would lose its state under its running pods.
+		if err := runningFrom(processes(), cfg.DataDir, cfg.StateDir); err != nil {
+			errs = append(errs, err)
+		} else {
+			errs = append(errs, t.purge())
+		}
 	}
 	return t.done, errors.Join(errs...)
 }
@@ -512,6 +519,27 @@ func purgeable(dir string) error {
 		}
 	}
 	return fmt.Errorf("--purge: %s does not look like a wake data or state directory (no %s, %s, agent/, projections/ or runtime/): not removing it", dir, ServerLock, AgentLock)
+}
+
+// runningFrom refuses a purge while a process runs with an argument inside one
+// of dirs (a containerd's --config, a shim's -address), naming them.
+func runningFrom(procs []process, dirs ...string) error {
+	var found []string
+	for _, p := range procs {
+		if p.pid == os.Getpid() {
+			continue
+		}
+		for _, a := range p.args {
+			if slices.ContainsFunc(dirs, func(d string) bool { return d != "" && strings.HasPrefix(a, d+"/") }) {
+				found = append(found, fmt.Sprintf("pid %d (%s)", p.pid, strings.Join(p.args, " ")))
+				break
+			}
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	return fmt.Errorf("--purge: not removing the data: processes still run from it, so its pods were not stopped (is --state-dir the one the agent used?): %s", strings.Join(found, "; "))
 }
 
 // purge removes the state and data directories.
