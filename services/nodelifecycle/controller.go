@@ -33,6 +33,10 @@ type Controller struct {
 	mu       sync.Mutex
 	start    time.Time
 	seen     map[string]time.Time
+	// noticed is when a round first saw each node in the projection: a node
+	// registered after the watch started gets its full grace period from
+	// then, as the kubelet's first heartbeat may follow its registration.
+	noticed map[string]time.Time
 	kv       jetstream.KeyValue // nil: no watch
 	endWatch context.CancelFunc
 }
@@ -56,7 +60,7 @@ func WithTick(d time.Duration) Option { return func(c *Controller) { c.SetResync
 // New returns a controller; Attach its runner before Run. It needs no hooks:
 // its rounds come with the tick.
 func New(log *events.Log, logger *slog.Logger, opts ...Option) *Controller {
-	c := &Controller{log: log, logger: logger, grace: DefaultGrace, seen: map[string]time.Time{}}
+	c := &Controller{log: log, logger: logger, grace: DefaultGrace, seen: map[string]time.Time{}, noticed: map[string]time.Time{}}
 	c.Loop = reconcile.New(reconcile.Config{Name: "node lifecycle", Log: log, Logger: logger,
 		Subjects: Projection().Subjects, Mode: reconcile.Ticked, AllOwners: []byte("n\x00"),
 		Decide: c.decideRound, Ready: c.watching, Tick: time.Second})
@@ -174,7 +178,15 @@ func (c *Controller) decideRound(rd projections.Reader, owners []string, now tim
 		c.mu.Lock()
 		last, ok := c.seen[rec.Node.Name]
 		if !ok {
-			last = c.start // a node gets a full grace period after the watch starts
+			// A node gets a full grace period after the watch starts, and
+			// after a round first saw it.
+			if _, known := c.noticed[rec.Node.Name]; !known {
+				c.noticed[rec.Node.Name] = now
+			}
+			last = c.start
+			if n := c.noticed[rec.Node.Name]; n.After(last) {
+				last = n
+			}
 		}
 		c.mu.Unlock()
 		if now.Sub(last) <= c.grace {
