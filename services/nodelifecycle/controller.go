@@ -30,13 +30,13 @@ type Controller struct {
 	logger *slog.Logger
 	grace  time.Duration
 
-	mu       sync.Mutex
-	start    time.Time
-	seen     map[string]time.Time
+	mu    sync.Mutex
+	start time.Time
+	seen  map[string]time.Time
 	// noticed is when a round first saw each node in the projection: a node
 	// registered after the watch started gets its full grace period from
 	// then, as the kubelet's first heartbeat may follow its registration.
-	noticed map[string]time.Time
+	noticed  map[string]time.Time
 	kv       jetstream.KeyValue // nil: no watch
 	endWatch context.CancelFunc
 }
