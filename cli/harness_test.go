@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -53,6 +54,9 @@ type result struct {
 func (r result) failed() bool { return r.errLine != "" }
 
 // execute runs a command line the way Main does, without exiting.
+// commandDeadline bounds each command a test runs.
+const commandDeadline = 2 * time.Minute
+
 func execute(stdin io.Reader, args ...string) result {
 	var out, errOut bytes.Buffer
 	root := NewRoot(&out, &errOut)
@@ -61,8 +65,16 @@ func execute(stdin io.Reader, args ...string) result {
 		root.SetIn(stdin)
 	}
 	var r result
-	if err := root.Execute(); err != nil {
+	// No command of these tests runs for minutes: one that does waits on
+	// something that never answers, and fails naming itself instead of
+	// stalling the package until go test's timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), commandDeadline)
+	defer cancel()
+	if err := root.ExecuteContext(ctx); err != nil {
 		r.errLine = formatError(err)
+	}
+	if ctx.Err() == context.DeadlineExceeded {
+		r.errLine = fmt.Sprintf("test harness: wake %s did not end within %s (%s)", strings.Join(args, " "), commandDeadline, r.errLine)
 	}
 	r.out, r.errOut = out.String(), errOut.String()
 	return r
